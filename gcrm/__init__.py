@@ -1,0 +1,5 @@
+"""gcrm: an open-source geographic CRM on OpenStreetMap data."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

