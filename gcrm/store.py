@@ -1,0 +1,725 @@
+"""The store: the only place that queries the database.
+
+Every function takes an open :class:`~sqlalchemy.orm.Session` and the acting
+user (:class:`gcrm.auth.Actor`) and applies that user's scope, so the UI and
+the CLI never see a record outside it. Geometry-bearing results come back as
+GeoDataFrames in EPSG:4326.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import Point
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from gcrm._errors import InputError, NotFoundError
+from gcrm.auth import Actor, account_scope, require
+from gcrm.db.models import (
+    STAGES,
+    Account,
+    AccountKind,
+    AuditEvent,
+    Contact,
+    Interaction,
+    InteractionKind,
+    Precision,
+    Region,
+    Territory,
+    User,
+)
+
+#: Columns of :func:`accounts_frame`, in order.
+ACCOUNT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "external_id",
+    "name",
+    "kind",
+    "stage",
+    "segment",
+    "owner",
+    "territory",
+    "street",
+    "housenumber",
+    "postcode",
+    "city",
+    "country",
+    "lat",
+    "lon",
+    "geocode_precision",
+    "geocode_score",
+    "manual_pin",
+    "potential_value",
+    "annual_revenue",
+    "opening_hours",
+    "visit_minutes",
+    "visit_every_days",
+    "last_visit",
+    "do_not_contact",
+    "marketing_consent",
+    "duplicate_of_id",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountFilter:
+    """Which accounts to list. Empty fields do not filter.
+
+    Attributes
+    ----------
+    kinds, stages, segments
+        Allowed values.
+    owners, territories
+        Usernames and territory names.
+    bbox
+        ``(min_lon, min_lat, max_lon, max_lat)``.
+    text
+        Case-insensitive substring of name, street, city or external id.
+    min_value, max_value
+        Bounds on potential value.
+    include_do_not_contact
+        ``False`` drops do-not-contact accounts.
+    ids
+        Only these account ids.
+    """
+
+    kinds: Sequence[str] = ()
+    stages: Sequence[str] = ()
+    segments: Sequence[str] = ()
+    owners: Sequence[str] = ()
+    territories: Sequence[str] = ()
+    bbox: tuple[float, float, float, float] | None = None
+    text: str | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    include_do_not_contact: bool = True
+    ids: Sequence[int] = ()
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """Return the SQL conditions of this filter (scope not included)."""
+        conds: list[ColumnElement[bool]] = []
+        if self.kinds:
+            conds.append(Account.kind.in_(list(self.kinds)))
+        if self.stages:
+            conds.append(Account.stage.in_(list(self.stages)))
+        if self.segments:
+            conds.append(Account.segment.in_(list(self.segments)))
+        if self.owners:
+            conds.append(
+                Account.owner_id.in_(select(User.id).where(User.username.in_(list(self.owners))))
+            )
+        if self.territories:
+            conds.append(
+                Account.territory_id.in_(
+                    select(Territory.id).where(Territory.name.in_(list(self.territories)))
+                )
+            )
+        if self.bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = self.bbox
+            conds.append(
+                and_(
+                    Account.lon >= min_lon,
+                    Account.lon <= max_lon,
+                    Account.lat >= min_lat,
+                    Account.lat <= max_lat,
+                )
+            )
+        if self.text:
+            pattern = f"%{self.text.strip().lower()}%"
+            conds.append(
+                or_(
+                    func.lower(Account.name).like(pattern),
+                    func.lower(Account.street).like(pattern),
+                    func.lower(Account.city).like(pattern),
+                    func.lower(Account.external_id).like(pattern),
+                )
+            )
+        if self.min_value is not None:
+            conds.append(Account.potential_value >= self.min_value)
+        if self.max_value is not None:
+            conds.append(Account.potential_value <= self.max_value)
+        if not self.include_do_not_contact:
+            conds.append(Account.do_not_contact.is_(False))
+        if self.ids:
+            conds.append(Account.id.in_(list(self.ids)))
+        return conds
+
+
+def point_geometry(lat: float | None, lon: float | None) -> Point | None:
+    """Return the stored point of a location, ``None`` when not located.
+
+    Parameters
+    ----------
+    lat, lon
+        WGS84 degrees.
+
+    Returns
+    -------
+    shapely.Point or None
+        ``Point(lon, lat)``.
+    """
+    if lat is None or lon is None:
+        return None
+    return Point(float(lon), float(lat))
+
+
+def _account_select(actor: Actor, flt: AccountFilter | None):  # type: ignore[no-untyped-def]
+    require(actor, "view")
+    stmt = select(Account).where(account_scope(actor))
+    for cond in (flt or AccountFilter()).conditions():
+        stmt = stmt.where(cond)
+    return stmt
+
+
+def list_accounts(
+    session: Session,
+    actor: Actor,
+    flt: AccountFilter | None = None,
+    *,
+    limit: int | None = None,
+    order_by: str = "name",
+) -> list[Account]:
+    """Return the accounts the actor may see that match a filter.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user; their scope applies.
+    flt
+        The filter (``None``: all in scope).
+    limit
+        At most this many rows.
+    order_by
+        An :class:`Account` column name.
+
+    Returns
+    -------
+    list of Account
+        With owner and territory loaded.
+    """
+    stmt = _account_select(actor, flt).options(
+        selectinload(Account.owner), selectinload(Account.territory)
+    )
+    stmt = stmt.order_by(getattr(Account, order_by), Account.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def count_accounts(session: Session, actor: Actor, flt: AccountFilter | None = None) -> int:
+    """Count the accounts the actor may see that match a filter.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    flt
+        The filter.
+
+    Returns
+    -------
+    int
+        The count.
+    """
+    sub = _account_select(actor, flt).with_only_columns(Account.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def accounts_frame(
+    session: Session, actor: Actor, flt: AccountFilter | None = None
+) -> gpd.GeoDataFrame:
+    """Return the matching accounts as a GeoDataFrame (EPSG:4326).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user; their scope applies.
+    flt
+        The filter.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per account with :data:`ACCOUNT_COLUMNS`; ``owner`` is the
+        username and ``territory`` the territory name. Accounts without a
+        location have an empty geometry.
+    """
+    owner = select(User.id, User.username).subquery()
+    terr = select(Territory.id, Territory.name).subquery()
+    cols = [getattr(Account, c) for c in ACCOUNT_COLUMNS if c not in ("owner", "territory")]
+    stmt = (
+        _account_select(actor, flt)
+        .with_only_columns(*cols, owner.c.username.label("owner"), terr.c.name.label("territory"))
+        .outerjoin(owner, owner.c.id == Account.owner_id)
+        .outerjoin(terr, terr.c.id == Account.territory_id)
+        .order_by(Account.name, Account.id)
+    )
+    rows = session.execute(stmt).mappings().all()
+    df = pd.DataFrame(rows, columns=[c.key for c in cols] + ["owner", "territory"])
+    df = df[list(ACCOUNT_COLUMNS)]
+    geometry = gpd.points_from_xy(
+        pd.to_numeric(df["lon"], errors="coerce"), pd.to_numeric(df["lat"], errors="coerce")
+    )
+    return gpd.GeoDataFrame(df, geometry=geometry, crs="EPSG:4326")
+
+
+def get_account(session: Session, actor: Actor, account_id: int) -> Account:
+    """Return one account in the actor's scope.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    account_id
+        ``accounts.id``.
+
+    Returns
+    -------
+    Account
+        With contacts and interactions loaded.
+
+    Raises
+    ------
+    NotFoundError
+        If it does not exist or lies outside the actor's scope (the two are
+        not told apart, so scope leaks nothing).
+    """
+    stmt = (
+        _account_select(actor, AccountFilter(ids=[account_id]))
+        .options(
+            selectinload(Account.contacts),
+            selectinload(Account.interactions),
+            selectinload(Account.owner),
+            selectinload(Account.territory),
+        )
+    )
+    account = session.scalar(stmt)
+    if account is None:
+        msg = f"no account with id {account_id}"
+        raise NotFoundError(msg)
+    return account
+
+
+#: Fields :func:`update_account` accepts.
+EDITABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "name",
+        "kind",
+        "stage",
+        "segment",
+        "street",
+        "housenumber",
+        "postcode",
+        "city",
+        "country",
+        "phone",
+        "email",
+        "potential_value",
+        "annual_revenue",
+        "opening_hours",
+        "visit_minutes",
+        "visit_every_days",
+        "do_not_contact",
+        "marketing_consent",
+    }
+)
+
+
+def _check_account_values(values: dict[str, Any]) -> None:
+    if "name" in values and not str(values["name"] or "").strip():
+        raise InputError("name: must not be empty")
+    if "kind" in values and values["kind"] not in {k.value for k in AccountKind}:
+        msg = f"kind: {values['kind']!r} is not one of lead, prospect, customer"
+        raise InputError(msg)
+    if "stage" in values and values["stage"] not in STAGES:
+        msg = f"stage: {values['stage']!r} is not one of {', '.join(STAGES)}"
+        raise InputError(msg)
+    for key in ("potential_value", "annual_revenue"):
+        v = values.get(key)
+        if v is not None and float(v) < 0:
+            msg = f"{key}: must not be negative"
+            raise InputError(msg)
+    for key in ("visit_minutes", "visit_every_days"):
+        v = values.get(key)
+        if v is not None and int(v) <= 0:
+            msg = f"{key}: must be a positive number of {'minutes' if 'min' in key else 'days'}"
+            raise InputError(msg)
+
+
+def update_account(
+    session: Session, actor: Actor, account_id: int, values: dict[str, Any]
+) -> Account:
+    """Change an account's fields, validated, and audit the change.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``edit``).
+    account_id
+        The account.
+    values
+        Field → new value; only :data:`EDITABLE_FIELDS`.
+
+    Returns
+    -------
+    Account
+        The updated account.
+
+    Raises
+    ------
+    InputError
+        On an unknown field or a bad value (the message names the field).
+    """
+    require(actor, "edit")
+    unknown = set(values) - EDITABLE_FIELDS
+    if unknown:
+        msg = f"cannot edit field(s): {', '.join(sorted(unknown))}"
+        raise InputError(msg)
+    _check_account_values(values)
+    account = get_account(session, actor, account_id)
+    before = {k: getattr(account, k) for k in values}
+    for key, value in values.items():
+        setattr(account, key, value)
+    after = {k: getattr(account, k) for k in values}
+    changed = {k: (before[k], after[k]) for k in values if before[k] != after[k]}
+    if changed:
+        audit(
+            session,
+            actor,
+            "edit",
+            f"account:{account.id}",
+            {k: {"before": b, "after": a} for k, (b, a) in changed.items()},
+        )
+    session.flush()
+    return account
+
+
+def set_manual_pin(
+    session: Session, actor: Actor, account_id: int, lat: float, lon: float
+) -> Account:
+    """Place an account's pin by hand; geocoding never moves it again.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``edit``).
+    account_id
+        The account.
+    lat, lon
+        The new location (WGS84).
+
+    Returns
+    -------
+    Account
+        The account with precision ``manual``.
+    """
+    require(actor, "edit")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        msg = f"pin: ({lat}, {lon}) is not a valid latitude/longitude"
+        raise InputError(msg)
+    account = get_account(session, actor, account_id)
+    before = (account.lat, account.lon)
+    account.lat, account.lon = float(lat), float(lon)
+    account.geom = point_geometry(lat, lon)
+    account.manual_pin = True
+    account.geocode_precision = Precision.MANUAL.value
+    account.geocode_score = 1.0
+    account.geocode_source = "manual"
+    audit(session, actor, "edit", f"account:{account.id}", {"pin": {"before": before, "after": (lat, lon)}})
+    session.flush()
+    return account
+
+
+def log_interaction(
+    session: Session,
+    actor: Actor,
+    account_id: int,
+    *,
+    kind: str = InteractionKind.VISIT.value,
+    outcome: str | None = None,
+    notes: str | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> Interaction:
+    """Record a visit, call, e-mail or note; a visit updates ``last_visit``.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``edit``).
+    account_id
+        The account (must be in scope).
+    kind
+        ``visit``, ``call``, ``email`` or ``note``.
+    outcome, notes
+        Free text.
+    occurred_at
+        When (default now, UTC).
+
+    Returns
+    -------
+    Interaction
+        The new interaction.
+    """
+    require(actor, "edit")
+    if kind not in {k.value for k in InteractionKind}:
+        msg = f"kind: {kind!r} is not one of visit, call, email, note"
+        raise InputError(msg)
+    account = get_account(session, actor, account_id)
+    when = occurred_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    interaction = Interaction(
+        account_id=account.id,
+        user_id=actor.id,
+        kind=kind,
+        outcome=outcome,
+        notes=notes,
+        occurred_at=when,
+    )
+    session.add(interaction)
+    if kind == InteractionKind.VISIT.value and (
+        account.last_visit is None or when.date() > account.last_visit
+    ):
+        account.last_visit = when.date()
+    session.flush()
+    return interaction
+
+
+def interactions_frame(
+    session: Session, actor: Actor, account_ids: Iterable[int] | None = None
+) -> pd.DataFrame:
+    """Return interactions on accounts in the actor's scope.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    account_ids
+        Only these accounts (``None``: all in scope).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns id, account_id, account, user, kind, occurred_at, outcome, notes,
+        newest first.
+    """
+    require(actor, "view")
+    stmt = (
+        select(
+            Interaction.id,
+            Interaction.account_id,
+            Account.name.label("account"),
+            User.username.label("user"),
+            Interaction.kind,
+            Interaction.occurred_at,
+            Interaction.outcome,
+            Interaction.notes,
+        )
+        .join(Account, Account.id == Interaction.account_id)
+        .outerjoin(User, User.id == Interaction.user_id)
+        .where(account_scope(actor))
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+    )
+    if account_ids is not None:
+        stmt = stmt.where(Interaction.account_id.in_(list(account_ids)))
+    rows = session.execute(stmt).mappings().all()
+    cols = ["id", "account_id", "account", "user", "kind", "occurred_at", "outcome", "notes"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def contacts_of(session: Session, actor: Actor, account_id: int) -> list[Contact]:
+    """Return the contacts of an account in scope.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    account_id
+        The account.
+
+    Returns
+    -------
+    list of Contact
+        Ordered by name.
+    """
+    account = get_account(session, actor, account_id)
+    return sorted(account.contacts, key=lambda c: c.name)
+
+
+def get_user(session: Session, username: str) -> User | None:
+    """Return a user by login name (no scope: used by login and the CLI).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    username
+        Login name.
+
+    Returns
+    -------
+    User or None
+        The user.
+    """
+    return session.scalar(select(User).where(User.username == username))
+
+
+def list_users(session: Session, actor: Actor) -> list[User]:
+    """Return users: all for admins and managers' own region, else only oneself.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+
+    Returns
+    -------
+    list of User
+        Ordered by username.
+    """
+    stmt = select(User).options(selectinload(User.territories)).order_by(User.username)
+    if not actor.can("admin") and actor.role not in ("analyst",):
+        if actor.role == "manager" and actor.region_id is not None:
+            stmt = stmt.where(or_(User.region_id == actor.region_id, User.id == actor.id))
+        else:
+            stmt = stmt.where(User.id == actor.id)
+    return list(session.scalars(stmt))
+
+
+def territories_frame(session: Session, actor: Actor) -> gpd.GeoDataFrame:
+    """Return territories with their owner and region (EPSG:4326).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user; a rep sees their own territories, a manager their
+        region's.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns id, name, owner, region, geometry.
+    """
+    require(actor, "view")
+    stmt = (
+        select(Territory)
+        .options(selectinload(Territory.owner), selectinload(Territory.region))
+        .order_by(Territory.name)
+    )
+    if actor.role == "rep":
+        stmt = stmt.where(Territory.owner_id == actor.id)
+    elif actor.role == "manager":
+        stmt = stmt.where(Territory.region_id == actor.region_id)
+    rows = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "owner": t.owner.username if t.owner else None,
+            "region": t.region.name if t.region else None,
+            "geometry": t.geom,
+        }
+        for t in session.scalars(stmt)
+    ]
+    return gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=["id", "name", "owner", "region", "geometry"]),
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
+
+
+def facets(session: Session, actor: Actor) -> dict[str, list[str]]:
+    """Return the distinct values of filterable fields within scope.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+
+    Returns
+    -------
+    dict
+        ``kind``, ``stage``, ``segment``, ``owner``, ``territory`` → sorted values.
+    """
+    df = accounts_frame(session, actor)
+    out: dict[str, list[str]] = {}
+    for col in ("kind", "stage", "segment", "owner", "territory"):
+        out[col] = sorted(str(v) for v in df[col].dropna().unique())
+    return out
+
+
+def regions(session: Session) -> list[Region]:
+    """Return every region (no personal data; not scoped).
+
+    Parameters
+    ----------
+    session
+        An open session.
+
+    Returns
+    -------
+    list of Region
+        Ordered by name.
+    """
+    return list(session.scalars(select(Region).order_by(Region.name)))
+
+
+def audit(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one line to the audit log (in the caller's transaction).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        Who did it (``None`` for an unknown user, e.g. a failed login).
+    action
+        ``login``, ``login_failed``, ``view``, ``edit``, ``import``,
+        ``export``, ``erase``...
+    target
+        What it was done to (``account:12``, a file name...).
+    details
+        JSON-serialisable details.
+    """
+    session.add(
+        AuditEvent(
+            username=actor.username if actor else None,
+            action=action,
+            target=target,
+            details=json.dumps(details, default=str, ensure_ascii=False) if details else None,
+        )
+    )
