@@ -29,3 +29,7 @@ class PermissionDeniedError(GcrmError, PermissionError):
 
 class AuthenticationError(GcrmError):
     """Login failed: unknown user, wrong password, locked or expired."""
+
+
+class GcrmWarning(UserWarning):
+    """A warning gcrm issues (tests turn these into errors)."""

@@ -214,3 +214,46 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return PasswordHasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def login(session: Session, username: str, password: str) -> Actor:
+    """Check a username and password; audit the attempt.
+
+    Parameters
+    ----------
+    session
+        An open session (the audit line is written in it).
+    username
+        Login name.
+    password
+        Clear-text password.
+
+    Returns
+    -------
+    Actor
+        The logged-in user.
+
+    Raises
+    ------
+    AuthenticationError
+        On an unknown or inactive user or a wrong password (one message for
+        all, so it tells an attacker nothing).
+    """
+    import datetime as dt
+
+    from gcrm._errors import AuthenticationError
+    from gcrm.db.models import AuditEvent
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        session.add(AuditEvent(username=username, action="login_failed", target="password"))
+        if user is not None:
+            user.failed_logins += 1
+        session.flush()
+        msg = "wrong username or password"
+        raise AuthenticationError(msg)
+    user.failed_logins = 0
+    user.last_login_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    session.add(AuditEvent(username=username, action="login", target="password"))
+    session.flush()
+    return Actor.from_user(user)

@@ -65,8 +65,7 @@ def _run(fn):  # type: ignore[no-untyped-def]
 
 def _acting_user(session, user: str | None):  # type: ignore[no-untyped-def]
     """Return the actor for ``--user``/``GCRM_USER`` (password checked)."""
-    from gcrm.auth import SYSTEM, Actor, verify_password
-    from gcrm.store import audit, get_user
+    from gcrm.auth import SYSTEM, login
 
     username = user or os.environ.get("GCRM_USER")
     if not username:
@@ -77,13 +76,11 @@ def _acting_user(session, user: str | None):  # type: ignore[no-untyped-def]
             msg = "no password: set GCRM_PASSWORD or run in a terminal to be prompted"
             raise AuthenticationError(msg)
         password = typer.prompt(f"Password for {username}", hide_input=True)
-    found = get_user(session, username)
-    if found is None or not found.is_active or not verify_password(found.password_hash, password):
-        msg = f"login failed for user {username!r}"
-        raise AuthenticationError(msg)
-    actor = Actor.from_user(found)
-    audit(session, actor, "login", "cli")
-    return actor
+    try:
+        return login(session, username, password)
+    except AuthenticationError:
+        session.commit()  # keep the audit line of the failed attempt
+        raise
 
 
 def _ensure_db() -> None:

@@ -230,7 +230,6 @@ def _add_accounts(
     rng = np.random.default_rng(SEED)
     biz = _fill_addresses(biz, read_address_points(osm_file)).reset_index(drop=True)
     today = dt.date.today()
-    dialect = session.get_bind().dialect.name
     n = len(biz)
     kinds = rng.choice(["lead", "prospect", "customer"], size=n, p=[0.2, 0.5, 0.3])
     rows = []
@@ -250,7 +249,6 @@ def _add_accounts(
             last_visit = today - dt.timedelta(days=int(rng.integers(1, 180)))
         every = {"customer": int(rng.choice([30, 60, 90])), "prospect": 60}.get(kind)
         potential = float(np.round(rng.lognormal(mean=8.5, sigma=0.9), -1))
-        wkt = f"POINT ({b.lon!r} {b.lat!r})"
         phone = b.get("phone") if isinstance(b.get("phone"), str) else b.get("contact:phone")
         rows.append(
             {
@@ -270,7 +268,7 @@ def _add_accounts(
                 "country": "FI",
                 "lat": float(b.lat),
                 "lon": float(b.lon),
-                "geom": f"SRID=4326;{wkt}" if dialect == "postgresql" else wkt,
+                "geom": f"POINT ({b.lon!r} {b.lat!r})",
                 "geocode_precision": Precision.PROVIDED.value,
                 "geocode_score": 1.0,
                 "geocode_source": "osm",
@@ -337,3 +335,29 @@ def _add_accounts(
     if interactions:
         session.execute(insert(Interaction), interactions)
     session.flush()
+
+
+def prepare_database(*, load_demo: bool = True) -> DemoSummary | None:
+    """Bring the schema up to date and, on an empty database, load the demo.
+
+    The app calls this once at start-up.
+
+    Parameters
+    ----------
+    load_demo
+        Build the demo when the database has no users.
+
+    Returns
+    -------
+    DemoSummary or None
+        The demo's counts when it was built, else ``None``.
+    """
+    from gcrm.db.session import database_is_current, session_scope, upgrade_database
+
+    if not database_is_current():
+        upgrade_database()
+    with session_scope() as session:
+        empty = not session.scalar(select(func.count()).select_from(User))
+        if load_demo and empty:
+            return build_demo(session)
+    return None

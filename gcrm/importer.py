@@ -958,14 +958,13 @@ def import_file(
         return report
     if progress:
         progress(0.5, "writing accounts")
-    dialect = session.get_bind().dialect.name
     total = max(1, len(inserts) + len(updates))
     done = 0
     for i in range(0, len(inserts), _CHUNK):
         chunk = inserts[i : i + _CHUNK]
         chunk = [_without_private(v) for v in chunk]
         for v in chunk:
-            v["geom"] = _geom_value(v.get("lat"), v.get("lon"), dialect)
+            v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
         session.execute(insert(Account), chunk)
         done += len(chunk)
         if progress:
@@ -975,7 +974,7 @@ def import_file(
         chunk = [_without_private(v) for v in chunk]
         for v in chunk:
             if "lat" in v:
-                v["geom"] = _geom_value(v.get("lat"), v.get("lon"), dialect)
+                v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
         session.execute(update(Account), chunk)
         done += len(chunk)
         if progress:
@@ -1004,11 +1003,11 @@ def _address_changed(old: dict[str, Any], values: dict[str, Any]) -> bool:
     return any(k in values and old.get(k) != values[k] for k in keys)
 
 
-def _geom_value(lat: float | None, lon: float | None, dialect: str) -> str | None:
+def _geom_value(lat: float | None, lon: float | None) -> str | None:
+    """WKT of a location; :class:`~gcrm.db.models.GeometryType` adapts it per database."""
     if lat is None or lon is None:
         return None
-    wkt = f"POINT ({lon!r} {lat!r})"
-    return f"SRID=4326;{wkt}" if dialect == "postgresql" else wkt
+    return f"POINT ({lon!r} {lat!r})"
 
 
 def _sha256(path: Path) -> str:

@@ -95,11 +95,26 @@ class GeometryType(TypeDecorator[Any]):
     def __init__(self, kind: str = "GEOMETRY") -> None:
         super().__init__()
         self.kind = kind
+        # Attributes GeoAlchemy2's DDL hooks read from spatial column types.
+        self.geometry_type = kind
+        self.srid = 4326
+        self.dimension = 2
+        self.spatial_index = False
+        self.use_N_D_index = False
+        self.use_typmod = None
+        self.nullable = True
 
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        """Use PostGIS geometry on PostgreSQL, text elsewhere."""
+    def load_dialect_impl(self, dialect: Dialect | None) -> TypeEngine[Any]:
+        """Use PostGIS geometry on PostgreSQL, text elsewhere.
+
+        GeoAlchemy2 asks with ``dialect=None`` to learn whether the column is
+        spatial: it is.
+        """
+        geometry = Geometry(self.kind, srid=4326, spatial_index=False)
+        if dialect is None:
+            return geometry
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(Geometry(self.kind, srid=4326, spatial_index=False))
+            return dialect.type_descriptor(geometry)
         return dialect.type_descriptor(Text())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
@@ -107,7 +122,9 @@ class GeometryType(TypeDecorator[Any]):
         if value is None:
             return None
         wkt = value if isinstance(value, str) else value.wkt
-        return f"SRID=4326;{wkt}" if dialect.name == "postgresql" else wkt
+        if dialect.name != "postgresql":
+            return wkt.split(";", 1)[-1]
+        return wkt if wkt.startswith("SRID=") else f"SRID=4326;{wkt}"
 
     def process_result_value(self, value: Any, dialect: Dialect) -> BaseGeometry | None:
         """Database value (WKT, hex EWKB or a GeoAlchemy2 element) to shapely."""

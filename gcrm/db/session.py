@@ -31,7 +31,9 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-@functools.cache
+_ENGINES: dict[str, Engine] = {}
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for a database URL.
 
@@ -46,6 +48,12 @@ def get_engine(url: str | None = None) -> Engine:
         A pooled engine. For SQLite the file's folder is created.
     """
     url = url or get_settings().resolved_database_url
+    if url not in _ENGINES:
+        _ENGINES[url] = _create_engine(url)
+    return _ENGINES[url]
+
+
+def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -152,5 +160,7 @@ def database_is_current(url: str | None = None) -> bool:
 
 def dispose_engines() -> None:
     """Close every cached engine (tests switching databases call this)."""
-    for fn in (get_engine, _sessionmaker):
-        fn.cache_clear()
+    _sessionmaker.cache_clear()
+    while _ENGINES:
+        _, engine = _ENGINES.popitem()
+        engine.dispose()

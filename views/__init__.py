@@ -1,0 +1,1 @@
+"""Streamlit page scripts (one per page) and their shared widgets."""

@@ -1,0 +1,46 @@
+"""Widgets and state shared by the pages: login state, cached resources."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gcrm.auth import Actor
+from gcrm.settings import get_settings
+
+ACTOR_KEY = "actor"
+
+
+@st.cache_resource(show_spinner="Preparing the database…")
+def _prepare_once() -> bool:
+    from gcrm.demo import prepare_database
+
+    prepare_database(load_demo=True)
+    return True
+
+
+def prepare() -> None:
+    """Upgrade the schema and load the demo on first start (once per server)."""
+    _prepare_once()
+
+
+def current_actor() -> Actor | None:
+    """Return the logged-in user of this browser session, if any."""
+    return st.session_state.get(ACTOR_KEY)
+
+
+def require_actor() -> Actor:
+    """Return the logged-in user, or stop the page."""
+    actor = current_actor()
+    if actor is None:
+        st.warning("Please log in.")
+        st.stop()
+    return actor
+
+
+def demo_banner() -> None:
+    """Tell users they are looking at demo data with a shared password."""
+    if get_settings().demo_password == "demo":
+        st.caption(
+            "Demo mode: Helsinki demo data; every demo user's password is `demo`. "
+            "Map data © OpenStreetMap contributors."
+        )
