@@ -139,9 +139,7 @@ def account_scope(actor: Actor) -> ColumnElement[bool]:
     if actor.role == Role.MANAGER.value and actor.region_id is not None:
         region_territories = select(Territory.id).where(Territory.region_id == actor.region_id)
         region_users = select(User.id).where(User.region_id == actor.region_id)
-        return or_(
-            Account.territory_id.in_(region_territories), Account.owner_id.in_(region_users)
-        )
+        return or_(Account.territory_id.in_(region_territories), Account.owner_id.in_(region_users))
     return false()
 
 

@@ -325,7 +325,9 @@ def _add_accounts(
                         "account_id": aid,
                         "user_id": owner,
                         "kind": "visit",
-                        "occurred_at": dt.datetime.combine(day, dt.time(9 + int(rng.integers(0, 7)))),
+                        "occurred_at": dt.datetime.combine(
+                            day, dt.time(9 + int(rng.integers(0, 7)))
+                        ),
                         "outcome": str(rng.choice(_OUTCOMES)),
                         "notes": None,
                     }

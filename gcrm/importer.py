@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -97,7 +98,16 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 _TRUE = {"1", "true", "yes", "y", "x", "kylla", "ja", "t", "on"}
 _FALSE = {"0", "false", "no", "n", "ei", "nej", "f", "off", ""}
+_SIMPLE_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NON_DIGITS = re.compile(r"\D")
 _PHONE = re.compile(r"^\+?[0-9 ()\-./]{5,25}$")
+_KINDS = frozenset(k.value for k in AccountKind)
+_PROVIDED = Precision.PROVIDED.value
+_NO_PRECISION = Precision.NONE.value
 _KIND_SYNONYMS = {"client": "customer", "customers": "customer", "prospects": "prospect"}
 _CHUNK = 5000
 
@@ -117,6 +127,7 @@ for _canon in CANONICAL_COLUMNS:
     _HEADER_LOOKUP.setdefault(_canon, _canon)
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_text(text: str | None) -> str:
     """Lower-case, strip accents and punctuation, collapse spaces.
 
@@ -343,9 +354,12 @@ def parse_number(text: str, decimal: str = ".") -> float | None:
     ValueError
         If the text is not a number.
     """
-    t = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
+    t = text.strip()
     if not t:
         return None
+    if _PLAIN_NUMBER.fullmatch(t) and not (decimal == "," and re.fullmatch(r"\d{1,3}\.\d{3}", t)):
+        return float(t)
+    t = t.replace("\u00a0", " ").replace("\u202f", " ")
     t = re.sub(r"^[€$£]|[€$£]$|\s*(eur|EUR|e)$", "", t).strip()
     t = t.replace(" ", "").replace("'", "")
     neg = t.startswith("-") or (t.startswith("(") and t.endswith(")"))
@@ -490,7 +504,7 @@ class AccountRow(BaseModel):
     def _kind(cls, v: str) -> str:
         k = v.lower() if v else AccountKind.PROSPECT.value
         k = _KIND_SYNONYMS.get(k, k)
-        if k not in {x.value for x in AccountKind}:
+        if k not in _KINDS:
             msg = f"{v!r} is not one of lead, prospect, customer"
             raise ValueError(msg)
         return k
@@ -525,6 +539,9 @@ class AccountRow(BaseModel):
     def _email(cls, v: str | None) -> str | None:
         if not v:
             return None
+        if len(v) <= 254 and _SIMPLE_EMAIL.fullmatch(v):
+            local, domain = v.rsplit("@", 1)
+            return f"{local}@{domain.lower()}"
         from email_validator import EmailNotValidError, validate_email
 
         try:
@@ -538,7 +555,7 @@ class AccountRow(BaseModel):
     def _phone(cls, v: str | None) -> str | None:
         if not v:
             return None
-        if not _PHONE.fullmatch(v) or sum(c.isdigit() for c in v) < 5:
+        if not _PHONE.fullmatch(v) or len(_NON_DIGITS.sub("", v)) < 5:
             msg = f"{v!r} is not a phone number"
             raise ValueError(msg)
         return v
@@ -729,7 +746,10 @@ def _validate(table: Table, report: ImportReport) -> list[_Valid]:
     present = set(frame.columns)
     good: list[_Valid] = []
     seen_ids: dict[str, int] = {}
-    records = frame.to_dict("records")
+    columns = list(frame.columns)
+    records = [
+        dict(zip(columns, values, strict=True)) for values in frame.to_numpy(dtype=object).tolist()
+    ]
     for rownum, cells in zip(table.row_numbers, records, strict=True):
         data: dict[str, Any] = {}
         error: tuple[str, str] | None = None
@@ -903,12 +923,14 @@ def import_file(
                 values.update(
                     lat=row.lat,
                     lon=row.lon,
-                    geocode_precision=Precision.PROVIDED.value,
+                    geocode_precision=_PROVIDED,
                     geocode_score=1.0,
                     geocode_source="file",
                 )
-            elif geocoder is not None and (row.street or row.postcode or row.city) and (
-                old is None or old["lat"] is None or _address_changed(old, values)
+            elif (
+                geocoder is not None
+                and (row.street or row.postcode or row.city)
+                and (old is None or old["lat"] is None or _address_changed(old, values))
             ):
                 found = geocoder(row.street, row.housenumber, row.postcode, row.city)
                 if found is not None:
@@ -927,7 +949,7 @@ def import_file(
                 values["territory_id"] = tid
         if old is None:
             values["external_id"] = row.external_id
-            values.setdefault("geocode_precision", Precision.NONE.value)
+            values.setdefault("geocode_precision", _NO_PRECISION)
             values.setdefault("visit_minutes", 30)
             values.setdefault("kind", row.kind)
             values.setdefault("stage", row.stage)
@@ -939,9 +961,7 @@ def import_file(
             values["updated_at"] = now
             inserts.append(values)
         else:
-            changed = {
-                k: v for k, v in values.items() if not k.startswith("_") and old.get(k) != v
-            }
+            changed = {k: v for k, v in values.items() if not k.startswith("_") and old.get(k) != v}
             if changed:
                 changed["id"] = old["id"]
                 changed["updated_at"] = now
@@ -965,7 +985,7 @@ def import_file(
         chunk = [_without_private(v) for v in chunk]
         for v in chunk:
             v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
-        session.execute(insert(Account), chunk)
+        session.execute(insert(Account.__table__), chunk)
         done += len(chunk)
         if progress:
             progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")

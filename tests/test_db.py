@@ -40,9 +40,7 @@ def test_geometry_round_trip(db: str) -> None:
     poly = MultiPolygon([box(24.9, 60.1, 25.0, 60.2)])
     with session_scope() as s:
         s.add(Region(name="R", geom=poly))
-        s.add(
-            Account(external_id="x1", name="A", lat=60.17, lon=24.94, geom=Point(24.94, 60.17))
-        )
+        s.add(Account(external_id="x1", name="A", lat=60.17, lon=24.94, geom=Point(24.94, 60.17)))
     with session_scope() as s:
         assert s.scalar(select(Region.geom)).equals(poly)
         assert s.scalar(select(Account.geom)).equals(Point(24.94, 60.17))
@@ -76,7 +74,9 @@ def test_postgis_columns_and_spatial_indexes(db: str) -> None:
         assert {"ix_accounts_geom_gist", "ix_territories_geom_gist"} <= gist
         # the spatial index is usable by PostGIS functions
         with session_scope() as s:
-            s.add(Account(external_id="p", name="P", lat=60.17, lon=24.94, geom=Point(24.94, 60.17)))
+            s.add(
+                Account(external_id="p", name="P", lat=60.17, lon=24.94, geom=Point(24.94, 60.17))
+            )
         n = conn.execute(
             text(
                 "select count(*) from accounts where "

@@ -19,7 +19,9 @@ def test_demo_counts(demo_db: str) -> None:
         assert {u.username for u in s.scalars(select(User))} == {u[0] for u in DEMO_USERS}
         assert s.scalar(select(func.count()).select_from(Territory)) == 3
         assert 200 <= s.scalar(select(func.count()).select_from(Interaction)) <= 3000
-        located = s.scalar(select(func.count()).select_from(Account).where(Account.lat.is_not(None)))
+        located = s.scalar(
+            select(func.count()).select_from(Account).where(Account.lat.is_not(None))
+        )
         assert located == n_accounts
         with_hours = s.scalar(
             select(func.count()).select_from(Account).where(Account.opening_hours.is_not(None))

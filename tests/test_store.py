@@ -65,7 +65,9 @@ def test_rep_cannot_read_or_edit_outside_scope(demo_copy: str) -> None:
     with session_scope() as s:
         rep1 = actor_for(s, "rep1")
         other = s.scalar(
-            select(Account).where(Account.owner_id != rep1.id, Account.territory.has(name="Helsinki East"))
+            select(Account).where(
+                Account.owner_id != rep1.id, Account.territory.has(name="Helsinki East")
+            )
         )
         with pytest.raises(NotFoundError):
             get_account(s, rep1, other.id)
@@ -112,7 +114,9 @@ def test_log_visit_updates_last_visit(demo_copy: str) -> None:
         rep1 = actor_for(s, "rep1")
         aid = int(accounts_frame(s, rep1)["id"].iloc[0])
         when = dt.datetime(2030, 1, 2, 10, 0)
-        log_interaction(s, rep1, aid, kind="visit", outcome="order", notes="Met the owner", occurred_at=when)
+        log_interaction(
+            s, rep1, aid, kind="visit", outcome="order", notes="Met the owner", occurred_at=when
+        )
         with pytest.raises(InputError, match="kind"):
             log_interaction(s, rep1, aid, kind="fax")
     with session_scope() as s:

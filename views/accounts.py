@@ -56,8 +56,20 @@ else:
     )
     st.dataframe(
         accounts.drop(columns=["geometry"])[
-            ["name", "kind", "stage", "segment", "owner", "territory", "street",
-             "housenumber", "postcode", "city", "potential_value", "last_visit"]
+            [
+                "name",
+                "kind",
+                "stage",
+                "segment",
+                "owner",
+                "territory",
+                "street",
+                "housenumber",
+                "postcode",
+                "city",
+                "potential_value",
+                "last_visit",
+            ]
         ],
         hide_index=True,
         use_container_width=True,

@@ -27,8 +27,8 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -50,7 +50,15 @@ class AccountKind(enum.StrEnum):
 
 
 #: Pipeline stages in order; ``won``/``lost`` close the pipeline.
-STAGES: tuple[str, ...] = ("new", "contacted", "qualified", "proposal", "negotiation", "won", "lost")
+STAGES: tuple[str, ...] = (
+    "new",
+    "contacted",
+    "qualified",
+    "proposal",
+    "negotiation",
+    "won",
+    "lost",
+)
 
 
 class InteractionKind(enum.StrEnum):

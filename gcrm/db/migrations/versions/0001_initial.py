@@ -198,9 +198,7 @@ def upgrade() -> None:
     )
     if postgres:
         for table, column in _GEOM_COLUMNS:
-            op.create_index(
-                f"ix_{table}_{column}_gist", table, [column], postgresql_using="gist"
-            )
+            op.create_index(f"ix_{table}_{column}_gist", table, [column], postgresql_using="gist")
 
 
 def downgrade() -> None:
