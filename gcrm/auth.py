@@ -16,6 +16,7 @@ Rules
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, false, or_, select, true
@@ -54,12 +55,15 @@ class Actor:
         ``rep``, ``manager``, ``analyst``, ``admin`` or ``system``.
     region_id
         The user's region (managers' scope).
+    personal_data_grant
+        An analyst allowed to see personal fields in clear.
     """
 
     id: int | None
     username: str
     role: str
     region_id: int | None = None
+    personal_data_grant: bool = False
 
     @classmethod
     def from_user(cls, user: User) -> Actor:
@@ -75,7 +79,13 @@ class Actor:
         Actor
             A detached, immutable actor.
         """
-        return cls(id=user.id, username=user.username, role=user.role, region_id=user.region_id)
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            region_id=user.region_id,
+            personal_data_grant=bool(user.personal_data_grant),
+        )
 
     def can(self, action: str) -> bool:
         """Tell whether this actor's role allows an action.
@@ -214,8 +224,66 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+#: Fields holding personal data: shown only to roles that need them.
+PERSONAL_FIELDS: frozenset[str] = frozenset({"phone", "email", "notes", "contact_name"})
+
+#: Shortest password :func:`change_password` accepts.
+MIN_PASSWORD_LENGTH = 10
+
+
+def sees_personal_data(actor: Actor) -> bool:
+    """Tell whether an actor may see phone numbers, e-mails and notes in clear.
+
+    Reps, managers and admins work with the people; analysts see pseudonyms
+    unless an admin granted them personal data (``users.personal_data_grant``).
+
+    Parameters
+    ----------
+    actor
+        The acting user.
+
+    Returns
+    -------
+    bool
+        ``True`` when personal fields are shown in clear.
+    """
+    if actor.role == Role.ANALYST.value:
+        return actor.personal_data_grant
+    return actor.role in (Role.REP.value, Role.MANAGER.value, Role.ADMIN.value, "system")
+
+
+def pseudonym(value: str | None, kind: str = "person") -> str | None:
+    """Return a stable, non-reversible stand-in for a personal value.
+
+    Parameters
+    ----------
+    value
+        The clear value.
+    kind
+        A label for the token (``person``, ``email``...).
+
+    Returns
+    -------
+    str or None
+        ``"person-1a2b3c4d"``; ``None`` stays ``None``.
+    """
+    if value is None or value == "":
+        return value
+    import hashlib
+
+    from gcrm.settings import installation_secret
+
+    salt = installation_secret()
+    digest = hashlib.blake2b(f"{salt}|{value}".encode(), digest_size=4).hexdigest()
+    return f"{kind}-{digest}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def login(session: Session, username: str, password: str) -> Actor:
-    """Check a username and password; audit the attempt.
+    """Check a username and password; lock after repeated failures; audit every attempt.
 
     Parameters
     ----------
@@ -235,23 +303,96 @@ def login(session: Session, username: str, password: str) -> Actor:
     ------
     AuthenticationError
         On an unknown or inactive user or a wrong password (one message for
-        all, so it tells an attacker nothing).
+        all, so it tells an attacker nothing), or while the account is
+        locked after ``GCRM_LOCKOUT_ATTEMPTS`` failures in a row.
     """
-    import datetime as dt
-
     from gcrm._errors import AuthenticationError
     from gcrm.db.models import AuditEvent
+    from gcrm.settings import get_settings
 
+    settings = get_settings()
+    now = _now()
     user = session.scalar(select(User).where(User.username == username))
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        session.add(AuditEvent(username=username, action="login_failed", target="locked"))
+        session.flush()
+        msg = "this account is locked after repeated failed logins; try again later"
+        raise AuthenticationError(msg)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         session.add(AuditEvent(username=username, action="login_failed", target="password"))
         if user is not None:
             user.failed_logins += 1
+            if user.failed_logins >= settings.lockout_attempts:
+                user.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
+                user.failed_logins = 0
+                session.add(AuditEvent(username=username, action="lockout", target="password"))
         session.flush()
         msg = "wrong username or password"
         raise AuthenticationError(msg)
     user.failed_logins = 0
-    user.last_login_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    user.locked_until = None
+    user.last_login_at = now
     session.add(AuditEvent(username=username, action="login", target="password"))
     session.flush()
     return Actor.from_user(user)
+
+
+def change_password(session: Session, actor: Actor, old: str, new: str) -> None:
+    """Change the acting user's own password.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The user changing their password.
+    old
+        The current password.
+    new
+        The new password (at least :data:`MIN_PASSWORD_LENGTH` characters,
+        different from the old one).
+
+    Raises
+    ------
+    AuthenticationError
+        If ``old`` is wrong.
+    InputError
+        If ``new`` is too short or unchanged.
+    """
+    from gcrm._errors import AuthenticationError, InputError
+    from gcrm.db.models import AuditEvent
+
+    user = session.get(User, actor.id) if actor.id is not None else None
+    if user is None or not verify_password(user.password_hash, old):
+        msg = "the current password is wrong"
+        raise AuthenticationError(msg)
+    if len(new) < MIN_PASSWORD_LENGTH:
+        msg = f"new password: use at least {MIN_PASSWORD_LENGTH} characters"
+        raise InputError(msg)
+    if new == old:
+        msg = "new password: must differ from the current one"
+        raise InputError(msg)
+    user.password_hash = hash_password(new)
+    session.add(AuditEvent(username=actor.username, action="password_change", target="self"))
+    session.flush()
+
+
+def session_expired(last_activity: dt.datetime, now: dt.datetime | None = None) -> bool:
+    """Tell whether an app session has been idle longer than the timeout.
+
+    Parameters
+    ----------
+    last_activity
+        When the user last did something (UTC, naive).
+    now
+        The current time (default: now, UTC).
+
+    Returns
+    -------
+    bool
+        ``True`` after ``GCRM_SESSION_TIMEOUT_MINUTES`` of inactivity.
+    """
+    from gcrm.settings import get_settings
+
+    limit = dt.timedelta(minutes=get_settings().session_timeout_minutes)
+    return ((now or _now()) - last_activity) > limit

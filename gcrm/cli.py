@@ -6,8 +6,9 @@ table) and messages on stderr. Exit codes: 0 success, 1 failure, 2 bad input
 authentication failed.
 
 Commands that touch stored data act as a user: ``--user`` (or
-``GCRM_USER``) with ``GCRM_PASSWORD`` or a prompt. Until a user is given they
-act as the maintenance (``system``) actor, which the audit log records.
+``GCRM_USER``) with ``GCRM_PASSWORD`` or a prompt; their scope and rights
+apply. Maintenance commands (``setup``, ``db upgrade``, ``demo``, ``assets``)
+and commands that touch no stored data run without a user.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log (admins).", no_args_is_help=True)
+erase_app = typer.Typer(help="Erase personal data (admins).", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(erase_app, name="erase")
 
 
 class OutputFormat(StrEnum):
@@ -65,11 +70,12 @@ def _run(fn):  # type: ignore[no-untyped-def]
 
 def _acting_user(session, user: str | None):  # type: ignore[no-untyped-def]
     """Return the actor for ``--user``/``GCRM_USER`` (password checked)."""
-    from gcrm.auth import SYSTEM, login
+    from gcrm.auth import login
 
     username = user or os.environ.get("GCRM_USER")
     if not username:
-        return SYSTEM
+        msg = "this command acts as a user: pass --user NAME or set GCRM_USER (and GCRM_PASSWORD)"
+        raise AuthenticationError(msg)
     password = os.environ.get("GCRM_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():
@@ -192,6 +198,7 @@ def users_list(
     """List users with their role and territories."""
     import pandas as pd
 
+    from gcrm.auth import require
     from gcrm.db.session import session_scope
     from gcrm.store import list_users
 
@@ -199,6 +206,7 @@ def users_list(
         _ensure_db()
         with session_scope() as session:
             actor = _acting_user(session, user)
+            require(actor, "admin")
             rows = [
                 {
                     "username": u.username,
@@ -209,6 +217,164 @@ def users_list(
                 for u in list_users(session, actor)
             ]
         _print_frame(pd.DataFrame(rows), fmt)
+
+    _run(go)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="rep, manager, analyst or admin.")] = "rep",
+    display_name: Annotated[str, typer.Option(help="Full name.")] = "",
+    user: UserOption = None,
+) -> None:
+    """Add a user (password from GCRM_NEW_PASSWORD or a prompt).
+
+    The first admin of an empty installation can be added without a user;
+    after that an admin must act.
+    """
+    from sqlalchemy import select
+
+    from gcrm.auth import MIN_PASSWORD_LENGTH, SYSTEM, hash_password, require
+    from gcrm.db.models import Role, User
+    from gcrm.db.session import session_scope
+    from gcrm.store import audit
+
+    def go() -> None:
+        if role not in {r.value for r in Role}:
+            msg = f"role: {role!r} is not one of rep, manager, analyst, admin"
+            raise InputError(msg)
+        _ensure_db()
+        with session_scope() as session:
+            has_admin = session.scalar(select(User.id).where(User.role == Role.ADMIN.value))
+            actor = _acting_user(session, user) if has_admin else SYSTEM
+            require(actor, "admin")
+            if session.scalar(select(User.id).where(User.username == username)):
+                msg = f"username: {username!r} exists already"
+                raise InputError(msg)
+            password = os.environ.get("GCRM_NEW_PASSWORD")
+            if password is None:
+                if not sys.stdin.isatty():
+                    raise InputError("no password: set GCRM_NEW_PASSWORD or run in a terminal")
+                password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+            if len(password) < MIN_PASSWORD_LENGTH:
+                msg = f"password: use at least {MIN_PASSWORD_LENGTH} characters"
+                raise InputError(msg)
+            session.add(
+                User(
+                    username=username,
+                    display_name=display_name or username,
+                    role=role,
+                    password_hash=hash_password(password),
+                )
+            )
+            audit(session, actor, "admin", f"user:{username}", {"role": role})
+        typer.echo(json.dumps({"user": username, "role": role}))
+
+    _run(go)
+
+
+@audit_app.command("list")
+def audit_list(
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table
+    ),
+    limit: Annotated[int, typer.Option(help="Newest N lines.")] = 1000,
+    action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Print the audit log (admins)."""
+    from gcrm.db.session import session_scope
+    from gcrm.store import audit_frame
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            df = audit_frame(session, actor, limit=limit, action=action)
+        _print_frame(df, fmt)
+
+    _run(go)
+
+
+@accounts_app.command("export")
+def accounts_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
+    kind: Annotated[list[str] | None, typer.Option(help="Only this kind (repeatable).")] = None,
+    territory: Annotated[list[str] | None, typer.Option(help="Only this territory.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Export the accounts the user may see (audited; personal data per role)."""
+    from gcrm.db.session import session_scope
+    from gcrm.reports import export_accounts
+    from gcrm.store import AccountFilter
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            flt = AccountFilter(kinds=kind or (), territories=territory or ())
+            export = export_accounts(session, actor, flt, fmt)  # type: ignore[arg-type]
+            output.write_bytes(export.data)
+        typer.echo(
+            json.dumps({"output": str(output), "rows": export.rows, "sha256": export.sha256})
+        )
+
+    _run(go)
+
+
+@erase_app.command("contact")
+def erase_contact_cmd(
+    contact_id: Annotated[int, typer.Argument(help="contacts.id")],
+    user: UserOption = None,
+) -> None:
+    """Anonymise a person everywhere (contacts, notes, audit details)."""
+    from gcrm.db.session import session_scope
+    from gcrm.store import erase_contact
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            erase_contact(session, _acting_user(session, user), contact_id)
+        typer.echo(json.dumps({"erased": f"contact:{contact_id}"}))
+
+    _run(go)
+
+
+@erase_app.command("account")
+def erase_account_cmd(
+    account_id: Annotated[int, typer.Argument(help="accounts.id")],
+    user: UserOption = None,
+) -> None:
+    """Anonymise an account and its people, keeping aggregates."""
+    from gcrm.db.session import session_scope
+    from gcrm.store import erase_account
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            erase_account(session, _acting_user(session, user), account_id)
+        typer.echo(json.dumps({"erased": f"account:{account_id}"}))
+
+    _run(go)
+
+
+@app.command("subject-access")
+def subject_access_cmd(
+    email: Annotated[str | None, typer.Option(help="The person's e-mail.")] = None,
+    name: Annotated[str | None, typer.Option(help="The person's name.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Print everything held on a person as JSON (admins)."""
+    from gcrm.db.session import session_scope
+    from gcrm.store import subject_access
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            result = subject_access(session, _acting_user(session, user), email=email, name=name)
+        typer.echo(json.dumps(result, default=str, ensure_ascii=False))
 
     _run(go)
 
@@ -254,7 +420,7 @@ def _print_frame(df, fmt: OutputFormat) -> None:  # type: ignore[no-untyped-def]
     elif fmt is OutputFormat.csv:
         from gcrm.importer import neutralise_formula
 
-        typer.echo(df.map(neutralise_formula).to_csv(index=False), nl=False)
+        typer.echo(df.map(neutralise_formula).to_csv(index=False, lineterminator="\r\n"), nl=False)
     else:
         typer.echo(df.to_string(index=False) if not df.empty else "(none)")
 

@@ -673,7 +673,7 @@ def write_rejects(report: ImportReport, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     df = report.rejects_frame().map(neutralise_formula)
-    df.to_csv(p, index=False, encoding="utf-8")
+    df.to_csv(p, index=False, encoding="utf-8", lineterminator="\r\n")
     return p
 
 

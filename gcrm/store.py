@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gcrm._errors import InputError, NotFoundError
-from gcrm.auth import Actor, account_scope, require
+from gcrm.auth import Actor, account_scope, pseudonym, require, sees_personal_data
 from gcrm.db.models import (
     STAGES,
     Account,
@@ -548,11 +549,50 @@ def interactions_frame(
         stmt = stmt.where(Interaction.account_id.in_(list(account_ids)))
     rows = session.execute(stmt).mappings().all()
     cols = ["id", "account_id", "account", "user", "kind", "occurred_at", "outcome", "notes"]
-    return pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=cols)
+    if not sees_personal_data(actor):
+        df["notes"] = None
+    return df
 
 
-def contacts_of(session: Session, actor: Actor, account_id: int) -> list[Contact]:
-    """Return the contacts of an account in scope.
+def contacts_of(session: Session, actor: Actor, account_id: int) -> list[dict[str, Any]]:
+    """Return the contacts of an account in scope, personal fields masked per role.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user; analysts without a grant see pseudonyms.
+    account_id
+        The account.
+
+    Returns
+    -------
+    list of dict
+        ``id``, ``name``, ``role``, ``phone``, ``email``, ``do_not_contact``,
+        ``marketing_consent``, ordered by name.
+    """
+    account = get_account(session, actor, account_id)
+    clear = sees_personal_data(actor)
+    out = []
+    for c in sorted(account.contacts, key=lambda c: c.name):
+        out.append(
+            {
+                "id": c.id,
+                "name": c.name if clear else pseudonym(c.name),
+                "role": c.role,
+                "phone": c.phone if clear else None,
+                "email": c.email if clear else None,
+                "do_not_contact": c.do_not_contact,
+                "marketing_consent": c.marketing_consent,
+            }
+        )
+    return out
+
+
+def account_detail(session: Session, actor: Actor, account_id: int) -> dict[str, Any]:
+    """Return everything about one account for its page, and audit the view.
 
     Parameters
     ----------
@@ -565,11 +605,25 @@ def contacts_of(session: Session, actor: Actor, account_id: int) -> list[Contact
 
     Returns
     -------
-    list of Contact
-        Ordered by name.
+    dict
+        ``account`` (field → value, phone/e-mail masked per role),
+        ``contacts`` (see :func:`contacts_of`) and ``interactions``
+        (a DataFrame, see :func:`interactions_frame`).
     """
     account = get_account(session, actor, account_id)
-    return sorted(account.contacts, key=lambda c: c.name)
+    clear = sees_personal_data(actor)
+    fields = {c: getattr(account, c) for c in ACCOUNT_COLUMNS if c not in ("owner", "territory")}
+    fields["owner"] = account.owner.username if account.owner else None
+    fields["territory"] = account.territory.name if account.territory else None
+    fields["phone"] = account.phone if clear else None
+    fields["email"] = account.email if clear else None
+    detail = {
+        "account": fields,
+        "contacts": contacts_of(session, actor, account_id),
+        "interactions": interactions_frame(session, actor, [account_id]),
+    }
+    audit(session, actor, "view", f"account:{account_id}", {"personal_data": clear})
+    return detail
 
 
 def get_user(session: Session, username: str) -> User | None:
@@ -726,3 +780,238 @@ def audit(
             details=json.dumps(details, default=str, ensure_ascii=False) if details else None,
         )
     )
+
+
+def audit_frame(
+    session: Session, actor: Actor, *, limit: int | None = None, action: str | None = None
+) -> pd.DataFrame:
+    """Return the audit log, newest first (admins only).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``admin``).
+    limit
+        At most this many lines.
+    action
+        Only this action.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns id, at, username, action, target, details.
+    """
+    require(actor, "admin")
+    stmt = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if limit:
+        stmt = stmt.limit(limit)
+    rows = [
+        {
+            "id": e.id,
+            "at": e.at,
+            "username": e.username,
+            "action": e.action,
+            "target": e.target,
+            "details": e.details,
+        }
+        for e in session.scalars(stmt)
+    ]
+    return pd.DataFrame(rows, columns=["id", "at", "username", "action", "target", "details"])
+
+
+_ERASED = "[erased]"
+
+
+def _scrub(text: str | None, secrets: Iterable[str]) -> str | None:
+    if text is None:
+        return None
+    out = text
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            out = re.sub(re.escape(secret), _ERASED, out, flags=re.IGNORECASE)
+    return out
+
+
+def _scrub_everywhere(session: Session, secrets: list[str]) -> None:
+    """Replace personal strings in interaction notes and the audit log."""
+    secrets = [x for x in secrets if x and len(x) >= 3]
+    if not secrets:
+        return
+    for it in session.scalars(select(Interaction).where(Interaction.notes.is_not(None))):
+        new = _scrub(it.notes, secrets)
+        if new != it.notes:
+            it.notes = new
+    for ev in session.scalars(select(AuditEvent).where(AuditEvent.details.is_not(None))):
+        new = _scrub(ev.details, secrets)
+        if new != ev.details:
+            ev.details = new
+
+
+def erase_contact(session: Session, actor: Actor, contact_id: int) -> None:
+    """Anonymise a person everywhere, keeping aggregates (right to erasure).
+
+    The contact's name, phone and e-mail are removed; every interaction note
+    and audit line that mentions them has those strings replaced by
+    ``[erased]``. The contact row stays (counted, marked do-not-contact).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``erase``).
+    contact_id
+        The contact.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such contact.
+    """
+    require(actor, "erase")
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        msg = f"no contact with id {contact_id}"
+        raise NotFoundError(msg)
+    secrets = [s for s in (contact.name, contact.phone, contact.email) if s]
+    contact.name = f"Erased person {contact.id}"
+    contact.phone = None
+    contact.email = None
+    contact.role = None
+    contact.do_not_contact = True
+    contact.marketing_consent = False
+    contact.erased_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    _scrub_everywhere(session, secrets)
+    audit(session, actor, "erase", f"contact:{contact_id}")
+    session.flush()
+
+
+def erase_account(session: Session, actor: Actor, account_id: int) -> None:
+    """Anonymise an account and all its people, keeping aggregates.
+
+    Name, street address, phone, e-mail, contacts and interaction notes are
+    removed; kind, stage, values, visit counts, postcode, city and a location
+    rounded to about 100 m stay for the figures. The account is marked
+    do-not-contact so it is never planned or called again.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``erase``).
+    account_id
+        The account.
+    """
+    require(actor, "erase")
+    account = get_account(session, actor, account_id)
+    secrets = [s for s in (account.name, account.phone, account.email) if s]
+    for contact in account.contacts:
+        secrets += [s for s in (contact.name, contact.phone, contact.email) if s]
+        contact.name = f"Erased person {contact.id}"
+        contact.phone = contact.email = contact.role = None
+        contact.do_not_contact = True
+        contact.erased_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for it in account.interactions:
+        it.notes = None
+    account.name = f"Erased account {account.id}"
+    account.street = account.housenumber = None
+    account.phone = account.email = None
+    account.opening_hours = None
+    if account.lat is not None and account.lon is not None:
+        account.lat, account.lon = round(account.lat, 3), round(account.lon, 3)
+        account.geom = point_geometry(account.lat, account.lon)
+    account.geocode_precision = Precision.POSTCODE.value
+    account.do_not_contact = True
+    account.marketing_consent = False
+    account.erased_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    _scrub_everywhere(session, secrets)
+    audit(session, actor, "erase", f"account:{account_id}")
+    session.flush()
+
+
+def subject_access(
+    session: Session, actor: Actor, *, email: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """Everything held on a person, for a subject-access request (admins only).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``admin``).
+    email, name
+        Who to look for (exact, case-insensitive); at least one.
+
+    Returns
+    -------
+    dict
+        ``contacts`` (with their account), ``accounts`` whose phone/e-mail
+        match, ``interactions`` mentioning the person, ``audit`` lines
+        mentioning them.
+    """
+    require(actor, "admin")
+    if not email and not name:
+        raise InputError("give an e-mail address or a name")
+    keys = [k.lower() for k in (email, name) if k]
+    conds = []
+    if email:
+        conds.append(func.lower(Contact.email) == email.lower())
+    if name:
+        conds.append(func.lower(Contact.name) == name.lower())
+    contacts = list(session.scalars(select(Contact).where(or_(*conds))))
+    accounts = []
+    if email:
+        accounts = list(
+            session.scalars(select(Account).where(func.lower(Account.email) == email.lower()))
+        )
+    own_accounts = {a.id for a in accounts}  # accounts that are the person (sole traders)
+
+    def mentions(text: str | None) -> bool:
+        return bool(text) and any(k in text.lower() for k in keys)  # type: ignore[union-attr]
+
+    interactions = [
+        {
+            "id": i.id,
+            "account_id": i.account_id,
+            "kind": i.kind,
+            "occurred_at": i.occurred_at,
+            "outcome": i.outcome,
+            "notes": i.notes,
+        }
+        for i in session.scalars(select(Interaction))
+        if mentions(i.notes) or i.account_id in own_accounts
+    ]
+    audit_lines = [
+        {"at": e.at, "username": e.username, "action": e.action, "target": e.target}
+        for e in session.scalars(select(AuditEvent))
+        if mentions(e.details) or mentions(e.target)
+    ]
+    result = {
+        "query": {"email": email, "name": name},
+        "contacts": [
+            {
+                "id": c.id,
+                "account_id": c.account_id,
+                "name": c.name,
+                "role": c.role,
+                "phone": c.phone,
+                "email": c.email,
+                "do_not_contact": c.do_not_contact,
+                "marketing_consent": c.marketing_consent,
+            }
+            for c in contacts
+        ],
+        "accounts": [
+            {"id": a.id, "name": a.name, "phone": a.phone, "email": a.email} for a in accounts
+        ],
+        "interactions": interactions,
+        "audit": audit_lines,
+    }
+    audit(session, actor, "subject_access", email or name, {"contacts": len(contacts)})
+    return result

@@ -84,3 +84,29 @@ def test_postgis_columns_and_spatial_indexes(db: str) -> None:
             )
         ).scalar()
         assert n == 1
+
+
+def test_upgrading_keeps_existing_rows_and_links(empty_db: str) -> None:
+    """Upgrading a database that holds data (0001 -> head) keeps every row and foreign key."""
+    from gcrm.db.session import session_scope
+
+    upgrade_database(empty_db, "0001")
+    engine = get_engine(empty_db)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into users (id, username, display_name, role, is_active, work_start,"
+                " work_end, failed_logins) values (1, 'u', 'U', 'rep', true, '08:00', '16:00', 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into accounts (id, external_id, name, kind, stage, owner_id,"
+                " geocode_precision, manual_pin, visit_minutes, do_not_contact,"
+                " marketing_consent) values (1, 'e', 'A', 'lead', 'new', 1, 'none', false, 30,"
+                " false, false)"
+            )
+        )
+    upgrade_database(empty_db)
+    with session_scope() as s:
+        assert s.scalar(select(Account.owner_id).where(Account.id == 1)) == 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
-from gcrm.auth import Actor
+from gcrm.auth import Actor, session_expired
 from gcrm.settings import get_settings
 
 ACTOR_KEY = "actor"
@@ -23,9 +25,26 @@ def prepare() -> None:
     _prepare_once()
 
 
+ACTIVITY_KEY = "last_activity"
+
+
 def current_actor() -> Actor | None:
-    """Return the logged-in user of this browser session, if any."""
-    return st.session_state.get(ACTOR_KEY)
+    """Return the logged-in user of this browser session, if any.
+
+    A session idle for longer than ``GCRM_SESSION_TIMEOUT_MINUTES`` is logged
+    out here, before any page runs.
+    """
+    actor = st.session_state.get(ACTOR_KEY)
+    if actor is None:
+        return None
+    last = st.session_state.get(ACTIVITY_KEY)
+    if last is not None and session_expired(last):
+        st.session_state.pop(ACTOR_KEY, None)
+        st.session_state.pop(ACTIVITY_KEY, None)
+        st.session_state["logout_reason"] = "Your session timed out. Please log in again."
+        return None
+    st.session_state[ACTIVITY_KEY] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return actor
 
 
 def require_actor() -> Actor:

@@ -12,6 +12,8 @@ from views.common import ACTOR_KEY, demo_banner
 st.title("gcrm")
 st.write("A geographic CRM for field sales, on OpenStreetMap data.")
 demo_banner()
+if reason := st.session_state.pop("logout_reason", None):
+    st.warning(reason)
 with st.form("login"):
     username = st.text_input("Username", key="login_username")
     password = st.text_input("Password", type="password", key="login_password")

@@ -217,6 +217,7 @@ class User(Base, TimestampMixin):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    personal_data_grant: Mapped[bool] = mapped_column(Boolean, default=False)
 
     region: Mapped[Region | None] = relationship()
     territories: Mapped[list[Territory]] = relationship(back_populates="owner")
@@ -284,6 +285,7 @@ class Account(Base, TimestampMixin):
         ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
     )
     source: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     territory: Mapped[Territory | None] = relationship()
@@ -310,6 +312,7 @@ class Contact(Base, TimestampMixin):
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     account: Mapped[Account] = relationship(back_populates="contacts")
 
