@@ -10,15 +10,15 @@ import streamlit as st
 
 from views.common import current_actor, prepare
 
-st.set_page_config(page_title="gcrm", page_icon=":material/map:", layout="wide")
+st.set_page_config(page_title="gcrm", layout="wide")
 prepare()
 
 actor = current_actor()
 if actor is None:
-    pages = [st.Page("views/login.py", title="Log in", icon=":material/login:")]
+    pages = [st.Page("views/login.py", title="Log in", icon="🔑")]
 else:
     pages = [
-        st.Page("views/accounts.py", title="Accounts", icon=":material/map:", default=True),
-        st.Page("views/logout.py", title="Log out", icon=":material/logout:"),
+        st.Page("views/accounts.py", title="Accounts", icon="🗺️", default=True),
+        st.Page("views/logout.py", title="Log out", icon="🚪"),
     ]
 st.navigation(pages).run()

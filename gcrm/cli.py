@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from gcrm._errors import AuthenticationError, GcrmError, InputError, PermissionDeniedError
 
@@ -66,6 +67,9 @@ def _run(fn):  # type: ignore[no-untyped-def]
         raise _fail(str(exc), 2) from None
     except GcrmError as exc:
         raise _fail(str(exc), 1) from None
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0]
+        raise _fail(f"database error: {first}", 1) from None
 
 
 def _acting_user(session, user: str | None):  # type: ignore[no-untyped-def]
@@ -375,6 +379,61 @@ def subject_access_cmd(
         with session_scope() as session:
             result = subject_access(session, _acting_user(session, user), email=email, name=name)
         typer.echo(json.dumps(result, default=str, ensure_ascii=False))
+
+    _run(go)
+
+
+@app.command()
+def geocode(
+    input_csv: Annotated[Path, typer.Argument(help="CSV with id and address columns.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")],
+    osm: Annotated[Path | None, typer.Option(help="OSM file (default: the region's).")] = None,
+    min_score: Annotated[
+        float | None, typer.Option(help="Results scoring lower are 'none'.")
+    ] = None,
+) -> None:
+    """Geocode a CSV offline: adds lat, lon, precision, score, matched, reason."""
+    from gcrm.geocode import geocode_file
+
+    def go() -> None:
+        summary = geocode_file(input_csv, output, osm, progress=True, min_score=min_score)
+        typer.echo(json.dumps(summary, default=str))
+
+    _run(go)
+
+
+class Weight(StrEnum):
+    """What a matrix minimises."""
+
+    time = "time"
+    length = "length"
+
+
+@app.command()
+def matrix(
+    points: Annotated[Path, typer.Option(help="CSV with id, lat, lon.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help=".npz to write.")],
+    osm: Annotated[Path | None, typer.Option(help="OSM file (default: the region's).")] = None,
+    weight: Annotated[Weight, typer.Option(help="Minimise travel time or length.")] = (Weight.time),
+    profile: Annotated[str, typer.Option(help="drive, drive_service, walk or bike.")] = "drive",
+) -> None:
+    """Travel-time and distance matrices over the road network (inf = unreachable)."""
+    import numpy as np
+
+    from gcrm.matrix import matrix_from_points_file
+
+    def go() -> None:
+        result = matrix_from_points_file(osm, points, output, weight=weight.value, profile=profile)
+        typer.echo(
+            json.dumps(
+                {
+                    "output": str(output),
+                    "points": len(result.ids),
+                    "too_far": int(result.too_far.sum()),
+                    "unreachable_pairs": int((~np.isfinite(result.durations)).sum()),
+                }
+            )
+        )
 
     _run(go)
 

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import shapely
@@ -832,7 +832,7 @@ def import_file(
     *,
     mapping: dict[str, str] | None = None,
     dry_run: bool = False,
-    geocoder: Geocoder | None = None,
+    geocoder: Geocoder | Literal["default"] | None = "default",
     progress: Callable[[float, str], None] | None = None,
 ) -> ImportReport:
     """Validate and upsert the accounts of a CSV/XLSX file.
@@ -853,7 +853,9 @@ def import_file(
     dry_run
         Validate and count, write nothing.
     geocoder
-        Called for rows with an address and no coordinates.
+        Called for rows with an address and no coordinates; ``"default"``
+        (the default) geocodes offline against the region's OSM addresses
+        (:func:`gcrm.geocode.default_index`), ``None`` does not geocode.
     progress
         Called with (fraction done, message).
 
@@ -866,12 +868,14 @@ def import_file(
     p = Path(path)
     table = read_table(p, mapping)
     report = ImportReport(file=p.name, rows=len(table.frame), dry_run=dry_run)
+    if geocoder == "default":
+        geocoder = _default_geocoder()
     report.ignored_columns = table.ignored_headers
     if progress:
         progress(0.05, "validating rows")
     good = _validate(table, report)
 
-    users = dict(session.execute(select(User.username, User.id)).tuples().all())
+    users = dict(session.execute(select(User.username, User.id)).all())
     checked: list[_Valid] = []
     for rownum, row, present, cells in good:
         if row.owner and row.owner not in users:
@@ -983,8 +987,12 @@ def import_file(
     for i in range(0, len(inserts), _CHUNK):
         chunk = inserts[i : i + _CHUNK]
         chunk = [_without_private(v) for v in chunk]
+        # one executemany needs the same keys in every row: absent means NULL
+        keys = set().union(*chunk) | {"geom"}
         for v in chunk:
             v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
+            for k in keys - v.keys():
+                v[k] = None
         session.execute(insert(Account.__table__), chunk)
         done += len(chunk)
         if progress:
@@ -1012,6 +1020,28 @@ def import_file(
     if progress:
         progress(1.0, "done")
     return report
+
+
+def _default_geocoder() -> Geocoder:
+    """The region's offline geocoder, loaded on first use (finds nothing when the
+    region's OSM file is unusable)."""
+    from gcrm._errors import OSMFileError
+    from gcrm.geocode import default_index
+
+    state: dict[str, Any] = {}
+
+    def lookup(
+        street: str | None, housenumber: str | None, postcode: str | None, city: str | None
+    ) -> tuple[float, float, str, float] | None:
+        if "lookup" not in state:
+            try:
+                state["lookup"] = default_index().lookup
+            except (OSMFileError, ImportError):
+                state["lookup"] = None
+        fn = state["lookup"]
+        return fn(street, housenumber, postcode, city) if fn is not None else None
+
+    return lookup
 
 
 def _without_private(values: dict[str, Any]) -> dict[str, Any]:

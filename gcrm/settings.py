@@ -14,6 +14,9 @@ tests that change the environment call ``get_settings.cache_clear()``.
 - ``GCRM_MAP_TILES``: ``openstreetmap`` (default), ``none`` or a tile URL.
 - ``GCRM_ALLOW_NETWORK``: allow online look-ups (Nominatim, Overpass); default
   ``false``.
+- ``GCRM_GEOCODE_MIN_SCORE``: results scoring below this are ``none``; default 0.6.
+- ``GCRM_GEOCODER_URL``: Nominatim or Photon URL of the optional online fallback
+  (used only with ``GCRM_ALLOW_NETWORK=true``); default the public Nominatim.
 - ``GCRM_SQLITE_BUSY_TIMEOUT_S``: how long SQLite waits for a lock; default 30.
 - ``GCRM_SECRET_KEY``: secret for pseudonyms in exports; default a random key
   kept in ``<data_dir>/secret.key``.
@@ -65,6 +68,8 @@ class Settings(BaseSettings):
     map_assets: Literal["local", "cdn"] = "local"
     map_tiles: str = "openstreetmap"
     allow_network: bool = False
+    geocode_min_score: float = Field(default=0.6, ge=0, le=1)
+    geocoder_url: str | None = None
     sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
     secret_key: str | None = None
     lockout_attempts: int = Field(default=5, ge=1)

@@ -1,0 +1,1018 @@
+"""Road networks: an osmnx-compatible graph from an OSM file, its cache, and snapping.
+
+The graph is built from a local OSM file (PBF or XML, ``.gz``/``.bz2`` too;
+by default the region of the settings) with osmnx's semantics: osmnx's
+network-type filter (``drive`` by default), its one-way rules (``oneway``,
+``-1``/``reverse``, roundabouts, bidirectional walking networks), edge lengths,
+topological simplification, edge speeds and travel times. Ways are split where
+a clipped extract misses a node, so that no edge jumps across the gap. Only the
+largest strongly connected component is kept (every kept node can reach every
+other one), and what was dropped is reported (:func:`network_report`).
+
+The built graph is pickled under ``cache_dir("network")``, keyed by the file's
+digest, the profile and the speed settings, so a region is built once.
+Downloading a network with osmnx (:func:`download_network`) needs
+``GCRM_ALLOW_NETWORK=true``.
+
+Locations attach to the nearest *edge* (:func:`snap_points`): the snapped
+location records the edge, the offset along it and the distance from the
+location to the road.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import re
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from itertools import groupby, pairwise
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from gcrm._errors import InputError, OSMFileError
+from gcrm.osm import cache_dir, file_digest, resolve_osm_file
+from gcrm.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+#: Network profiles: osmnx network types this module can build.
+PROFILES: tuple[str, ...] = ("drive", "drive_service", "walk", "bike")
+
+#: Typical speeds (km/h) per highway class, used for untagged edges of a class
+#: when no edge of that class in the region has a ``maxspeed`` tag (osmnx's
+#: per-class mean of the tagged edges wins otherwise).
+DEFAULT_SPEEDS_KPH: dict[str, float] = {
+    "motorway": 100.0,
+    "motorway_link": 60.0,
+    "trunk": 80.0,
+    "trunk_link": 50.0,
+    "primary": 60.0,
+    "primary_link": 40.0,
+    "secondary": 50.0,
+    "secondary_link": 40.0,
+    "tertiary": 40.0,
+    "tertiary_link": 30.0,
+    "unclassified": 40.0,
+    "residential": 30.0,
+    "living_street": 10.0,
+    "road": 30.0,
+    "busway": 30.0,
+}
+
+#: Speed (km/h) of edges whose class is neither tagged nor in the speed table.
+FALLBACK_SPEED_KPH: float = 30.0
+
+#: Constant speeds (km/h) of the profiles that ignore ``maxspeed``.
+PROFILE_SPEEDS_KPH: dict[str, float] = {"walk": 4.8, "bike": 15.0}
+
+#: Locations farther than this (m) from any road are flagged ``too_far``.
+MAX_SNAP_M: float = 500.0
+
+# Bump when the way the graph is built changes: old cache files are then ignored.
+_BUILDER_VERSION = 1
+_NODE_KEYS = ("highway", "junction", "railway", "ref")
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """What building a network kept and dropped.
+
+    Attributes
+    ----------
+    source
+        The OSM file (or download query) the network was built from.
+    profile
+        The network profile (``"drive"``, ``"walk"``, ...).
+    ways
+        OSM ways the profile's filter kept.
+    missing_node_refs
+        Node references of kept ways absent from the file (clipped extract);
+        the ways were split there.
+    raw_nodes, raw_edges
+        Size of the graph before simplification.
+    simplified_nodes, simplified_edges
+        Size after simplification, before keeping the largest strongly
+        connected component.
+    nodes, edges
+        Size of the final graph.
+    components
+        Strongly connected components of the simplified graph.
+    dropped_nodes, dropped_edges
+        Nodes and edges outside the largest strongly connected component.
+    dropped_length_m
+        Total length of the dropped edges.
+    tagged_speed_edges
+        Final edges whose speed comes from a ``maxspeed`` tag (drive profiles).
+    build_seconds
+        Time taken to build the graph.
+    """
+
+    source: str
+    profile: str
+    ways: int
+    missing_node_refs: int
+    raw_nodes: int
+    raw_edges: int
+    simplified_nodes: int
+    simplified_edges: int
+    nodes: int
+    edges: int
+    components: int
+    dropped_nodes: int
+    dropped_edges: int
+    dropped_length_m: float
+    tagged_speed_edges: int
+    build_seconds: float
+
+    def summary(self) -> str:
+        """Return a one-line human-readable summary.
+
+        Returns
+        -------
+        str
+            E.g. ``"drive network: 2,519 nodes, 5,410 edges; dropped 40 nodes ..."``.
+        """
+        return (
+            f"{self.profile} network: {self.nodes:,} nodes, {self.edges:,} edges; "
+            f"dropped {self.dropped_nodes:,} nodes and {self.dropped_edges:,} edges "
+            f"({self.dropped_length_m / 1000:,.1f} km) outside the largest strongly "
+            f"connected component (of {self.components:,}); "
+            f"{self.missing_node_refs:,} missing node references"
+        )
+
+
+@dataclass(frozen=True)
+class SnappedLocation:
+    """A location attached to the nearest edge of a road graph.
+
+    Attributes
+    ----------
+    lat, lon
+        The location.
+    u, v, key
+        The edge ``(u, v, key)`` of the graph it attaches to.
+    offset_m
+        Distance along the edge from ``u`` to the snap point (m).
+    edge_length_m
+        The edge's ``length`` (m).
+    snap_distance_m
+        Straight-line distance from the location to the snap point (m): the
+        access leg.
+    too_far
+        Whether ``snap_distance_m`` exceeds the allowed distance.
+    snap_lat, snap_lon
+        The snap point on the edge.
+    """
+
+    lat: float
+    lon: float
+    u: int
+    v: int
+    key: int
+    offset_m: float
+    edge_length_m: float
+    snap_distance_m: float
+    too_far: bool
+    snap_lat: float
+    snap_lon: float
+
+    @property
+    def fraction(self) -> float:
+        """Position of the snap point along the edge, 0 at ``u`` and 1 at ``v``."""
+        if self.edge_length_m <= 0:
+            return 0.0
+        return min(1.0, max(0.0, self.offset_m / self.edge_length_m))
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def profile_filter(profile: str) -> Callable[[Mapping[str, str]], bool]:
+    """Return osmnx's way filter of a network type as a predicate on OSM tags.
+
+    The predicate is compiled from osmnx's own Overpass filter, so it follows
+    osmnx's definition of the network type exactly.
+
+    Parameters
+    ----------
+    profile
+        One of :data:`PROFILES`.
+
+    Returns
+    -------
+    callable
+        ``predicate(tags) -> bool``, true for the ways the network keeps.
+
+    Raises
+    ------
+    InputError
+        If the profile is unknown.
+    """
+    _check_profile(profile)
+    from osmnx import _overpass
+
+    return _compile_overpass_filter(_overpass._get_network_filter(profile))
+
+
+_CLAUSE = re.compile(r'\["([^"]+)"(?:(!?[=~])"([^"]*)")?\]')
+
+
+def _compile_overpass_filter(query: str) -> Callable[[Mapping[str, str]], bool]:
+    """Compile an Overpass tag filter such as ``["highway"]["area"!~"yes"]``."""
+    tests: list[Callable[[Mapping[str, str]], bool]] = []
+    pos = 0
+    for m in _CLAUSE.finditer(query):
+        if m.start() != pos:
+            msg = f"cannot parse Overpass filter at {query[pos:]!r}"
+            raise ValueError(msg)
+        pos = m.end()
+        key, op, value = m.group(1), m.group(2), m.group(3)
+        tests.append(_clause_test(key, op, value))
+    if pos != len(query):
+        msg = f"cannot parse Overpass filter at {query[pos:]!r}"
+        raise ValueError(msg)
+
+    def predicate(tags: Mapping[str, str]) -> bool:
+        return all(t(tags) for t in tests)
+
+    return predicate
+
+
+def _clause_test(key: str, op: str | None, value: str) -> Callable[[Mapping[str, str]], bool]:
+    # Overpass semantics: ["k"] needs the key; ["k"="v"] / ["k"~"re"] need a
+    # matching value; ["k"!="v"] / ["k"!~"re"] pass when the key is absent.
+    if op is None:
+        return lambda tags: key in tags
+    if op == "=":
+        return lambda tags: tags.get(key) == value
+    if op == "!=":
+        return lambda tags: tags.get(key) != value
+    rx = re.compile(value)
+    if op == "~":
+        return lambda tags: key in tags and rx.search(tags[key]) is not None
+    return lambda tags: key not in tags or rx.search(tags[key]) is None
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        msg = f"unknown network profile {profile!r}: expected one of {', '.join(PROFILES)}"
+        raise InputError(msg)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Ways:
+    """Ways of one profile read from an OSM file, split at missing nodes."""
+
+    paths: list[dict[str, Any]] = field(default_factory=list)
+    nodes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ways: int = 0
+    missing_node_refs: int = 0
+
+
+def _read_ways(path: Path, keep: Callable[[Mapping[str, str]], bool]) -> _Ways:
+    """Read the ways ``keep`` accepts, as osmnx paths (split at missing nodes)."""
+    import osmium
+    from osmnx import settings as ox_settings
+
+    way_tags = tuple(ox_settings.useful_tags_way)
+    node_tags = tuple(ox_settings.useful_tags_node)
+    out = _Ways()
+    tagged_nodes: dict[int, dict[str, str]] = {}
+    proc = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter("highway", *node_tags))
+    )
+    try:
+        for obj in proc:
+            if isinstance(obj, osmium.osm.Node):
+                # Files are sorted (nodes before ways): keep the tags osmnx keeps.
+                t = {k: obj.tags[k] for k in node_tags if k in obj.tags}
+                if t:
+                    tagged_nodes[obj.id] = t
+                continue
+            if not isinstance(obj, osmium.osm.Way):
+                continue
+            tags = {t.k: t.v for t in obj.tags}
+            if "highway" not in tags or not keep(tags):
+                continue
+            out.ways += 1
+            attrs: dict[str, Any] = {"osmid": obj.id}
+            attrs.update({k: tags[k] for k in way_tags if k in tags})
+            run: list[int] = []
+            for n in obj.nodes:
+                loc = n.location
+                if not loc.valid():
+                    out.missing_node_refs += 1
+                    _flush_run(out, run, attrs)
+                    run = []
+                    continue
+                ref = n.ref
+                if ref not in out.nodes:
+                    out.nodes[ref] = {"y": loc.lat, "x": loc.lon}
+                run.append(ref)
+            _flush_run(out, run, attrs)
+    except RuntimeError as exc:  # osmium reports unreadable input as RuntimeError
+        msg = f"cannot read OSM file {path}: {exc}"
+        raise OSMFileError(msg) from exc
+    for ref, t in tagged_nodes.items():
+        if ref in out.nodes:
+            out.nodes[ref].update(t)
+    return out
+
+
+def _flush_run(out: _Ways, run: list[int], attrs: dict[str, Any]) -> None:
+    nodes = [k for k, _ in groupby(run)]  # osmnx drops consecutive duplicates
+    if len(nodes) >= 2:
+        out.paths.append({**attrs, "nodes": nodes})
+
+
+def _add_paths(G: nx.MultiDiGraph, paths: Iterable[dict[str, Any]], *, bidirectional: bool) -> None:
+    """Add paths as edges with osmnx's one-way rules (``osmnx.graph._add_paths``)."""
+    from osmnx import settings as ox_settings
+
+    oneway_values = {"yes", "true", "1", "-1", "reverse", "T", "F"}
+    reversed_values = {"-1", "reverse", "T"}
+    for path in paths:
+        attrs = {k: v for k, v in path.items() if k != "nodes"}
+        nodes = list(path["nodes"])
+        if ox_settings.all_oneway:
+            one_way = True
+        elif bidirectional:
+            one_way = False
+        else:
+            one_way = attrs.get("oneway") in oneway_values or attrs.get("junction") == "roundabout"
+        if one_way and attrs.get("oneway") in reversed_values:
+            nodes.reverse()
+        if not ox_settings.all_oneway:
+            attrs["oneway"] = one_way
+        edges = list(pairwise(nodes))
+        G.add_edges_from(edges, **attrs, reversed=False)
+        if not one_way:
+            G.add_edges_from([(v, u) for u, v in edges], **attrs, reversed=True)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_network(
+    osm: str | Path | None = None,
+    *,
+    profile: str = "drive",
+    speeds: Mapping[str, float] | None = None,
+    fallback_kph: float = FALLBACK_SPEED_KPH,
+    impute: bool = True,
+    simplify: bool = True,
+) -> nx.MultiDiGraph:
+    """Build a road network from an OSM file (no cache; see :func:`load_network`).
+
+    Parameters
+    ----------
+    osm
+        OSM file (PBF, XML, ``.osm.gz``, ``.osm.bz2``); ``None`` for the region
+        of the settings.
+    profile
+        osmnx network type: ``"drive"`` (default), ``"drive_service"``,
+        ``"walk"`` or ``"bike"``.
+    speeds
+        Speeds (km/h) per highway class for edges without ``maxspeed``, over
+        :data:`DEFAULT_SPEEDS_KPH` (``{"residential": 25.0}`` changes that class
+        only). For walk and bike, a ``{"walk": 5.0}`` or ``{"bike": 18.0}``
+        entry sets the profile's constant speed (:data:`PROFILE_SPEEDS_KPH`).
+    fallback_kph
+        Speed of untagged edges whose class is neither tagged anywhere nor in
+        ``speeds``.
+    impute
+        If true (default), untagged edges of a class that has tagged edges get
+        the class's mean tagged speed (osmnx's imputation) and ``speeds`` only
+        fills classes with no tagged edge; if false, ``speeds`` wins for every
+        untagged edge of its classes.
+    simplify
+        Simplify the topology as osmnx does (default).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Nodes with ``x``, ``y``, ``street_count`` (and osmnx's node tags); edges
+        with ``osmid``, ``highway``, ``oneway``, ``reversed``, ``length`` (m),
+        ``speed_kph``, ``travel_time`` (s), ``geometry`` where simplified;
+        ``G.graph["crs"] == "epsg:4326"`` and the build report in
+        ``G.graph["gcrm_report"]`` (see :func:`network_report`).
+
+    Raises
+    ------
+    OSMFileError
+        If the file is missing, empty, unreadable or holds no road of the profile.
+    InputError
+        If the profile is unknown.
+    """
+    _check_profile(profile)
+    t0 = time.perf_counter()
+    path = resolve_osm_file(osm)
+    ways = _read_ways(path, profile_filter(profile))
+    if not ways.paths:
+        msg = f"OSM file {path} holds no road usable by the {profile!r} profile"
+        raise OSMFileError(msg)
+    G = _graph_from_paths(ways, profile)
+    return _finish(
+        G,
+        source=str(path),
+        profile=profile,
+        ways=ways.ways,
+        missing_node_refs=ways.missing_node_refs,
+        speeds=speeds,
+        fallback_kph=fallback_kph,
+        impute=impute,
+        simplify=simplify,
+        t0=t0,
+    )
+
+
+def _graph_from_paths(ways: _Ways, profile: str) -> nx.MultiDiGraph:
+    import osmnx as ox
+
+    G = nx.MultiDiGraph(
+        created_date=ox.utils.ts(),
+        created_with=f"gcrm via OSMnx {ox.__version__}",
+        crs=ox.settings.default_crs,
+    )
+    G.add_nodes_from(ways.nodes.items())
+    _add_paths(G, ways.paths, bidirectional=profile in ox.settings.bidirectional_network_types)
+    return ox.distance.add_edge_lengths(G)
+
+
+def _finish(
+    G: nx.MultiDiGraph,
+    *,
+    source: str,
+    profile: str,
+    ways: int,
+    missing_node_refs: int,
+    speeds: Mapping[str, float] | None,
+    fallback_kph: float,
+    impute: bool,
+    simplify: bool,
+    t0: float,
+) -> nx.MultiDiGraph:
+    """Simplify, keep the largest strongly connected component, add speeds and report."""
+    import osmnx as ox
+
+    raw_nodes, raw_edges = len(G), G.number_of_edges()
+    if simplify and not G.graph.get("simplified"):
+        G = ox.simplify_graph(G)
+    simplified_nodes, simplified_edges = len(G), G.number_of_edges()
+    components = nx.number_strongly_connected_components(G)
+    total_length = sum(d for _, _, d in G.edges(data="length", default=0.0))
+    street_count = ox.stats.count_streets_per_node(G)  # before trimming, as osmnx does
+    G = ox.truncate.largest_component(G, strongly=True)
+    nx.set_node_attributes(G, {n: street_count[n] for n in G}, "street_count")
+    kept_length = sum(d for _, _, d in G.edges(data="length", default=0.0))
+    tagged = _add_speeds(G, profile, speeds, fallback_kph, impute=impute)
+    ox.add_edge_travel_times(G)
+    report = NetworkReport(
+        source=source,
+        profile=profile,
+        ways=ways,
+        missing_node_refs=missing_node_refs,
+        raw_nodes=raw_nodes,
+        raw_edges=raw_edges,
+        simplified_nodes=simplified_nodes,
+        simplified_edges=simplified_edges,
+        nodes=len(G),
+        edges=G.number_of_edges(),
+        components=components,
+        dropped_nodes=simplified_nodes - len(G),
+        dropped_edges=simplified_edges - G.number_of_edges(),
+        dropped_length_m=float(total_length - kept_length),
+        tagged_speed_edges=tagged,
+        build_seconds=time.perf_counter() - t0,
+    )
+    G.graph["gcrm_profile"] = profile
+    G.graph["gcrm_report"] = asdict(report)
+    log.info("%s (%s)", report.summary(), source)
+    return G
+
+
+def _add_speeds(
+    G: nx.MultiDiGraph,
+    profile: str,
+    speeds: Mapping[str, float] | None,
+    fallback_kph: float,
+    *,
+    impute: bool,
+) -> int:
+    """Set ``speed_kph`` on every edge; return how many came from a ``maxspeed`` tag."""
+    import osmnx as ox
+
+    if profile in PROFILE_SPEEDS_KPH:
+        kph = float((speeds or {}).get(profile, PROFILE_SPEEDS_KPH[profile]))
+        nx.set_edge_attributes(G, kph, "speed_kph")
+        return 0
+    table = {**DEFAULT_SPEEDS_KPH, **(speeds or {})}
+    tagged_classes: set[str] = set()
+    tagged = 0
+    for _, _, d in G.edges(data=True):
+        if _parse_maxspeed(d.get("maxspeed")) is not None:
+            tagged += 1
+            tagged_classes.add(_first(d.get("highway")))
+    hwy_speeds = {k: v for k, v in table.items() if not (impute and k in tagged_classes)}
+    ox.add_edge_speeds(G, hwy_speeds=hwy_speeds or None, fallback=fallback_kph)
+    return tagged
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) else value
+
+
+_SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph)?\s*$")
+
+
+def _parse_maxspeed(value: Any) -> float | None:
+    """Parse a ``maxspeed`` value (or list of values) into km/h; ``None`` if unknown."""
+    if isinstance(value, list):
+        parsed = [p for p in (_parse_maxspeed(v) for v in value) if p is not None]
+        return sum(parsed) / len(parsed) if parsed else None
+    if not isinstance(value, str):
+        return None
+    m = _SPEED.match(value)
+    if m is None:
+        return None
+    kph = float(m.group(1))
+    return kph * 1.609344 if m.group(2) else kph
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def load_network(
+    osm: str | Path | None = None,
+    *,
+    profile: str = "drive",
+    speeds: Mapping[str, float] | None = None,
+    fallback_kph: float = FALLBACK_SPEED_KPH,
+    impute: bool = True,
+    use_cache: bool = True,
+) -> nx.MultiDiGraph:
+    """Return the road network of an OSM file, from the disk cache when possible.
+
+    The cache file lives in ``cache_dir("network")``; its name holds the
+    file's SHA-256 digest and a hash of the profile and speed settings, so a
+    changed file or setting builds a new graph.
+
+    Parameters
+    ----------
+    osm
+        OSM file; ``None`` for the region of the settings.
+    profile, speeds, fallback_kph, impute
+        As for :func:`build_network`.
+    use_cache
+        Read and write the cache (default); if false, always build.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        As :func:`build_network` returns it.
+
+    Raises
+    ------
+    OSMFileError
+        If the file is missing, empty, unreadable or holds no road of the profile.
+
+    Notes
+    -----
+    The cache is a pickle, read back as trusted data: keep ``GCRM_DATA_DIR``
+    a folder only gcrm writes to. An unreadable cache file is rebuilt. The app
+    should hold the returned graph once per process (``st.cache_resource``):
+    snapping and matrices keep their index on the graph object.
+    """
+    _check_profile(profile)
+    path = resolve_osm_file(osm)
+    if not use_cache:
+        return build_network(
+            path, profile=profile, speeds=speeds, fallback_kph=fallback_kph, impute=impute
+        )
+    cache_file = network_cache_file(
+        path, profile=profile, speeds=speeds, fallback_kph=fallback_kph, impute=impute
+    )
+    if cache_file.is_file():
+        try:
+            with cache_file.open("rb") as f:
+                G = pickle.load(f)
+        except Exception as exc:  # a truncated or foreign cache file: rebuild it
+            log.warning("ignoring unreadable network cache %s: %s", cache_file, exc)
+        else:
+            if isinstance(G, nx.MultiDiGraph):
+                return G
+    G = build_network(
+        path, profile=profile, speeds=speeds, fallback_kph=fallback_kph, impute=impute
+    )
+    _write_atomic(cache_file, G)
+    return G
+
+
+def network_cache_file(
+    osm: str | Path | None = None,
+    *,
+    profile: str = "drive",
+    speeds: Mapping[str, float] | None = None,
+    fallback_kph: float = FALLBACK_SPEED_KPH,
+    impute: bool = True,
+) -> Path:
+    """Return the cache file :func:`load_network` uses for these arguments.
+
+    Parameters
+    ----------
+    osm
+        OSM file; ``None`` for the region of the settings.
+    profile, speeds, fallback_kph, impute
+        As for :func:`build_network`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<cache>/network/<file stem>-<profile>-<key>.pickle`` (may not exist yet).
+
+    Notes
+    -----
+    The key covers the file's digest, these arguments, the osmnx version and
+    this module's builder version, not ``osmnx.settings`` changed at run time
+    (useful tags, ``default_access``): after changing those, build with
+    ``load_network(..., use_cache=False)`` or delete the cache file.
+    """
+    path = resolve_osm_file(osm)
+    settings = {
+        "builder": _BUILDER_VERSION,
+        "osmnx": _osmnx_version(),
+        "digest": _digest(path),
+        "profile": profile,
+        "speeds": sorted({**DEFAULT_SPEEDS_KPH, **(speeds or {})}.items()),
+        "profile_speeds": sorted(PROFILE_SPEEDS_KPH.items()),
+        "fallback_kph": fallback_kph,
+        "impute": impute,
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+    stem = path.name.split(".")[0] or "osm"
+    return cache_dir("network") / f"{stem}-{profile}-{key}.pickle"
+
+
+def _osmnx_version() -> str:
+    # importlib.metadata, not ``osmnx.__version__``: importing osmnx takes ~1 s,
+    # which loading a cached graph does not need.
+    from importlib.metadata import version
+
+    return version("osmnx")
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _digest(path: Path) -> str:
+    """:func:`gcrm.osm.file_digest`, remembered per (path, size, mtime) in this process."""
+    st = path.stat()
+    k = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if k not in _DIGESTS:
+        _DIGESTS[k] = file_digest(path)
+    return _DIGESTS[k]
+
+
+def _write_atomic(target: Path, G: nx.MultiDiGraph) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(G, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def network_report(G: nx.MultiDiGraph) -> NetworkReport:
+    """Return the report of a graph built by this module.
+
+    Parameters
+    ----------
+    G
+        A graph from :func:`build_network`, :func:`load_network` or
+        :func:`download_network`.
+
+    Returns
+    -------
+    NetworkReport
+        What was kept and dropped.
+
+    Raises
+    ------
+    InputError
+        If the graph carries no report.
+    """
+    data = G.graph.get("gcrm_report")
+    if not isinstance(data, dict):
+        msg = "this graph was not built by gcrm.network (no 'gcrm_report' attribute)"
+        raise InputError(msg)
+    return NetworkReport(**data)
+
+
+def download_network(
+    query: str | Any,
+    *,
+    profile: str = "drive",
+    speeds: Mapping[str, float] | None = None,
+    fallback_kph: float = FALLBACK_SPEED_KPH,
+    impute: bool = True,
+) -> nx.MultiDiGraph:
+    """Download a network with osmnx (Overpass); needs ``GCRM_ALLOW_NETWORK=true``.
+
+    Parameters
+    ----------
+    query
+        A place name for ``osmnx.graph_from_place`` or a shapely polygon (lon/lat)
+        for ``osmnx.graph_from_polygon``.
+    profile, speeds, fallback_kph, impute
+        As for :func:`build_network`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Processed like :func:`build_network`'s graphs (largest strongly
+        connected component, speeds, travel times, report).
+
+    Raises
+    ------
+    InputError
+        If online access is off in the settings, or the profile is unknown.
+    """
+    _check_profile(profile)
+    if not get_settings().allow_network:
+        msg = "downloading a road network needs online access: set GCRM_ALLOW_NETWORK=true"
+        raise InputError(msg)
+    import osmnx as ox
+
+    t0 = time.perf_counter()
+    if isinstance(query, str):
+        G = ox.graph_from_place(query, network_type=profile, simplify=True, retain_all=True)
+        source = f"osmnx:{query}"
+    else:
+        G = ox.graph_from_polygon(query, network_type=profile, simplify=True, retain_all=True)
+        source = "osmnx:polygon"
+    return _finish(
+        G,
+        source=source,
+        profile=profile,
+        ways=len({_first(o) for _, _, o in G.edges(data="osmid")}),
+        missing_node_refs=0,
+        speeds=speeds,
+        fallback_kph=fallback_kph,
+        impute=impute,
+        simplify=True,
+        t0=t0,
+    )
+
+
+# --------------------------------------------------------------------------- index
+
+
+@dataclass
+class _GraphIndex:
+    """Arrays of a graph for snapping and matrices (built once per graph)."""
+
+    nodes: np.ndarray  # node ids, in graph order
+    node_pos: dict[Any, int]
+    edges: list[tuple[Any, Any, Any]]  # (u, v, key)
+    eu: np.ndarray  # node positions of u
+    ev: np.ndarray  # node positions of v
+    length: np.ndarray  # m
+    time: np.ndarray  # s
+    twin: np.ndarray  # position of the reverse twin edge, -1 if none
+    geoms: np.ndarray  # projected LineStrings (m)
+    tree: Any  # shapely STRtree over geoms
+    to_xy: Any  # pyproj Transformer lon/lat -> projected
+    to_lonlat: Any  # and back
+    signature: tuple[int, int]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+_INDEXES: weakref.WeakKeyDictionary[nx.MultiDiGraph, _GraphIndex] = weakref.WeakKeyDictionary()
+
+
+def _graph_index(G: nx.MultiDiGraph) -> _GraphIndex:
+    """Return the (cached) arrays of ``G``; treat ``G`` as read-only once indexed."""
+    sig = (len(G), G.number_of_edges())
+    idx = _INDEXES.get(G)
+    if idx is None or idx.signature != sig:
+        idx = _build_index(G)
+        _INDEXES[G] = idx
+    return idx
+
+
+def _utm_crs(lon: float, lat: float) -> str:
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+def _build_index(G: nx.MultiDiGraph) -> _GraphIndex:
+    import shapely
+    from pyproj import Transformer
+
+    if len(G) == 0 or G.number_of_edges() == 0:
+        msg = "the road graph has no edges"
+        raise InputError(msg)
+    nodes = np.array(list(G.nodes))
+    node_pos = {n: i for i, n in enumerate(nodes.tolist())}
+    xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), float, len(G))
+    ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), float, len(G))
+    crs = _utm_crs(float(np.median(xs)), float(np.median(ys)))
+    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    px, py = to_xy.transform(xs, ys)
+
+    edges: list[tuple[Any, Any, Any]] = []
+    length: list[float] = []
+    ttime: list[float] = []
+    given: list[Any] = []
+    for u, v, k, d in G.edges(keys=True, data=True):
+        edges.append((u, v, k))
+        length.append(float(d.get("length", 0.0)))
+        ttime.append(float(d.get("travel_time", np.nan)))
+        given.append(d.get("geometry"))
+    eu = np.fromiter((node_pos[e[0]] for e in edges), np.int64, len(edges))
+    ev = np.fromiter((node_pos[e[1]] for e in edges), np.int64, len(edges))
+    # Project every vertex in one call: simplified edges' geometries, and the
+    # two end nodes of straight edges.
+    has = np.array([g is not None for g in given], dtype=bool)
+    straight = np.flatnonzero(~has)
+    all_x = [px[np.column_stack([eu[straight], ev[straight]]).ravel()]]
+    all_y = [py[np.column_stack([eu[straight], ev[straight]]).ravel()]]
+    all_i = [np.repeat(straight, 2)]
+    if has.any():
+        lines = np.array([g for g in given if g is not None], dtype=object)
+        xy, which = shapely.get_coordinates(lines, return_index=True)
+        gx, gy = to_xy.transform(xy[:, 0], xy[:, 1])
+        all_x.append(np.asarray(gx))
+        all_y.append(np.asarray(gy))
+        all_i.append(np.flatnonzero(has)[which])
+    ids = np.concatenate(all_i)
+    order = np.argsort(ids, kind="stable")  # keeps each line's vertex order
+    coords = np.column_stack([np.concatenate(all_x), np.concatenate(all_y)])[order]
+    geoms = shapely.linestrings(coords, indices=ids[order])
+    geom_arr = np.array(geoms, dtype=object)
+    length_arr = np.asarray(length)
+    return _GraphIndex(
+        nodes=nodes,
+        node_pos=node_pos,
+        edges=edges,
+        eu=eu,
+        ev=ev,
+        length=length_arr,
+        time=np.asarray(ttime),
+        twin=_find_twins(edges, eu, ev, length_arr, geom_arr),
+        geoms=geom_arr,
+        tree=shapely.STRtree(geom_arr),
+        to_xy=to_xy,
+        to_lonlat=to_lonlat,
+        signature=(len(G), G.number_of_edges()),
+    )
+
+
+def _find_twins(
+    edges: list[tuple[Any, Any, Any]],
+    eu: np.ndarray,
+    ev: np.ndarray,
+    length: np.ndarray,
+    geoms: np.ndarray,
+) -> np.ndarray:
+    """Pair each edge with the edge running the same street backwards, if any."""
+    import shapely
+
+    by_pair: dict[tuple[int, int], list[int]] = {}
+    for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
+        by_pair.setdefault((a, b), []).append(i)
+    twin = np.full(len(edges), -1, dtype=np.int64)
+    for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
+        if twin[i] >= 0:
+            continue
+        for j in by_pair.get((b, a), ()):
+            if j == i or twin[j] >= 0:
+                continue
+            if abs(length[i] - length[j]) > 1e-6 * max(1.0, length[i]):
+                continue
+            if not shapely.equals_exact(geoms[i], shapely.reverse(geoms[j]), tolerance=1e-3):
+                continue
+            twin[i], twin[j] = j, i
+            break
+    return twin
+
+
+# --------------------------------------------------------------------------- snapping
+
+
+def snap_points(
+    G: nx.MultiDiGraph,
+    lats: Iterable[float],
+    lons: Iterable[float],
+    *,
+    max_snap_m: float = MAX_SNAP_M,
+) -> list[SnappedLocation]:
+    """Attach each location to the nearest edge of the graph.
+
+    Parameters
+    ----------
+    G
+        A road graph (unprojected, ``x``/``y`` in degrees), e.g. from
+        :func:`load_network`.
+    lats, lons
+        Coordinates of the locations (WGS 84).
+    max_snap_m
+        Locations farther than this from every edge are flagged ``too_far``
+        (they are still snapped).
+
+    Returns
+    -------
+    list of SnappedLocation
+        One per location, in order.
+
+    Raises
+    ------
+    InputError
+        If the coordinates are not finite numbers or the lists differ in length.
+    """
+    lat = np.asarray(list(lats), dtype=float)
+    lon = np.asarray(list(lons), dtype=float)
+    idx = _graph_index(G)
+    return _snapped_locations(idx, lat, lon, _snap_arrays(idx, lat, lon), max_snap_m)
+
+
+def _snapped_locations(
+    idx: _GraphIndex,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    snapped: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    max_snap_m: float,
+) -> list[SnappedLocation]:
+    e, offset, dist, slat, slon = snapped
+    out = []
+    for i in range(len(lat)):
+        u, v, k = idx.edges[e[i]]
+        out.append(
+            SnappedLocation(
+                lat=float(lat[i]),
+                lon=float(lon[i]),
+                u=u,
+                v=v,
+                key=k,
+                offset_m=float(offset[i]),
+                edge_length_m=float(idx.length[e[i]]),
+                snap_distance_m=float(dist[i]),
+                too_far=bool(dist[i] > max_snap_m),
+                snap_lat=float(slat[i]),
+                snap_lon=float(slon[i]),
+            )
+        )
+    return out
+
+
+def _snap_arrays(
+    idx: _GraphIndex, lat: np.ndarray, lon: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised snapping: edge position, offset (m), distance (m), snap lat, lon."""
+    import shapely
+
+    if lat.shape != lon.shape or lat.ndim != 1:
+        msg = "latitudes and longitudes must be two lists of the same length"
+        raise InputError(msg)
+    bad = ~(np.isfinite(lat) & np.isfinite(lon)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = f"location {i} has invalid coordinates ({lat[i]}, {lon[i]})"
+        raise InputError(msg)
+    if len(lat) == 0:
+        empty = np.zeros(0)
+        return np.zeros(0, dtype=np.int64), empty, empty, empty, empty
+    px, py = idx.to_xy.transform(lon, lat)
+    pts = shapely.points(px, py)
+    hits, dist = idx.tree.query_nearest(pts, return_distance=True, all_matches=False)
+    e = np.empty(len(lat), dtype=np.int64)
+    d = np.empty(len(lat))
+    e[hits[0]] = hits[1]
+    d[hits[0]] = dist
+    geoms = idx.geoms[e]
+    along = shapely.line_locate_point(geoms, pts)
+    glen = shapely.length(geoms)
+    frac = np.divide(along, glen, out=np.zeros_like(along), where=glen > 0)
+    frac = np.clip(frac, 0.0, 1.0)
+    snapped = shapely.line_interpolate_point(geoms, along)
+    sx, sy = shapely.get_x(snapped), shapely.get_y(snapped)
+    slon, slat = idx.to_lonlat.transform(sx, sy)
+    return e, frac * idx.length[e], d, np.asarray(slat), np.asarray(slon)
