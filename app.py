@@ -1,7 +1,8 @@
 """gcrm's Streamlit app: page config, login gate and navigation.
 
 Run with ``streamlit run app.py``. Pages live in ``views/``; they lay out
-widgets and call the ``gcrm`` package, nothing else.
+widgets and call the ``gcrm`` package, nothing else. Which pages a user gets
+depends on their role.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ actor = current_actor()
 if actor is None:
     pages = [st.Page("views/login.py", title="Log in", icon="🔑")]
 else:
-    pages = [
-        st.Page("views/accounts.py", title="Accounts", icon="🗺️", default=True),
+    pages = [st.Page("views/accounts.py", title="Accounts", icon="🗺️", default=True)]
+    if actor.can("import"):
+        pages.append(st.Page("views/import_accounts.py", title="Import", icon="📥"))
+    if actor.can("admin"):
+        pages.append(st.Page("views/admin.py", title="Admin", icon="🛡️"))
+    pages += [
+        st.Page("views/profile.py", title="My profile", icon="👤"),
         st.Page("views/logout.py", title="Log out", icon="🚪"),
     ]
 st.navigation(pages).run()

@@ -396,3 +396,160 @@ def session_expired(last_activity: dt.datetime, now: dt.datetime | None = None) 
 
     limit = dt.timedelta(minutes=get_settings().session_timeout_minutes)
     return ((now or _now()) - last_activity) > limit
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    username: str,
+    password: str,
+    *,
+    role: str = Role.REP.value,
+    display_name: str = "",
+    region_id: int | None = None,
+) -> User:
+    """Add a user (admins only).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``admin``).
+    username
+        Login name: letters, digits, ``.``, ``_``, ``-``; unique.
+    password
+        At least :data:`MIN_PASSWORD_LENGTH` characters.
+    role
+        ``rep``, ``manager``, ``analyst`` or ``admin``.
+    display_name
+        Full name (default the username).
+    region_id
+        The user's region (managers' scope; reps' region).
+
+    Returns
+    -------
+    User
+        The new user.
+
+    Raises
+    ------
+    InputError
+        On a bad or taken username, a short password or an unknown role.
+    """
+    import re
+
+    from gcrm._errors import InputError
+    from gcrm.db.models import AuditEvent
+
+    require(actor, "admin")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{2,100}", username or ""):
+        msg = "username: use 2-100 letters, digits, '.', '_' or '-'"
+        raise InputError(msg)
+    if role not in {r.value for r in Role}:
+        msg = f"role: {role!r} is not one of rep, manager, analyst, admin"
+        raise InputError(msg)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        msg = f"username: {username!r} exists already"
+        raise InputError(msg)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        msg = f"password: use at least {MIN_PASSWORD_LENGTH} characters"
+        raise InputError(msg)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=hash_password(password),
+        region_id=region_id,
+    )
+    session.add(user)
+    session.add(
+        AuditEvent(
+            username=actor.username,
+            action="admin",
+            target=f"user:{username}",
+            details=f'{{"created": true, "role": "{role}"}}',
+        )
+    )
+    session.flush()
+    return user
+
+
+def update_user(
+    session: Session,
+    actor: Actor,
+    username: str,
+    *,
+    role: str | None = None,
+    region_id: int | bool | None = False,
+    is_active: bool | None = None,
+    personal_data_grant: bool | None = None,
+    display_name: str | None = None,
+) -> User:
+    """Change a user's role, region, status or personal-data grant (admins only).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``admin``).
+    username
+        Who to change.
+    role, is_active, personal_data_grant, display_name
+        New values; ``None`` keeps the current one.
+    region_id
+        New region id, ``None`` for no region; ``False`` (default) keeps it.
+
+    Returns
+    -------
+    User
+        The changed user.
+
+    Raises
+    ------
+    InputError
+        On an unknown user or role, or when an admin would remove their own
+        admin role or deactivate themselves.
+    """
+    import json
+
+    from gcrm._errors import InputError
+    from gcrm.db.models import AuditEvent
+
+    require(actor, "admin")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        msg = f"username: no user {username!r}"
+        raise InputError(msg)
+    if role is not None and role not in {r.value for r in Role}:
+        msg = f"role: {role!r} is not one of rep, manager, analyst, admin"
+        raise InputError(msg)
+    if user.id == actor.id and (
+        (role is not None and role != Role.ADMIN.value) or is_active is False
+    ):
+        raise InputError("you cannot remove your own admin role or deactivate yourself")
+    changes: dict[str, tuple[object, object]] = {}
+    for field, value in (
+        ("role", role),
+        ("is_active", is_active),
+        ("personal_data_grant", personal_data_grant),
+        ("display_name", display_name),
+    ):
+        if value is not None and getattr(user, field) != value:
+            changes[field] = (getattr(user, field), value)
+            setattr(user, field, value)
+    if region_id is not False and user.region_id != region_id:
+        changes["region_id"] = (user.region_id, region_id)
+        user.region_id = region_id  # type: ignore[assignment]
+    if changes:
+        session.add(
+            AuditEvent(
+                username=actor.username,
+                action="admin",
+                target=f"user:{username}",
+                details=json.dumps({k: {"before": b, "after": a} for k, (b, a) in changes.items()}),
+            )
+        )
+    session.flush()
+    return user

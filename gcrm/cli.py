@@ -239,40 +239,21 @@ def users_add(
     """
     from sqlalchemy import select
 
-    from gcrm.auth import MIN_PASSWORD_LENGTH, SYSTEM, hash_password, require
+    from gcrm.auth import SYSTEM, create_user
     from gcrm.db.models import Role, User
     from gcrm.db.session import session_scope
-    from gcrm.store import audit
 
     def go() -> None:
-        if role not in {r.value for r in Role}:
-            msg = f"role: {role!r} is not one of rep, manager, analyst, admin"
-            raise InputError(msg)
         _ensure_db()
         with session_scope() as session:
             has_admin = session.scalar(select(User.id).where(User.role == Role.ADMIN.value))
             actor = _acting_user(session, user) if has_admin else SYSTEM
-            require(actor, "admin")
-            if session.scalar(select(User.id).where(User.username == username)):
-                msg = f"username: {username!r} exists already"
-                raise InputError(msg)
             password = os.environ.get("GCRM_NEW_PASSWORD")
             if password is None:
                 if not sys.stdin.isatty():
                     raise InputError("no password: set GCRM_NEW_PASSWORD or run in a terminal")
                 password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-            if len(password) < MIN_PASSWORD_LENGTH:
-                msg = f"password: use at least {MIN_PASSWORD_LENGTH} characters"
-                raise InputError(msg)
-            session.add(
-                User(
-                    username=username,
-                    display_name=display_name or username,
-                    role=role,
-                    password_hash=hash_password(password),
-                )
-            )
-            audit(session, actor, "admin", f"user:{username}", {"role": role})
+            create_user(session, actor, username, password, role=role, display_name=display_name)
         typer.echo(json.dumps({"user": username, "role": role}))
 
     _run(go)

@@ -201,8 +201,10 @@ def _sniff_delimiter(text: str) -> str:
         return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
-def load_mapping(path: str | Path) -> dict[str, str]:
+def load_mapping(path: str | Path) -> dict[str, str | None]:
     """Read a column mapping file: JSON ``{"file header": "canonical column"}``.
+
+    A ``null`` target ignores that header.
 
     Parameters
     ----------
@@ -228,41 +230,20 @@ def load_mapping(path: str | Path) -> dict[str, str]:
     if not isinstance(mapping, dict):
         msg = f"{p.name}: the mapping file must be a JSON object of header -> column"
         raise InputError(msg)
-    bad = sorted(str(v) for v in mapping.values() if v not in CANONICAL_COLUMNS)
+    bad = sorted(str(v) for v in mapping.values() if v and v not in CANONICAL_COLUMNS)
     if bad:
         msg = f"{p.name}: unknown target column(s) {', '.join(bad)}"
         raise InputError(msg)
-    return {str(k): str(v) for k, v in mapping.items()}
+    return {str(k): (str(v) if v else None) for k, v in mapping.items()}
 
 
-def read_table(path: str | Path, mapping: dict[str, str] | None = None) -> Table:
-    """Read a CSV or XLSX file into strings with canonical column names.
-
-    Parameters
-    ----------
-    path
-        ``.csv``/``.txt``/``.tsv`` or ``.xlsx``/``.xlsm``.
-    mapping
-        Extra header → canonical column pairs (they win over synonyms).
-
-    Returns
-    -------
-    Table
-        The cells and what was detected.
-
-    Raises
-    ------
-    InputError
-        If the file is missing, unreadable or empty, has duplicate target
-        columns, or lacks a required column.
-    """
-    p = Path(path)
+def _read_raw(p: Path) -> tuple[pd.DataFrame, str | None, str | None]:
+    """Read a CSV/XLSX file into strings as it is: (frame, encoding, delimiter)."""
     if not p.is_file():
         msg = f"{p}: file not found"
         raise InputError(msg)
     encoding: str | None = None
     delimiter: str | None = None
-    header_row = 1
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         try:
             raw_df = pd.read_excel(p, dtype=str, keep_default_na=False, engine="openpyxl")
@@ -288,18 +269,71 @@ def read_table(path: str | Path, mapping: dict[str, str] | None = None) -> Table
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
             msg = f"{p.name}: cannot parse the file as CSV: {exc}"
             raise InputError(msg) from exc
-        # Physical row numbers: the header is row 1; blank lines are skipped.
     if raw_df.columns.size == 0:
         msg = f"{p.name}: the file has no header row"
         raise InputError(msg)
+    return raw_df, encoding, delimiter
 
+
+def suggest_mapping(path: str | Path) -> dict[str, str | None]:
+    """Propose a canonical column for each header of a file (``None``: ignored).
+
+    Parameters
+    ----------
+    path
+        A CSV/XLSX file.
+
+    Returns
+    -------
+    dict
+        File header → canonical column or ``None``, in file order. The first
+        header claiming a canonical column wins; later ones map to ``None``.
+    """
+    raw_df, _, _ = _read_raw(Path(path))
+    out: dict[str, str | None] = {}
+    taken: set[str] = set()
+    for header in raw_df.columns:
+        target = _HEADER_LOOKUP.get(_norm_header(str(header)))
+        if target in taken:
+            target = None
+        if target:
+            taken.add(target)
+        out[str(header)] = target
+    return out
+
+
+def read_table(path: str | Path, mapping: dict[str, str | None] | None = None) -> Table:
+    """Read a CSV or XLSX file into strings with canonical column names.
+
+    Parameters
+    ----------
+    path
+        ``.csv``/``.txt``/``.tsv`` or ``.xlsx``/``.xlsm``.
+    mapping
+        Extra header → canonical column pairs (they win over synonyms); a
+        ``None`` or empty target ignores that header.
+
+    Returns
+    -------
+    Table
+        The cells and what was detected.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable or empty, has duplicate target
+        columns, or lacks a required column.
+    """
+    p = Path(path)
+    raw_df, encoding, delimiter = _read_raw(p)
+    header_row = 1
     user_map = {_norm_header(k): v for k, v in (mapping or {}).items()}
     source_headers: dict[str, str] = {}
     ignored: list[str] = []
     rename: dict[str, str] = {}
     for header in raw_df.columns:
         key = _norm_header(str(header))
-        target = user_map.get(key) or _HEADER_LOOKUP.get(key)
+        target = user_map[key] if key in user_map else _HEADER_LOOKUP.get(key)
         if target is None:
             ignored.append(str(header))
             continue
@@ -830,7 +864,7 @@ def import_file(
     actor: Actor,
     path: str | Path,
     *,
-    mapping: dict[str, str] | None = None,
+    mapping: dict[str, str | None] | None = None,
     dry_run: bool = False,
     geocoder: Geocoder | Literal["default"] | None = "default",
     progress: Callable[[float, str], None] | None = None,
@@ -849,7 +883,7 @@ def import_file(
     path
         The file.
     mapping
-        Header → canonical column pairs.
+        Header → canonical column pairs (``None``: ignore the header).
     dry_run
         Validate and count, write nothing.
     geocoder

@@ -1,13 +1,25 @@
-"""Accounts: a filterable table and the accounts on a map."""
+"""Accounts: search and filter, the accounts on a map, one account's page."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
+from gcrm._errors import GcrmError
+from gcrm.db.models import STAGES, AccountKind
 from gcrm.db.session import session_scope
 from gcrm.maps import accounts_map
-from gcrm.store import AccountFilter, accounts_frame, facets
-from views.common import demo_banner, require_actor
+from gcrm.store import (
+    AccountFilter,
+    account_detail,
+    accounts_frame,
+    facets,
+    log_interaction,
+    set_manual_pin,
+    update_account,
+)
+from views.common import demo_banner, require_actor, show_map
 
 actor = require_actor()
 st.title("Accounts")
@@ -44,34 +56,133 @@ c3.metric("Potential value (€)", f"{accounts['potential_value'].fillna(0).sum(
 
 if accounts.empty:
     st.info("No account matches these filters.")
-else:
-    from streamlit_folium import st_folium
+    demo_banner()
+    st.stop()
 
-    st_folium(
-        accounts_map(located),
-        key="accounts_map",
-        height=520,
-        use_container_width=True,
-        returned_objects=[],
+show_map(accounts_map(located), key="accounts_map", height=480)
+TABLE_COLUMNS = [
+    "name", "kind", "stage", "segment", "owner", "territory", "street",
+    "housenumber", "postcode", "city", "potential_value", "last_visit",
+]  # fmt: skip
+st.dataframe(accounts[TABLE_COLUMNS], hide_index=True, width="stretch")
+labels = {
+    int(r.id): f"{r.name} — {r.street or ''} {r.housenumber or ''}".strip()
+    for r in accounts.itertuples()
+}
+picked = st.selectbox(
+    "Open an account",
+    list(labels),
+    index=None,
+    format_func=lambda i: labels[i],
+    placeholder="Type a name to search…",
+    key="acc_open",
+)
+if picked is None:
+    demo_banner()
+    st.stop()
+
+account_id = int(picked)
+try:
+    with session_scope() as session:
+        detail = account_detail(session, actor, account_id)
+except GcrmError as exc:
+    st.error(str(exc))
+    st.stop()
+acc = detail["account"]
+
+st.divider()
+st.header(acc["name"])
+left, right = st.columns([3, 2])
+with left:
+    address = " ".join(str(x) for x in (acc["street"], acc["housenumber"]) if x)
+    st.markdown(
+        f"**{acc['kind']}** · stage **{acc['stage']}** · {acc['segment'] or 'no segment'}  \n"
+        f"{address}, {acc['postcode'] or ''} {acc['city'] or ''}  \n"
+        f"Owner: {acc['owner'] or '—'} · Territory: {acc['territory'] or '—'}  \n"
+        f"Location: {acc['geocode_precision']}"
+        + (" (pin placed by hand)" if acc["manual_pin"] else "")
     )
-    st.dataframe(
-        accounts.drop(columns=["geometry"])[
-            [
-                "name",
-                "kind",
-                "stage",
-                "segment",
-                "owner",
-                "territory",
-                "street",
-                "housenumber",
-                "postcode",
-                "city",
-                "potential_value",
-                "last_visit",
-            ]
-        ],
-        hide_index=True,
-        use_container_width=True,
-    )
+    if acc["do_not_contact"]:
+        st.warning("Do not contact: this account is never planned or called.")
+    last, every = acc["last_visit"], acc["visit_every_days"]
+    if every:
+        due = (last + dt.timedelta(days=int(every))) if last else None
+        if due is None or due <= dt.date.today():
+            st.info(f"Next action: visit due now (every {int(every)} days).")
+        else:
+            st.info(f"Next action: visit by {due:%d.%m.%Y} (every {int(every)} days).")
+    st.subheader("Contacts")
+    if detail["contacts"]:
+        st.dataframe(detail["contacts"], hide_index=True, width="stretch")
+    else:
+        st.caption("No contacts.")
+    st.subheader("History")
+    history = detail["interactions"]
+    if history.empty:
+        st.caption("No interactions yet.")
+    else:
+        st.dataframe(
+            history[["occurred_at", "kind", "user", "outcome", "notes"]],
+            hide_index=True,
+            width="stretch",
+        )
+with right:
+    if acc["lat"] is not None:
+        one = accounts[accounts["id"] == account_id]
+        show_map(accounts_map(one, cluster=False), key="account_map", height=300)
+
+if actor.can("edit"):
+    tab_edit, tab_log, tab_pin = st.tabs(["Edit", "Log an interaction", "Move the pin"])
+    with tab_edit, st.form("edit_account"):
+        kinds_all = [k.value for k in AccountKind]
+        values = {
+            "name": st.text_input("Name", acc["name"]),
+            "kind": st.selectbox("Kind", kinds_all, index=kinds_all.index(acc["kind"])),
+            "stage": st.selectbox("Stage", STAGES, index=STAGES.index(acc["stage"])),
+            "segment": st.text_input("Segment", acc["segment"] or "") or None,
+            "potential_value": st.number_input(
+                "Potential value (€)", value=float(acc["potential_value"] or 0), min_value=0.0
+            ),
+            "visit_every_days": st.number_input(
+                "Visit every (days)", value=int(acc["visit_every_days"] or 30), min_value=1
+            ),
+            "do_not_contact": st.checkbox("Do not contact", acc["do_not_contact"]),
+            "marketing_consent": st.checkbox("Marketing consent", acc["marketing_consent"]),
+        }
+        if st.form_submit_button("Save"):
+            try:
+                with session_scope() as session:
+                    update_account(session, actor, account_id, values)
+                st.success("Saved.")
+            except GcrmError as exc:
+                st.error(str(exc))
+    with tab_log, st.form("log_interaction"):
+        kind = st.selectbox("Kind", ["visit", "call", "email", "note"])
+        outcome = st.text_input("Outcome")
+        notes = st.text_area("Notes")
+        if st.form_submit_button("Log"):
+            try:
+                with session_scope() as session:
+                    log_interaction(
+                        session,
+                        actor,
+                        account_id,
+                        kind=kind,
+                        outcome=outcome or None,
+                        notes=notes or None,
+                    )
+                st.success("Logged.")
+            except GcrmError as exc:
+                st.error(str(exc))
+    with tab_pin, st.form("move_pin"):
+        st.caption("Place the pin by hand where the address data is wrong.")
+        lat = st.number_input("Latitude", value=float(acc["lat"] or 60.17), format="%.6f")
+        lon = st.number_input("Longitude", value=float(acc["lon"] or 24.94), format="%.6f")
+        if st.form_submit_button("Set pin"):
+            try:
+                with session_scope() as session:
+                    set_manual_pin(session, actor, account_id, lat, lon)
+                st.success("Pin moved; geocoding will not move it again.")
+            except GcrmError as exc:
+                st.error(str(exc))
 demo_banner()

@@ -63,3 +63,10 @@ def demo_banner() -> None:
             "Demo mode: Helsinki demo data; every demo user's password is `demo`. "
             "Map data © OpenStreetMap contributors."
         )
+
+
+def show_map(m, *, key: str, height: int = 500) -> None:  # type: ignore[no-untyped-def]
+    """Show a folium map (display only: the page does not rerun on pan or zoom)."""
+    from streamlit_folium import st_folium
+
+    st_folium(m, key=key, height=height, use_container_width=True, returned_objects=[])

@@ -1,0 +1,113 @@
+"""Admin: users and roles, the audit log."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gcrm._errors import GcrmError
+from gcrm.auth import create_user, update_user
+from gcrm.db.models import Role
+from gcrm.db.session import session_scope
+from gcrm.store import audit_frame, list_users, regions
+from views.common import require_actor
+
+actor = require_actor()
+st.title("Admin")
+if not actor.can("admin"):
+    st.error("Only admins can manage users.")
+    st.stop()
+
+ROLES = [r.value for r in Role]
+with session_scope() as session:
+    users = [
+        {
+            "username": u.username,
+            "name": u.display_name,
+            "role": u.role,
+            "region": u.region.name if u.region else None,
+            "active": u.is_active,
+            "personal data": u.personal_data_grant or u.role != "analyst",
+            "territories": ", ".join(t.name for t in u.territories),
+            "last login": u.last_login_at,
+        }
+        for u in list_users(session, actor)
+    ]
+    region_names = {r.name: r.id for r in regions(session)}
+
+tab_users, tab_add, tab_audit = st.tabs(["Users", "Add a user", "Audit log"])
+with tab_users:
+    st.dataframe(users, hide_index=True, width="stretch")
+    who = st.selectbox("User", [u["username"] for u in users], key="adm_user")
+    current = next(u for u in users if u["username"] == who)
+    with st.form("edit_user"):
+        role = st.selectbox(
+            "Role", ROLES, index=ROLES.index(current["role"]), key=f"adm_role_{who}"
+        )
+        region_options = ["(none)", *region_names]
+        region = st.selectbox(
+            "Region",
+            region_options,
+            index=region_options.index(current["region"] or "(none)"),
+            key=f"adm_region_{who}",
+        )
+        active = st.checkbox("Active", current["active"], key=f"adm_active_{who}")
+        grant = st.checkbox(
+            "Analyst may see personal data",
+            bool(current["personal data"]),
+            key=f"adm_grant_{who}",
+        )
+        if st.form_submit_button("Save"):
+            try:
+                with session_scope() as session:
+                    update_user(
+                        session,
+                        actor,
+                        who,
+                        role=role,
+                        region_id=region_names.get(region),
+                        is_active=active,
+                        personal_data_grant=grant,
+                    )
+                st.success(f"Saved {who}.")
+            except GcrmError as exc:
+                st.error(str(exc))
+with tab_add, st.form("add_user"):
+    username = st.text_input("New username", key="adm_new_username")
+    display = st.text_input("Full name", key="adm_new_name")
+    new_role = st.selectbox("Role", ROLES, key="adm_new_role")
+    password = st.text_input("Initial password", type="password", key="adm_new_password")
+    if st.form_submit_button("Add user"):
+        try:
+            with session_scope() as session:
+                create_user(
+                    session,
+                    actor,
+                    username.strip(),
+                    password,
+                    role=new_role,
+                    display_name=display,
+                )
+            st.success(f"Added {username}.")
+        except GcrmError as exc:
+            st.error(str(exc))
+with tab_audit:
+    action = st.selectbox(
+        "Action",
+        [
+            "(all)",
+            "login",
+            "login_failed",
+            "lockout",
+            "view",
+            "edit",
+            "import",
+            "export",
+            "erase",
+            "admin",
+            "password_change",
+        ],
+        key="adm_audit_action",
+    )
+    with session_scope() as session:
+        log = audit_frame(session, actor, limit=500, action=None if action == "(all)" else action)
+    st.dataframe(log, hide_index=True, width="stretch")

@@ -1,0 +1,109 @@
+"""Import: upload a CSV/XLSX, map its columns, preview (dry run), commit."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from gcrm._errors import GcrmError
+from gcrm.db.session import session_scope
+from gcrm.importer import CANONICAL_COLUMNS, ImportReport, import_file, suggest_mapping
+from gcrm.reports import to_bytes
+from views.common import require_actor
+
+actor = require_actor()
+st.title("Import accounts")
+if not actor.can("import"):
+    st.error("Your role may not import accounts.")
+    st.stop()
+
+st.write(
+    "Upload a CSV or Excel file of accounts. Rows are matched on `external_id`: "
+    "importing the same file twice changes nothing. Nothing is written until you commit."
+)
+upload = st.file_uploader("Accounts file", type=["csv", "txt", "tsv", "xlsx"], key="imp_file")
+if upload is None:
+    st.stop()
+
+folder = Path(tempfile.gettempdir()) / "gcrm-uploads"
+folder.mkdir(exist_ok=True)
+path = folder / f"{upload.file_id}-{Path(upload.name).name}"
+if not path.exists():
+    path.write_bytes(upload.getvalue())
+
+try:
+    suggested = suggest_mapping(path)
+except GcrmError as exc:
+    st.error(str(exc))
+    st.stop()
+
+IGNORE = "(ignore)"
+with st.expander("Column mapping", expanded=True):
+    choices = [IGNORE, *CANONICAL_COLUMNS]
+    mapping: dict[str, str | None] = {}
+    cols = st.columns(3)
+    for i, (header, target) in enumerate(suggested.items()):
+        picked = cols[i % 3].selectbox(
+            header, choices, index=choices.index(target or IGNORE), key=f"imp_map_{i}"
+        )
+        mapping[header] = None if picked == IGNORE else picked
+
+
+def _show(report: ImportReport) -> None:
+    summary = report.summary()
+    c = st.columns(6)
+    for col, (label, value) in zip(c, summary.items(), strict=True):
+        col.metric(label.capitalize(), value)
+    if report.rejects:
+        st.subheader(f"Rejected rows ({report.rejected})")
+        frame = report.rejects_frame()
+        st.dataframe(frame, hide_index=True, width="stretch")
+        st.download_button(
+            "Download rejected rows (CSV)",
+            to_bytes(frame, "csv"),
+            file_name=f"{Path(upload.name).stem}.rejected.csv",
+            mime="text/csv",
+            key="imp_rejects",
+        )
+    if report.duplicate_pairs:
+        st.subheader("Likely duplicates (flagged, not merged)")
+        st.dataframe(
+            [{"row": r, "external_id": a, "looks like": b} for r, a, b in report.duplicate_pairs],
+            hide_index=True,
+        )
+    if report.ignored_columns:
+        st.caption("Ignored columns: " + ", ".join(report.ignored_columns))
+
+
+left, right = st.columns(2)
+if left.button("Preview (dry run)", key="imp_dry"):
+    try:
+        with session_scope() as session:
+            report = import_file(session, actor, path, mapping=mapping, dry_run=True)
+        st.session_state["imp_preview"] = report
+    except GcrmError as exc:
+        st.error(str(exc))
+if right.button("Import", type="primary", key="imp_commit"):
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        with session_scope() as session:
+            report = import_file(
+                session,
+                actor,
+                path,
+                mapping=mapping,
+                progress=lambda f, m: bar.progress(min(1.0, f), text=m),
+            )
+        st.session_state["imp_done"] = report
+        st.session_state.pop("imp_preview", None)
+        st.success(f"Imported {upload.name}.")
+    except GcrmError as exc:
+        st.error(f"Nothing was imported: {exc}")
+
+if "imp_done" in st.session_state:
+    _show(st.session_state["imp_done"])
+elif "imp_preview" in st.session_state:
+    st.info("Preview: nothing has been written yet.")
+    _show(st.session_state["imp_preview"])
