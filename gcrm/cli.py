@@ -142,7 +142,10 @@ def import_(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Where to write rejected rows (default FILE.rejected.csv)."),
+        typer.Option(
+            help="Where to write rejected rows (default FILE.rejected.csv; "
+            "a dry run writes them only when this is given)."
+        ),
     ] = None,
     user: UserOption = None,
 ) -> None:
@@ -156,7 +159,7 @@ def import_(
         with session_scope() as session:
             actor = _acting_user(session, user)
             report = import_file(session, actor, file, mapping=columns, dry_run=dry_run)
-        if report.rejects:
+        if report.rejects and (rejects or not dry_run):
             target = rejects or file.with_name(file.name + ".rejected.csv")
             write_rejects(report, target)
             typer.echo(f"{report.rejected} rejected row(s) written to {target}", err=True)

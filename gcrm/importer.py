@@ -26,7 +26,14 @@ from typing import Any, Literal
 
 import pandas as pd
 import shapely
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from rapidfuzz import fuzz
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -102,7 +109,12 @@ _SIMPLE_EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
+_HEADER_SEPARATORS = re.compile(r"[\s\-./:]+")
+_HEADER_JUNK = re.compile(r"[^a-z0-9_]")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_COORDINATE = re.compile(r"[+-]?\d{1,3}([.,]\d+)?")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_THOUSANDS_POINT = re.compile(r"-?\d{1,3}\.\d{3}")
 _NON_DIGITS = re.compile(r"\D")
 _PHONE = re.compile(r"^\+?[0-9 ()\-./]{5,25}$")
 _KINDS = frozenset(k.value for k in AccountKind)
@@ -114,8 +126,8 @@ _CHUNK = 5000
 
 def _norm_header(text: str) -> str:
     t = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    t = re.sub(r"[\s\-./:]+", "_", t.strip().lower())
-    return re.sub(r"[^a-z0-9_]", "", t).strip("_")
+    t = _HEADER_SEPARATORS.sub("_", t.strip().lower())
+    return _HEADER_JUNK.sub("", t).strip("_")
 
 
 _HEADER_LOOKUP: dict[str, str] = {}
@@ -144,7 +156,7 @@ def normalise_text(text: str | None) -> str:
     if not text:
         return ""
     t = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
-    t = re.sub(r"[^a-z0-9]+", " ", t)
+    t = _NON_ALNUM.sub(" ", t)
     return " ".join(t.split())
 
 
@@ -167,6 +179,8 @@ class Table:
         Headers that map to no canonical column.
     encoding, delimiter
         What was detected (``None`` for Excel).
+    malformed
+        Records that cannot be read into columns: (row, reason, cells).
     """
 
     frame: pd.DataFrame
@@ -175,6 +189,7 @@ class Table:
     ignored_headers: list[str]
     encoding: str | None
     delimiter: str | None
+    malformed: list[tuple[int, str, dict[str, str]]] = dataclasses.field(default_factory=list)
 
 
 def _decode(raw: bytes, path: Path) -> tuple[str, str]:
@@ -237,42 +252,123 @@ def load_mapping(path: str | Path) -> dict[str, str | None]:
     return {str(k): (str(v) if v else None) for k, v in mapping.items()}
 
 
-def _read_raw(p: Path) -> tuple[pd.DataFrame, str | None, str | None]:
-    """Read a CSV/XLSX file into strings as it is: (frame, encoding, delimiter)."""
+@dataclasses.dataclass
+class _Raw:
+    """A file's header and records as text, with their row numbers in the file."""
+
+    header: list[str]
+    records: list[list[str]]
+    row_numbers: list[int]
+    malformed: list[tuple[int, str, dict[str, str]]]
+    encoding: str | None
+    delimiter: str | None
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(p: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    except Exception as exc:
+        msg = f"{p.name}: cannot read the Excel file: {exc}"
+        raise InputError(msg) from exc
+    try:
+        ws = wb.worksheets[0]
+        rows = [
+            (i, [_cell_text(v) for v in row])
+            for i, row in enumerate(ws.iter_rows(values_only=True), start=1)
+        ]
+    finally:
+        wb.close()
+    rows = [(i, cells) for i, cells in rows if any(c.strip() for c in cells)]
+    if not rows:
+        msg = f"{p.name}: the file is empty"
+        raise InputError(msg)
+    header_row, header = rows[0]
+    while header and not header[-1].strip():
+        header.pop()
+    return header, [(i, cells) for i, cells in rows[1:] if i > header_row]
+
+
+def _read_csv(p: Path) -> tuple[list[str], list[tuple[int, list[str]]], str, str]:
+    raw = p.read_bytes()
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        msg = f"{p.name}: this is not a text file (it holds NUL bytes)"
+        raise InputError(msg)
+    text, encoding = _decode(raw, p)
+    if not text.strip():
+        msg = f"{p.name}: the file is empty"
+        raise InputError(msg)
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for cells in reader:
+            if cells and any(c.strip() for c in cells):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        msg = f"{p.name}: cannot parse the file as CSV near line {reader.line_num}: {exc}"
+        raise InputError(msg) from exc
+    if not rows:
+        msg = f"{p.name}: the file is empty"
+        raise InputError(msg)
+    _, header = rows[0]
+    return header, rows[1:], encoding, delimiter
+
+
+def _read_raw(p: Path) -> _Raw:
+    """Read a CSV/XLSX file as text records, keeping file row numbers.
+
+    A record with more cells than the header is malformed (its cells would
+    land under the wrong columns) unless the extra cells are empty, as with
+    a trailing delimiter; a record with fewer cells is padded.
+    """
     if not p.is_file():
         msg = f"{p}: file not found"
         raise InputError(msg)
     encoding: str | None = None
     delimiter: str | None = None
     if p.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            raw_df = pd.read_excel(p, dtype=str, keep_default_na=False, engine="openpyxl")
-        except Exception as exc:
-            msg = f"{p.name}: cannot read the Excel file: {exc}"
-            raise InputError(msg) from exc
+        header, rows = _read_xlsx(p)
     else:
-        raw = p.read_bytes()
-        text, encoding = _decode(raw, p)
-        if not text.strip():
-            msg = f"{p.name}: the file is empty"
-            raise InputError(msg)
-        delimiter = _sniff_delimiter(text)
-        try:
-            raw_df = pd.read_csv(
-                io.StringIO(text),
-                sep=delimiter,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=True,
-                engine="c",
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            msg = f"{p.name}: cannot parse the file as CSV: {exc}"
-            raise InputError(msg) from exc
-    if raw_df.columns.size == 0:
+        header, rows, encoding, delimiter = _read_csv(p)
+    header = [h.strip() for h in header]
+    while header and not header[-1]:
+        header.pop()
+    if not header or not any(header):
         msg = f"{p.name}: the file has no header row"
         raise InputError(msg)
-    return raw_df, encoding, delimiter
+    width = len(header)
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    malformed: list[tuple[int, str, dict[str, str]]] = []
+    for rownum, cells in rows:
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            shown = dict(zip(header, cells, strict=False))
+            shown["(extra cells)"] = (delimiter or ",").join(cells[width:])
+            reason = (
+                f"has {len(cells)} cells but the header has {width} "
+                "(an unquoted separator inside a value?)"
+            )
+            malformed.append((rownum, reason, shown))
+            continue
+        records.append(cells[:width] + [""] * (width - len(cells)))
+        numbers.append(rownum)
+    return _Raw(header, records, numbers, malformed, encoding, delimiter)
 
 
 def suggest_mapping(path: str | Path) -> dict[str, str | None]:
@@ -289,10 +385,10 @@ def suggest_mapping(path: str | Path) -> dict[str, str | None]:
         File header → canonical column or ``None``, in file order. The first
         header claiming a canonical column wins; later ones map to ``None``.
     """
-    raw_df, _, _ = _read_raw(Path(path))
+    raw = _read_raw(Path(path))
     out: dict[str, str | None] = {}
     taken: set[str] = set()
-    for header in raw_df.columns:
+    for header in raw.header:
         target = _HEADER_LOOKUP.get(_norm_header(str(header)))
         if target in taken:
             target = None
@@ -325,17 +421,16 @@ def read_table(path: str | Path, mapping: dict[str, str | None] | None = None) -
         columns, or lacks a required column.
     """
     p = Path(path)
-    raw_df, encoding, delimiter = _read_raw(p)
-    header_row = 1
+    raw = _read_raw(p)
     user_map = {_norm_header(k): v for k, v in (mapping or {}).items()}
     source_headers: dict[str, str] = {}
     ignored: list[str] = []
-    rename: dict[str, str] = {}
-    for header in raw_df.columns:
-        key = _norm_header(str(header))
+    keep_columns: list[tuple[int, str]] = []
+    for j, header in enumerate(raw.header):
+        key = _norm_header(header)
         target = user_map[key] if key in user_map else _HEADER_LOOKUP.get(key)
-        if target is None:
-            ignored.append(str(header))
+        if not target:
+            ignored.append(header)
             continue
         if target in source_headers:
             msg = (
@@ -343,25 +438,26 @@ def read_table(path: str | Path, mapping: dict[str, str | None] | None = None) -
                 f"both map to {target!r}"
             )
             raise InputError(msg)
-        source_headers[target] = str(header)
-        rename[str(header)] = target
+        source_headers[target] = header
+        keep_columns.append((j, target))
     missing = [c for c in REQUIRED_COLUMNS if c not in source_headers]
     if missing:
         msg = (
             f"{p.name}: missing required column {', '.join(missing)!r} "
-            f"(headers found: {', '.join(map(str, raw_df.columns))})"
+            f"(headers found: {', '.join(raw.header)})"
         )
         raise InputError(msg)
-    frame = raw_df[list(rename)].rename(columns=rename).astype(str)
-    frame = frame.apply(lambda s: s.str.strip())
-    keep = (frame != "").any(axis=1)
-    row_numbers = [i + header_row + 1 for i in range(len(frame))]
-    frame = frame[keep.to_numpy()].reset_index(drop=True)
-    row_numbers = [n for n, k in zip(row_numbers, keep.to_numpy(), strict=True) if k]
-    if frame.empty:
+    if not raw.records and not raw.malformed:
         msg = f"{p.name}: the file has a header but no data rows"
         raise InputError(msg)
-    return Table(frame, row_numbers, source_headers, ignored, encoding, delimiter)
+    frame = pd.DataFrame(
+        [[cells[j].strip() for j, _ in keep_columns] for cells in raw.records],
+        columns=[t for _, t in keep_columns],
+        dtype=object,
+    )
+    table = Table(frame, raw.row_numbers, source_headers, ignored, raw.encoding, raw.delimiter)
+    table.malformed = raw.malformed
+    return table
 
 
 # ------------------------------------------------------------------ parsing
@@ -391,13 +487,16 @@ def parse_number(text: str, decimal: str = ".") -> float | None:
     t = text.strip()
     if not t:
         return None
-    if _PLAIN_NUMBER.fullmatch(t) and not (decimal == "," and re.fullmatch(r"\d{1,3}\.\d{3}", t)):
+    if _PLAIN_NUMBER.fullmatch(t) and not (decimal == "," and _THOUSANDS_POINT.fullmatch(t)):
         return float(t)
     t = t.replace("\u00a0", " ").replace("\u202f", " ")
     t = re.sub(r"^[€$£]|[€$£]$|\s*(eur|EUR|e)$", "", t).strip()
     t = t.replace(" ", "").replace("'", "")
-    neg = t.startswith("-") or (t.startswith("(") and t.endswith(")"))
-    t = t.strip("()").lstrip("+-")
+    neg = False
+    if t.startswith("(") and t.endswith(")"):
+        neg, t = True, t[1:-1]
+    if t[:1] in ("+", "-"):
+        neg, t = (t[0] == "-") != neg, t[1:]
     if not re.fullmatch(r"[0-9.,]+", t) or not re.search(r"[0-9]", t):
         msg = f"{text!r} is not a number"
         raise ValueError(msg)
@@ -478,7 +577,7 @@ def _parse_coordinate(text: str) -> float | None:
     t = text.strip()
     if not t:
         return None
-    if not re.fullmatch(r"[+-]?\d{1,3}([.,]\d+)?", t):
+    if not _COORDINATE.fullmatch(t):
         msg = f"{text!r} is not a coordinate in decimal degrees"
         raise ValueError(msg)
     return float(t.replace(",", "."))
@@ -494,32 +593,49 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(msg)
 
 
+def _max_lengths() -> dict[str, int]:
+    """Longest text each import field may hold: the store's column sizes."""
+    from sqlalchemy import String
+
+    out = {
+        c.name: int(c.type.length)
+        for c in Account.__table__.columns
+        if isinstance(c.type, String) and c.type.length
+    }
+    out["contact_name"] = int(Contact.__table__.c.name.type.length)  # type: ignore[attr-defined]
+    out["owner"] = int(User.__table__.c.username.type.length)  # type: ignore[attr-defined]
+    return out
+
+
+_MAX_LENGTH = _max_lengths()
+
+
 class AccountRow(BaseModel):
     """One validated import row (field names are the canonical columns)."""
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    external_id: str | None = None
-    name: str
+    external_id: str | None = Field(default=None, max_length=_MAX_LENGTH["external_id"])
+    name: str = Field(max_length=_MAX_LENGTH["name"])
     kind: str = AccountKind.PROSPECT.value
     stage: str = "new"
-    segment: str | None = None
-    street: str | None = None
-    housenumber: str | None = None
-    postcode: str | None = None
-    city: str | None = None
-    country: str | None = None
+    segment: str | None = Field(default=None, max_length=_MAX_LENGTH["segment"])
+    street: str | None = Field(default=None, max_length=_MAX_LENGTH["street"])
+    housenumber: str | None = Field(default=None, max_length=_MAX_LENGTH["housenumber"])
+    postcode: str | None = Field(default=None, max_length=_MAX_LENGTH["postcode"])
+    city: str | None = Field(default=None, max_length=_MAX_LENGTH["city"])
+    country: str | None = Field(default=None, max_length=_MAX_LENGTH["country"])
     lat: float | None = None
     lon: float | None = None
-    contact_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    contact_name: str | None = Field(default=None, max_length=_MAX_LENGTH["contact_name"])
+    email: str | None = Field(default=None, max_length=_MAX_LENGTH["email"])
+    phone: str | None = Field(default=None, max_length=_MAX_LENGTH["phone"])
     potential_value: float | None = None
     annual_revenue: float | None = None
-    opening_hours: str | None = None
+    opening_hours: str | None = Field(default=None, max_length=_MAX_LENGTH["opening_hours"])
     visit_minutes: int | None = None
     visit_every_days: int | None = None
-    owner: str | None = None
+    owner: str | None = Field(default=None, max_length=_MAX_LENGTH["owner"])
     do_not_contact: bool | None = None
     marketing_consent: bool | None = None
     last_visit: dt.date | None = None
@@ -529,8 +645,6 @@ class AccountRow(BaseModel):
     def _name(cls, v: str) -> str:
         if not v:
             raise ValueError("is required")
-        if len(v) > 300:
-            raise ValueError("is longer than 300 characters")
         return v
 
     @field_validator("kind")
@@ -901,7 +1015,11 @@ def import_file(
     require(actor, "import")
     p = Path(path)
     table = read_table(p, mapping)
-    report = ImportReport(file=p.name, rows=len(table.frame), dry_run=dry_run)
+    report = ImportReport(
+        file=p.name, rows=len(table.frame) + len(table.malformed), dry_run=dry_run
+    )
+    for rownum, reason, cells in table.malformed:
+        report.rejects.append(RejectedRow(rownum, "row", reason, cells))
     if geocoder == "default":
         geocoder = _default_geocoder()
     report.ignored_columns = table.ignored_headers
@@ -1078,8 +1196,13 @@ def _default_geocoder() -> Geocoder:
     return lookup
 
 
+_PRIVATE_KEYS = ("_row", "_dup_key", "_duplicate_of_ext")
+
+
 def _without_private(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if not k.startswith("_")}
+    for key in _PRIVATE_KEYS:
+        values.pop(key, None)
+    return values
 
 
 def _address_changed(old: dict[str, Any], values: dict[str, Any]) -> bool:
