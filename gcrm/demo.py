@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -232,7 +233,7 @@ def _add_accounts(
     today = dt.date.today()
     n = len(biz)
     kinds = rng.choice(["lead", "prospect", "customer"], size=n, p=[0.2, 0.5, 0.3])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, b in biz.iterrows():
         kind = str(kinds[i])
         if kind == "lead":

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 import shapely
@@ -42,6 +42,9 @@ from gcrm._errors import InputError
 from gcrm.auth import Actor, require
 from gcrm.db.models import STAGES, Account, AccountKind, Contact, Precision, Territory, User
 from gcrm.store import audit
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table as SATable
 
 #: The columns an import file may have, after header mapping.
 CANONICAL_COLUMNS: tuple[str, ...] = (
@@ -1134,31 +1137,7 @@ def import_file(
         return report
     if progress:
         progress(0.5, "writing accounts")
-    total = max(1, len(inserts) + len(updates))
-    done = 0
-    for i in range(0, len(inserts), _CHUNK):
-        chunk = inserts[i : i + _CHUNK]
-        chunk = [_without_private(v) for v in chunk]
-        # one executemany needs the same keys in every row: absent means NULL
-        keys = set().union(*chunk) | {"geom"}
-        for v in chunk:
-            v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
-            for k in keys - v.keys():
-                v[k] = None
-        session.execute(insert(Account.__table__), chunk)
-        done += len(chunk)
-        if progress:
-            progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")
-    for i in range(0, len(updates), _CHUNK):
-        chunk = updates[i : i + _CHUNK]
-        chunk = [_without_private(v) for v in chunk]
-        for v in chunk:
-            if "lat" in v:
-                v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
-        session.execute(update(Account), chunk)
-        done += len(chunk)
-        if progress:
-            progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")
+    _write_accounts(session, inserts, updates, progress)
     _resolve_duplicate_links(session, report)
     _upsert_contacts(session, contact_rows)
     audit(
@@ -1172,6 +1151,40 @@ def import_file(
     if progress:
         progress(1.0, "done")
     return report
+
+
+def _write_accounts(
+    session: Session,
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    progress: Callable[[float, str], None] | None,
+) -> None:
+    """Insert and update accounts in chunks (one executemany per chunk)."""
+    total = max(1, len(inserts) + len(updates))
+    done = 0
+    for i in range(0, len(inserts), _CHUNK):
+        chunk = [_without_private(v) for v in inserts[i : i + _CHUNK]]
+        # one executemany needs the same keys in every row: absent means NULL
+        keys: set[str] = {"geom"}
+        for v in chunk:
+            keys.update(v)
+        for v in chunk:
+            v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
+            for k in keys - v.keys():
+                v[k] = None
+        session.execute(insert(_ACCOUNTS_TABLE), chunk)
+        done += len(chunk)
+        if progress:
+            progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")
+    for i in range(0, len(updates), _CHUNK):
+        changes = [_without_private(row) for row in updates[i : i + _CHUNK]]
+        for row in changes:
+            if "lat" in row:
+                row["geom"] = _geom_value(row.get("lat"), row.get("lon"))
+        session.execute(update(Account), changes)
+        done += len(changes)
+        if progress:
+            progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")
 
 
 def _default_geocoder() -> Geocoder:
@@ -1196,6 +1209,7 @@ def _default_geocoder() -> Geocoder:
     return lookup
 
 
+_ACCOUNTS_TABLE = cast("SATable", Account.__table__)
 _PRIVATE_KEYS = ("_row", "_dup_key", "_duplicate_of_ext")
 
 
