@@ -422,6 +422,58 @@ def matrix(
     _run(go)
 
 
+class ReportKind(StrEnum):
+    """Which report."""
+
+    territories = "territories"
+    reps = "reps"
+    accounts = "accounts"
+
+
+@app.command()
+def report(
+    kind: Annotated[ReportKind, typer.Argument(help="territories, reps or accounts.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv, xlsx, pdf, geojson, gpkg, parquet or json.")
+    ] = "csv",
+    territory: Annotated[
+        list[str] | None, typer.Option("--territory", help="Only this territory (repeatable).")
+    ] = None,
+    user: UserOption = None,
+) -> None:
+    """Write a report, scoped and audited as the acting user; prints a JSON summary line."""
+    from gcrm.db.session import session_scope
+    from gcrm.reports import export_report
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            export = export_report(
+                session,
+                actor,
+                kind.value,
+                fmt,
+                territories=territory or None,  # type: ignore[arg-type]
+            )
+            output.write_bytes(export.data)
+        typer.echo(
+            json.dumps(
+                {
+                    "report": kind.value,
+                    "format": fmt,
+                    "output": str(output),
+                    "rows": export.rows,
+                    "bytes": len(export.data),
+                    "sha256": export.sha256,
+                }
+            )
+        )
+
+    _run(go)
+
+
 @app.command()
 def assets(
     force: Annotated[bool, typer.Option(help="Fetch again even if present.")] = False,
