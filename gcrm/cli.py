@@ -34,6 +34,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log (admins).", no_args_is_help=True)
+territories_app = typer.Typer(help="Sales territories.", no_args_is_help=True)
 erase_app = typer.Typer(help="Erase personal data (admins).", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
@@ -41,6 +42,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(territories_app, name="territories")
 app.add_typer(erase_app, name="erase")
 
 
@@ -470,6 +472,114 @@ def report(
                 }
             )
         )
+
+    _run(go)
+
+
+class MapLayer(StrEnum):
+    """Layers of ``gcrm map``."""
+
+    markers = "markers"
+    heat = "heat"
+    hex = "hex"
+    postcode = "postcode"
+    territory = "territory"
+
+
+@app.command("map")
+def map_(
+    layer: Annotated[MapLayer, typer.Option(help="What to draw.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")],
+    flt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="KEY=VALUE[,VALUE] (repeatable): kind, stage, segment, owner, territory, "
+            "min_value, max_value, not_visited_since, visited_since.",
+        ),
+    ] = None,
+    weight: Annotated[str, typer.Option(help="Heat weight: count or potential.")] = "count",
+    tiles: Annotated[
+        str | None, typer.Option(help="openstreetmap, none, or a tile URL template.")
+    ] = None,
+    roads: Annotated[bool, typer.Option(help="Draw our road network as a basemap.")] = False,
+    user: UserOption = None,
+) -> None:
+    """Write a standalone HTML map that works offline (assets inlined)."""
+    from gcrm.db.session import session_scope
+    from gcrm.density import MapFilter
+    from gcrm.maps import write_map
+
+    def go() -> None:
+        _ensure_db()
+        parsed = MapFilter.parse(flt or [])
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            result = write_map(
+                session, actor, layer.value, output, flt=parsed, weight=weight, tiles=tiles,
+                roads=roads,
+            )  # fmt: skip
+        typer.echo(json.dumps(result, default=str))
+
+    _run(go)
+
+
+class Balance(StrEnum):
+    """What built territories balance."""
+
+    workload = "workload"
+    potential = "potential"
+
+
+@territories_app.command("build")
+def territories_build(
+    k: Annotated[int, typer.Option("--k", help="Number of territories.")],
+    balance: Annotated[Balance, typer.Option(help="Balance workload or potential value.")] = (
+        Balance.workload
+    ),
+    set_owners: Annotated[
+        bool, typer.Option(help="Make each territory's rep the owner of its accounts.")
+    ] = False,
+    seconds: Annotated[float, typer.Option(help="Time limit of the optimiser.")] = 20.0,
+    user: UserOption = None,
+) -> None:
+    """Split the region into K balanced, contiguous territories seeded at rep home bases."""
+    from gcrm.db.session import session_scope
+    from gcrm.territories import build_and_save_territories
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            result = build_and_save_territories(
+                session, actor, k, balance.value, set_owners=set_owners, time_limit_s=seconds
+            )
+        typer.echo(json.dumps(result, default=str))
+
+    _run(go)
+
+
+@territories_app.command("import")
+def territories_import(
+    file: Annotated[Path, typer.Argument(help="GeoJSON of territory polygons.")],
+    name_field: Annotated[str, typer.Option(help="Property holding the name.")] = "name",
+    owner_field: Annotated[str, typer.Option(help="Property holding the owner.")] = "owner",
+    replace: Annotated[bool, typer.Option(help="Replace the region's territories.")] = False,
+    user: UserOption = None,
+) -> None:
+    """Load territories from GeoJSON and assign accounts by spatial join."""
+    from gcrm.db.session import session_scope
+    from gcrm.territories import import_territories
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            result = import_territories(
+                session, actor, file, name_field=name_field, owner_field=owner_field,
+                replace=replace,
+            )  # fmt: skip
+        typer.echo(json.dumps(result, default=str))
 
     _run(go)
 

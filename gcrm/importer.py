@@ -18,6 +18,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -197,7 +198,14 @@ class Table:
 
 def _decode(raw: bytes, path: Path) -> tuple[str, str]:
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw.decode("utf-8-sig"), "utf-8-sig"
+        try:
+            return raw.decode("utf-8-sig"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            msg = (
+                f"{path.name}: the file starts with a UTF-8 marker but is not valid UTF-8 "
+                f"(byte {exc.start})"
+            )
+            raise InputError(msg) from exc
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -491,7 +499,7 @@ def parse_number(text: str, decimal: str = ".") -> float | None:
     if not t:
         return None
     if _PLAIN_NUMBER.fullmatch(t) and not (decimal == "," and _THOUSANDS_POINT.fullmatch(t)):
-        return float(t)
+        return _finite(float(t), text)
     t = t.replace("\u00a0", " ").replace("\u202f", " ")
     t = re.sub(r"^[€$£]|[€$£]$|\s*(eur|EUR|e)$", "", t).strip()
     t = t.replace(" ", "").replace("'", "")
@@ -520,8 +528,15 @@ def parse_number(text: str, decimal: str = ".") -> float | None:
     if t.count(".") > 1 or t in ("", "."):
         msg = f"{text!r} is not a number"
         raise ValueError(msg)
-    value = float(t)
+    value = _finite(float(t), text)
     return -value if neg else value
+
+
+def _finite(value: float, text: str) -> float:
+    if not math.isfinite(value) or abs(value) > 1e15:
+        msg = f"{text[:40]!r} is too large"
+        raise ValueError(msg)
+    return value
 
 
 def _column_decimal(values: pd.Series, delimiter: str | None) -> str:

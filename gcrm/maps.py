@@ -5,6 +5,13 @@ local or CDN assets) and always credits OpenStreetMap. Builders return a
 :class:`folium.Map`; :func:`standalone_html` turns one into a single HTML file
 that works offline.
 
+Density layers (:func:`add_heat`, :func:`add_hexagons`, :func:`add_areas` for
+postcode and territory choropleths, :func:`add_accounts` for clustered
+markers, :func:`add_draw` for selection tools, :func:`add_near_here`) draw
+what :mod:`gcrm.density` computes; :func:`layer_map` puts one on a map and
+:func:`write_map` writes it as a standalone file (the CLI's ``map``). Their
+legends are plain HTML, not branca colour maps (which load d3 from a CDN).
+
 All text that comes from users (account names, stages, owners, ...) goes
 through :func:`escape_html` before it reaches a popup, tooltip or legend.
 """
@@ -16,6 +23,7 @@ import json
 import math
 from collections.abc import Sequence
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import folium
@@ -29,6 +37,9 @@ from gcrm.settings import get_settings
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    from sqlalchemy.orm import Session
+
+    from gcrm.auth import Actor
 
 #: The credit OpenStreetMap's licence asks for; on every map.
 CREDIT = "© <a href='https://www.openstreetmap.org/copyright'>OpenStreetMap</a> contributors"
@@ -392,17 +403,9 @@ def _legend_entries(
 
 def _points_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Rows of ``gdf`` with a finite point location, in EPSG:4326."""
-    import numpy as np
-    import shapely
+    from gcrm.density import located
 
-    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
-        gdf = gdf.to_crs(4326)
-    geoms = np.asarray(gdf.geometry.values, dtype=object)
-    # get_type_id is -1 for missing geometries; get_x fails on empty points.
-    keep = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
-    points = geoms[keep]
-    keep[keep] = np.isfinite(shapely.get_x(points)) & np.isfinite(shapely.get_y(points))
-    return gdf[keep]
+    return located(gdf)
 
 
 def add_roads(m: folium.Map, roads: gpd.GeoDataFrame) -> folium.Map:
@@ -488,14 +491,54 @@ def accounts_map(
     InputError
         When ``color_by`` is not a column of ``accounts``.
     """
+    m = base_map()
+    if roads is not None:
+        add_roads(m, roads)
+    return add_accounts(m, accounts, cluster=cluster, color_by=color_by)
+
+
+def add_accounts(
+    m: folium.Map,
+    accounts: gpd.GeoDataFrame,
+    *,
+    cluster: bool = True,
+    color_by: str = "kind",
+    fit: bool = True,
+    name: str = "Accounts",
+) -> folium.Map:
+    """Add accounts as coloured circle markers (clustered by default) with a legend.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map to draw on.
+    accounts : geopandas.GeoDataFrame
+        Accounts, as for :func:`accounts_map`.
+    cluster : bool, default True
+        Group nearby markers into clusters (Leaflet.markercluster).
+    color_by : str, default "kind"
+        Column that decides the marker colour (see :func:`accounts_map`).
+    fit : bool, default True
+        Fit the view to the accounts.
+    name : str, default "Accounts"
+        Name of the layer.
+
+    Returns
+    -------
+    folium.Map
+        ``m``. Tooltips name the account; popups list name, kind, stage,
+        segment, potential value, last visit, owner, territory and address,
+        every value escaped.
+
+    Raises
+    ------
+    InputError
+        When ``color_by`` is not a column of ``accounts``.
+    """
     if color_by not in accounts.columns:
         msg = f"cannot colour accounts by {color_by!r}: no such column"
         raise InputError(msg)
     points = _points_frame(accounts)
-    m = base_map()
-    if roads is not None:
-        add_roads(m, roads)
-
     labels = [_text(v) for v in points[color_by]]
     colors = _category_colors(labels, color_by)
     lats = [round(float(y), 7) for y in points.geometry.y]
@@ -507,15 +550,15 @@ def accounts_map(
 
     layer: folium.FeatureGroup | MarkerCluster
     if cluster:
-        layer = MarkerCluster(name="Accounts", options={"chunkedLoading": True})
+        layer = MarkerCluster(name=name, options={"chunkedLoading": True})
     else:
-        layer = folium.FeatureGroup(name="Accounts")
+        layer = folium.FeatureGroup(name=name)
     layer.add_to(m)
     _AccountPoints(rows).add_to(layer)
     title = color_by.replace("_", " ").capitalize()
     _Legend(title, _legend_entries(labels, colors, color_by)).add_to(m)
 
-    if rows:
+    if rows and fit:
         m.fit_bounds(
             [[min(lats), min(lons)], [max(lats), max(lons)]], padding=(30, 30), max_zoom=16
         )
@@ -547,3 +590,797 @@ def standalone_html(m: folium.Map) -> str:
     if get_settings().map_assets == "cdn":
         return page
     return assets.inline_assets(page)
+
+
+# --------------------------------------------------------------------------- density layers
+
+#: Sequential fill colours of hexagons and choropleths, light to dark (ColorBrewer YlOrRd).
+SEQUENTIAL: tuple[str, ...] = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+
+#: Fill of areas with no account.
+EMPTY_COLOR = "#eeeeee"
+
+#: Layers of :func:`layer_map` and :func:`write_map`.
+LAYERS: tuple[str, ...] = ("markers", "heat", "hex", "postcode", "territory")
+
+#: What :func:`add_hexagons` and :func:`add_areas` can colour by.
+VALUES: dict[str, str] = {"count": "Accounts", "value": "Potential value", "coverage": "Coverage"}
+
+#: Most markers :func:`layer_map` draws one by one; beyond, use heat or hex.
+MAX_MARKERS = 20_000
+
+_NEAR_COLOR = "#2e86de"
+
+
+class _ScaleLegend(MacroElement):
+    """A Leaflet control with colour swatches and labels (escaped here)."""
+
+    _template = _Legend._template
+
+    def __init__(self, title: str, entries: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self._name = "Legend"
+        rows = "".join(
+            "<div style='white-space:nowrap'>"
+            f"<span style='display:inline-block;width:14px;height:11px;background:{color};"
+            "border:1px solid #555;margin-right:6px;vertical-align:middle'></span>"
+            f"{escape_html(label)}</div>"
+            for label, color in entries
+        )
+        self.html = (
+            "<div style='background:rgba(255,255,255,.92);padding:6px 9px;border-radius:4px;"
+            "box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.5 sans-serif;color:#222'>"
+            f"<div style='font-weight:bold;margin-bottom:2px'>{escape_html(title)}</div>"
+            f"{rows}</div>"
+        )
+        self.html_js = _js_value(self.html)
+
+
+class _Areas(MacroElement):
+    """Filled polygons with pre-escaped tooltip and popup HTML, built in the browser.
+
+    Each feature's properties hold ``c`` (fill colour), ``t`` (tooltip HTML)
+    and ``p`` (popup HTML), escaped in Python; the text is set as HTML by
+    Leaflet, never through folium's JavaScript template literals.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var style = {{ this.style_js }};
+            var layer = L.geoJSON({{ this.data_js }}, {
+                style: function (f) {
+                    return Object.assign({}, style, {fillColor: f.properties.c});
+                },
+                onEachFeature: function (f, l) {
+                    if (f.properties.t) { l.bindTooltip(f.properties.t, {sticky: true}); }
+                    if (f.properties.p) {
+                        var popup = document.createElement("div");
+                        popup.innerHTML = f.properties.p;
+                        l.bindPopup(popup, {maxWidth: 320});
+                    }
+                }
+            });
+            layer.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, features: list[dict[str, Any]], style: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "Areas"
+        self.data_js = _js_value({"type": "FeatureCollection", "features": features})
+        self.style_js = _js_value(style)
+
+
+class _Lasso(MacroElement):
+    """A free-hand lasso button; the drawn shape goes to Leaflet.draw's drawn items.
+
+    The finished polygon is announced as a ``draw:created`` event, so the
+    Draw control's feature group (and streamlit-folium's ``all_drawings``)
+    receive it like any drawn polygon.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var active = false;
+            function start() {
+                if (active) { return; }
+                active = true;
+                var points = [], line = null;
+                map.dragging.disable();
+                map.getContainer().style.cursor = "crosshair";
+                function down(e) {
+                    points = [e.latlng];
+                    line = L.polyline(points, {color: "#3388ff", weight: 2, dashArray: "4 4"});
+                    line.addTo(map);
+                    map.on("mousemove", move);
+                }
+                function move(e) { points.push(e.latlng); line.setLatLngs(points); }
+                function up() {
+                    map.off("mousedown", down); map.off("mousemove", move); map.off("mouseup", up);
+                    map.dragging.enable();
+                    map.getContainer().style.cursor = "";
+                    active = false;
+                    if (line) { map.removeLayer(line); }
+                    if (points.length >= 3) {
+                        var shape = L.polygon(points, {color: "#3388ff"});
+                        map.fire("draw:created", {layer: shape, layerType: "polygon"});
+                    }
+                }
+                map.on("mousedown", down);
+                map.on("mouseup", up);
+            }
+            var Lasso = L.Control.extend({
+                options: {position: "topleft"},
+                onAdd: function () {
+                    var div = L.DomUtil.create("div", "leaflet-bar leaflet-control gcrm-lasso");
+                    var a = L.DomUtil.create("a", "", div);
+                    a.href = "#";
+                    a.title = "Lasso: drag to select";
+                    a.setAttribute("role", "button");
+                    a.innerHTML = "&#10551;";
+                    a.style.fontSize = "16px";
+                    L.DomEvent.on(a, "click", function (e) { L.DomEvent.stop(e); start(); });
+                    L.DomEvent.disableClickPropagation(div);
+                    return div;
+                }
+            });
+            map.addControl(new Lasso());
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "Lasso"
+
+
+def _lean(m: folium.Map) -> folium.Map:
+    """Load only Leaflet itself for this map (no jQuery, Bootstrap, Font Awesome).
+
+    The density layers need none of folium's other default files; leaving
+    them out makes a standalone page about 2 MB smaller.
+    """
+    m.default_js = [(n, u) for n, u in type(m).default_js if n == "leaflet"]
+    m.default_css = [(n, u) for n, u in type(m).default_css if n == "leaflet_css"]
+    return m
+
+
+def _format_number(value: float) -> str:
+    if not math.isfinite(value):
+        return ""
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}".replace(",", "\u202f")
+    return f"{value:.2g}"
+
+
+def _format_share(value: float) -> str:
+    return "" if not math.isfinite(value) else f"{100 * value:.0f} %"
+
+
+def _breaks(values: Sequence[float], classes: int) -> list[float]:
+    """Upper bounds of up to ``classes`` classes: the values, or their quantiles."""
+    import numpy as np
+
+    arr = np.unique(np.asarray(values, dtype=float))
+    if arr.size <= classes:
+        return [float(v) for v in arr]
+    qs = np.quantile(arr, np.linspace(0, 1, classes + 1)[1:], method="higher")
+    return sorted({float(q) for q in qs})
+
+
+def _class_of(value: float, breaks: Sequence[float]) -> int:
+    for i, b in enumerate(breaks):
+        if value <= b:
+            return i
+    return len(breaks) - 1
+
+
+def _scale(values: Sequence[float], kind: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Colour of each value and the legend entries.
+
+    Counts and values of 0 (and missing values) are "none"; a coverage of 0
+    is a value like any other (only a missing coverage is "none").
+    """
+    import numpy as np
+
+    def shown(v: float) -> bool:
+        return math.isfinite(v) and (v >= 0 if kind == "coverage" else v > 0)
+
+    present = [v for v in values if shown(v)]
+    breaks = _breaks(present, len(SEQUENTIAL))
+    # Few classes: colours spread over the whole ramp, so they stay apart.
+    spread = np.linspace(0, len(SEQUENTIAL) - 1, len(breaks)).round().astype(int)
+    palette = [SEQUENTIAL[i] for i in (spread if len(breaks) > 1 else [len(SEQUENTIAL) - 1])]
+    fmt = _format_share if kind == "coverage" else _format_number
+    colors = [palette[_class_of(v, breaks)] if shown(v) else EMPTY_COLOR for v in values]
+    entries: list[tuple[str, str]] = []
+    exact = len(set(present)) == len(breaks)  # one class per distinct value
+    for i, b in enumerate(breaks):
+        start = min(present) if i == 0 else breaks[i - 1]
+        label = fmt(b) if exact or start == b else f"{fmt(start)} – {fmt(b)}"
+        entries.append((label, palette[i]))
+    if len(present) < len(values):
+        entries.append(("none", EMPTY_COLOR))
+    return colors, entries
+
+
+def _geojson_geometry(geometry: Any) -> dict[str, Any]:
+    import shapely
+
+    rounded = shapely.set_precision(geometry, 1e-6)
+    return json.loads(shapely.to_geojson(rounded))  # type: ignore[no-any-return]
+
+
+def _fit_to(m: folium.Map, frame: gpd.GeoDataFrame) -> None:
+    if len(frame) == 0:
+        return
+    minx, miny, maxx, maxy = (float(b) for b in frame.total_bounds)
+    if all(math.isfinite(b) for b in (minx, miny, maxx, maxy)):
+        m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(30, 30), max_zoom=16)
+
+
+def add_heat(
+    m: folium.Map,
+    accounts: gpd.GeoDataFrame,
+    *,
+    weight: str = "count",
+    radius: int = 18,
+    blur: int = 15,
+    fit: bool = True,
+    name: str = "Heat",
+) -> folium.Map:
+    """Add a heat map of accounts (Leaflet.heat), weighted by count or potential.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map to draw on.
+    accounts : geopandas.GeoDataFrame
+        Accounts (rows without a location are skipped).
+    weight : {"count", "potential"}
+        Weight of each account (see :func:`gcrm.density.heat_points`); many
+        accounts are aggregated on a grid first, so the page stays small.
+    radius, blur : int
+        Heat point radius and blur, in pixels.
+    fit : bool, default True
+        Fit the view to the accounts.
+    name : str
+        Name of the layer.
+
+    Returns
+    -------
+    folium.Map
+        ``m``. The layer holds no text.
+    """
+    from folium.plugins import HeatMap
+
+    from gcrm import density
+
+    data = density.heat_points(accounts, weight=weight)
+    rows = [
+        [round(float(a), 5), round(float(b), 5), float(f"{w:.4g}")] for a, b, w in data.tolist()
+    ]
+    if rows:
+        HeatMap(
+            rows, name=name, radius=radius, blur=blur, min_opacity=0.3, max_zoom=MAX_ZOOM
+        ).add_to(m)
+    _ScaleLegend(
+        f"Heat: {'potential value' if weight != 'count' else 'accounts'}",
+        [("low", "#0000ff"), ("", "#00ff00"), ("high", "#ff0000")],
+    ).add_to(m)
+    if fit:
+        _fit_to(m, density.located(accounts))
+    return m
+
+
+def add_hexagons(
+    m: folium.Map,
+    accounts: gpd.GeoDataFrame,
+    *,
+    resolution: int | None = None,
+    value: str = "count",
+    fit: bool = True,
+    name: str = "Hexagons",
+) -> folium.Map:
+    """Add H3 hexagons coloured by account count or potential value, with a legend.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map to draw on.
+    accounts : geopandas.GeoDataFrame
+        Accounts (rows without a location are skipped).
+    resolution : int, optional
+        H3 resolution; chosen from the extent when omitted
+        (:func:`gcrm.density.hex_resolution`).
+    value : {"count", "value"}
+        What colours the hexagons.
+    fit : bool, default True
+        Fit the view to the hexagons.
+    name : str
+        Name of the layer.
+
+    Returns
+    -------
+    folium.Map
+        ``m``. Tooltips give each hexagon's count and value; the legend is
+        plain HTML (no branca colour map, which would load d3 from a CDN).
+    """
+    from gcrm import density
+
+    if value not in ("count", "value"):
+        msg = f"hexagons are coloured by 'count' or 'value', not {value!r}"
+        raise InputError(msg)
+    bins = density.hex_bins(accounts, resolution=resolution)
+    colors, entries = _scale([float(v) for v in bins[value]], value)
+    features = []
+    for (_, row), color in zip(bins.iterrows(), colors, strict=True):
+        tip = (
+            f"<b>{escape_html(_format_number(float(row['count'])))}</b> account(s)"
+            f"<br>Potential value: {escape_html(_format_number(float(row['value'])))}"
+        )
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": _geojson_geometry(row.geometry),
+                "properties": {"c": color, "t": tip},
+            }
+        )
+    group = folium.FeatureGroup(name=name).add_to(m)
+    _Areas(features, {"color": "#555555", "weight": 0.6, "fillOpacity": 0.65}).add_to(group)
+    res = bins.attrs.get("resolution")
+    _ScaleLegend(f"{VALUES[value]} per hexagon (H3 res {res})", entries).add_to(m)
+    if fit:
+        _fit_to(m, bins)
+    return m
+
+
+def add_areas(
+    m: folium.Map,
+    areas: gpd.GeoDataFrame,
+    *,
+    label: str,
+    value: str = "count",
+    title: str | None = None,
+    extra: Sequence[tuple[str, str]] = (),
+    fit: bool = True,
+    name: str = "Areas",
+) -> folium.Map:
+    """Add a choropleth of areas (postcode areas, territories) with a legend.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map to draw on.
+    areas : geopandas.GeoDataFrame
+        Polygons with the ``label`` column and the statistics of
+        :func:`gcrm.density.area_stats` (``count``, ``value``, ``coverage``).
+    label : str
+        Column naming each area (shown escaped in its tooltip and popup).
+    value : {"count", "value", "coverage"}
+        What colours the areas.
+    title : str, optional
+        Legend title (default from ``label`` and ``value``).
+    extra : sequence of (column, caption)
+        More columns listed in the popup (e.g. ``("owner", "Owner")``).
+    fit : bool, default True
+        Fit the view to the areas.
+    name : str
+        Name of the layer.
+
+    Returns
+    -------
+    folium.Map
+        ``m``.
+    """
+    if value not in VALUES:
+        msg = f"areas are coloured by one of {', '.join(VALUES)}, not {value!r}"
+        raise InputError(msg)
+    frame = areas.to_crs(4326) if areas.crs is not None else areas
+    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    import pandas as pd
+
+    vals = [float(v) if not pd.isna(v) else math.nan for v in frame[value]]
+    colors, entries = _scale(vals, value)
+    features = []
+    for (_, row), color in zip(frame.iterrows(), colors, strict=True):
+        name_html = escape_html(row[label])
+        facts = [
+            ("Accounts", _format_number(float(row.get("count", 0) or 0))),
+            ("Potential value", _format_number(float(row.get("value", 0) or 0))),
+            ("Coverage", _format_share(float(row.get("coverage", math.nan)))),
+            *((caption, _text(row.get(col))) for col, caption in extra),
+        ]
+        cells = "".join(
+            f"<tr><th style='text-align:left;padding-right:8px;font-weight:600'>"
+            f"{escape_html(k)}</th><td>{escape_html(v)}</td></tr>"
+            for k, v in facts
+            if v
+        )
+        tip = f"<b>{name_html}</b>: {escape_html(facts[0][1] or '0')} account(s)"
+        popup = (
+            "<div style='font:13px/1.4 sans-serif'><div style='font-weight:bold;font-size:14px;"
+            f"margin-bottom:4px'>{name_html}</div><table>{cells}</table></div>"
+        )
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": _geojson_geometry(row.geometry),
+                "properties": {"c": color, "t": tip, "p": popup},
+            }
+        )
+    group = folium.FeatureGroup(name=name).add_to(m)
+    _Areas(features, {"color": "#444444", "weight": 1.2, "fillOpacity": 0.55}).add_to(group)
+    legend = title or f"{VALUES[value]} per {label.replace('_', ' ')}"
+    _ScaleLegend(legend, entries).add_to(m)
+    if fit:
+        _fit_to(m, frame)
+    return m
+
+
+def add_draw(m: folium.Map, *, lasso: bool = True, circle: bool = True) -> folium.Map:
+    """Add drawing tools for selecting accounts: rectangle, polygon, circle, lasso.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+    lasso : bool, default True
+        Add a free-hand lasso button.
+    circle : bool, default True
+        Offer circles (streamlit-folium returns their radius in metres).
+
+    Returns
+    -------
+    folium.Map
+        ``m``. Drawn shapes reach streamlit-folium as GeoJSON features
+        (``all_drawings``), which :func:`gcrm.density.select_accounts` turns
+        into the selected accounts.
+    """
+    from folium.plugins import Draw
+
+    shape = {"shapeOptions": {"color": "#3388ff"}}
+    Draw(
+        export=False,
+        position="topleft",
+        show_geometry_on_click=False,
+        draw_options={
+            "polyline": False,
+            "marker": False,
+            "circlemarker": False,
+            "rectangle": shape,
+            "polygon": {**shape, "allowIntersection": False},
+            "circle": shape if circle else False,
+        },
+        edit_options={"edit": False},
+    ).add_to(m)
+    if lasso:
+        _Lasso().add_to(m)
+    return m
+
+
+def _near_popup(row: Any) -> str:
+    base = _popup_html(row)
+    facts = [("Distance", f"{_format_number(float(row['distance_m']))} m")]
+    if "drive_s" in row.index and not _is_missing(row["drive_s"]):
+        facts.append(("Drive", f"{float(row['drive_s']) / 60:.1f} min"))
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding-right:8px;font-weight:600'>{escape_html(k)}</th>"
+        f"<td>{escape_html(v)}</td></tr>"
+        for k, v in facts
+    )
+    return base.replace("<table>", f"<table>{cells}", 1)
+
+
+def add_near_here(
+    m: folium.Map,
+    lat: float,
+    lon: float,
+    *,
+    radius_m: float | None = None,
+    area: Any = None,
+    results: gpd.GeoDataFrame | None = None,
+    label: str = "Here",
+    fit: bool = True,
+) -> folium.Map:
+    """Show a "near here" search: the place, its radius or isochrone, and the accounts found.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+    lat, lon : float
+        The place searched from.
+    radius_m : float, optional
+        Draw this radius (m) around it.
+    area : shapely geometry, optional
+        Draw this area (e.g. :func:`gcrm.density.isochrone`, lon/lat).
+    results : geopandas.GeoDataFrame, optional
+        :func:`gcrm.density.near_here`'s result: markers whose popups add
+        the distance and drive time.
+    label : str
+        Tooltip of the place (escaped).
+    fit : bool, default True
+        Fit the view to the circle, area and results.
+
+    Returns
+    -------
+    folium.Map
+        ``m``.
+    """
+    import shapely
+
+    group = folium.FeatureGroup(name="Near here").add_to(m)
+    bounds: list[list[Any]] = [[lat, lon]]
+    if area is not None and not area.is_empty:
+        feature = {
+            "type": "Feature",
+            "geometry": _geojson_geometry(area),
+            "properties": {"c": _NEAR_COLOR, "t": escape_html(f"{label}: reachable area")},
+        }
+        _Areas([feature], {"color": _NEAR_COLOR, "weight": 2, "fillOpacity": 0.12}).add_to(group)
+        minx, miny, maxx, maxy = shapely.bounds(area)
+        bounds += [[miny, minx], [maxy, maxx]]
+    if radius_m is not None:
+        folium.Circle(
+            [lat, lon],
+            radius=float(radius_m),
+            color=_NEAR_COLOR,
+            weight=2,
+            fill=True,
+            fill_opacity=0.08,
+            interactive=False,
+        ).add_to(group)
+        dlat = float(radius_m) / 111_195.0
+        dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+        bounds += [[lat - dlat, lon - dlon], [lat + dlat, lon + dlon]]
+    if results is not None and len(results):
+        points = _points_frame(results)
+        rows = [
+            [
+                round(float(row.geometry.y), 7),
+                round(float(row.geometry.x), 7),
+                KIND_COLORS.get(_text(row.get("kind")), OTHER_COLOR),
+                _tooltip_html(row),
+                _near_popup(row),
+            ]
+            for _, row in points.iterrows()
+        ]
+        _AccountPoints(rows).add_to(group)
+        bounds += [[r[0], r[1]] for r in rows]
+    _AccountPoints(
+        [
+            [
+                round(lat, 7),
+                round(lon, 7),
+                "#111111",
+                f"<b>{escape_html(label)}</b>",
+                escape_html(label),
+            ]
+        ]
+    ).add_to(group)
+    if fit and len(bounds) > 1:
+        lats = [b[0] for b in bounds]
+        lons = [b[1] for b in bounds]
+        m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(30, 30))
+    return m
+
+
+def layer_map(
+    accounts: gpd.GeoDataFrame,
+    layer: str = "markers",
+    *,
+    weight: str = "count",
+    value: str = "count",
+    resolution: int | None = None,
+    areas: gpd.GeoDataFrame | None = None,
+    territories: gpd.GeoDataFrame | None = None,
+    draw: bool = False,
+    roads: gpd.GeoDataFrame | None = None,
+    tiles: str | None = None,
+    lean: bool = True,
+    max_markers: int = MAX_MARKERS,
+) -> folium.Map:
+    """Build a density map of accounts with one of :data:`LAYERS`.
+
+    Parameters
+    ----------
+    accounts : geopandas.GeoDataFrame
+        The (filtered) accounts.
+    layer : {"markers", "heat", "hex", "postcode", "territory"}
+        Clustered markers, heat map, H3 hexagons, or a choropleth of
+        postcode areas or territories.
+    weight : {"count", "potential"}
+        Weight of the heat map.
+    value : {"count", "value", "coverage"}
+        What colours hexagons (count or value) and areas.
+    resolution : int, optional
+        H3 resolution of ``hex`` (default from the extent).
+    areas : geopandas.GeoDataFrame, optional
+        Postcode areas (:func:`gcrm.density.postcode_areas`), for
+        ``postcode``.
+    territories : geopandas.GeoDataFrame, optional
+        Territories (:func:`gcrm.store.territories_frame`), for
+        ``territory``.
+    draw : bool, default False
+        Add the selection tools (:func:`add_draw`).
+    roads : geopandas.GeoDataFrame, optional
+        Road lines drawn as a grey basemap (:func:`add_roads`).
+    tiles : str, optional
+        Tile setting of :func:`base_map`.
+    lean : bool, default True
+        Load only Leaflet and the layer's plugins, not folium's other
+        default files (jQuery, Bootstrap, Font Awesome).
+    max_markers : int
+        Refuse ``markers`` beyond this many accounts (use heat or hex).
+
+    Returns
+    -------
+    folium.Map
+        The map, with the OpenStreetMap credit.
+
+    Raises
+    ------
+    InputError
+        On an unknown layer or option, a missing ``areas``/``territories``,
+        or too many accounts for markers.
+    """
+    from gcrm import density
+
+    if layer not in LAYERS:
+        msg = f"unknown layer {layer!r}: expected one of {', '.join(LAYERS)}"
+        raise InputError(msg)
+    m = base_map(tiles=tiles)
+    if lean:
+        _lean(m)
+    if roads is not None:
+        add_roads(m, roads)
+    if layer == "markers":
+        n = len(density.located(accounts))
+        if n > max_markers:
+            msg = (
+                f"{n:,} accounts are too many for markers (at most {max_markers:,}): "
+                "use heat or hex"
+            )
+            raise InputError(msg)
+        add_accounts(m, accounts)
+    elif layer == "heat":
+        add_heat(m, accounts, weight=weight)
+    elif layer == "hex":
+        add_hexagons(m, accounts, resolution=resolution, value=value)
+    elif layer == "postcode":
+        if areas is None:
+            raise InputError("the postcode layer needs postcode areas")
+        stats = density.area_stats(accounts, areas, key="postcode")
+        add_areas(m, stats, label="postcode", value=value, name="Postcode areas")
+    else:
+        if territories is None:
+            raise InputError("the territory layer needs territories")
+        stats = density.area_stats(accounts, territories, key="name", by_column="territory")
+        add_areas(
+            m,
+            stats,
+            label="name",
+            value=value,
+            title=f"{VALUES[value]} per territory",
+            extra=(("owner", "Owner"),),
+            name="Territories",
+        )
+    if draw:
+        add_draw(m)
+    return m
+
+
+def write_map(
+    session: Session,
+    actor: Actor,
+    layer: str,
+    output: str | Path,
+    *,
+    flt: Any = None,
+    weight: str = "count",
+    value: str = "count",
+    resolution: int | None = None,
+    tiles: str | None = None,
+    roads: bool = False,
+    osm: str | Path | None = None,
+) -> dict[str, Any]:
+    """Write a standalone HTML density map of the actor's accounts (the CLI's ``map``).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user; their scope applies. The ``markers`` layer lists
+        accounts one by one and needs the ``export`` right; every map written
+        is audited as an export.
+    layer
+        One of :data:`LAYERS`.
+    output
+        The HTML file to write (scripts and styles inlined: works offline,
+        except for tiles, which ``tiles="none"`` with ``roads=True`` avoids).
+    flt
+        A :class:`gcrm.density.MapFilter` (or ``None``).
+    weight, value, resolution, tiles
+        See :func:`layer_map`.
+    roads
+        Draw the region's drive network as a grey basemap.
+    osm
+        OSM file of the region (postcode areas, roads); default the settings'.
+
+    Returns
+    -------
+    dict
+        ``output``, ``layer``, ``accounts`` (on the map) and ``bytes``.
+    """
+    from gcrm import density
+    from gcrm.auth import require
+    from gcrm.store import audit, region_geometry, territories_frame
+
+    require(actor, "export" if layer == "markers" else "view")
+    accounts = density.filtered_accounts(session, actor, flt)
+    areas = territories = None
+    if layer == "postcode":
+        region = region_geometry(session, actor)
+        if region is None:
+            import shapely
+
+            pts = density.located(accounts)
+            if pts.empty:
+                raise InputError("no region and no located account to draw postcode areas for")
+            hull = shapely.convex_hull(shapely.union_all(pts.geometry.values))
+            region = hull.buffer(0.002)
+        areas = density.postcode_areas(density.address_points(osm), region)
+    elif layer == "territory":
+        territories = territories_frame(session, actor)
+    road_lines = _road_lines(osm) if roads else None
+    m = layer_map(
+        accounts,
+        layer,
+        weight=weight,
+        value=value,
+        resolution=resolution,
+        areas=areas,
+        territories=territories,
+        roads=road_lines,
+        tiles=tiles,
+    )
+    page = standalone_html(m)
+    path = Path(output)
+    path.write_text(page, encoding="utf-8")
+    shown = len(density.located(accounts))
+    audit(
+        session,
+        actor,
+        "export",
+        path.name,
+        {"format": "html map", "layer": layer, "accounts": shown},
+    )
+    return {"output": str(path), "layer": layer, "accounts": shown, "bytes": len(page.encode())}
+
+
+def _road_lines(osm: str | Path | None) -> gpd.GeoDataFrame:
+    """The drive network's edges as lines (EPSG:4326)."""
+    import geopandas as gpd
+    import shapely
+
+    from gcrm.network import load_network
+
+    G = load_network(osm)
+    lines = []
+    for u, v, data in G.edges(data=True):
+        geom = data.get("geometry")
+        if geom is None:
+            a, b = G.nodes[u], G.nodes[v]
+            geom = shapely.LineString([(a["x"], a["y"]), (b["x"], b["y"])])
+        lines.append(geom)
+    return gpd.GeoDataFrame(geometry=lines, crs=4326)
