@@ -18,7 +18,12 @@ actor = current_actor()
 if actor is None:
     pages = [st.Page("views/login.py", title="Log in", icon="🔑")]
 else:
-    pages = [st.Page("views/accounts.py", title="Accounts", icon="🗺️", default=True)]
+    pages = [
+        st.Page("views/accounts.py", title="Accounts", icon="📇", default=True),
+        st.Page("views/prospect_map.py", title="Prospect map", icon="🗺️"),
+        st.Page("views/territories.py", title="Territories", icon="🧭"),
+        st.Page("views/reports.py", title="Reports", icon="📊"),
+    ]
     if actor.can("import"):
         pages.append(st.Page("views/import_accounts.py", title="Import", icon="📥"))
     if actor.can("admin"):

@@ -1,0 +1,62 @@
+"""Reports: territory and rep figures with charts, downloads in every format."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gcrm._errors import GcrmError
+from gcrm.db.session import session_scope
+from gcrm.reports import REGION_ROW, export_report, rep_report, territory_report
+from views.common import demo_banner, require_actor, road_graph
+
+actor = require_actor()
+st.title("Reports")
+
+with st.spinner("Computing the territory report…"):
+    with session_scope() as session:
+        report = territory_report(session, actor, graph=road_graph())
+        reps = rep_report(session, actor)
+
+summary = report.summary
+st.subheader("Territories")
+st.dataframe(summary, hide_index=True, width="stretch")
+per = summary[summary["territory"] != REGION_ROW].set_index("territory")
+c1, c2, c3 = st.columns(3)
+stage = report.breakdown[report.breakdown["dimension"] == "stage"]
+c1.caption("Accounts per stage")
+c1.bar_chart(stage, x="territory", y="accounts", color="value", horizontal=True)
+c2.caption("Coverage per territory (share visited within target)")
+c2.bar_chart(per["coverage"], horizontal=True)
+c3.caption("Value per territory (€)")
+c3.bar_chart(per[["potential_value", "pipeline_value"]], horizontal=True, stack=False)
+
+st.subheader("Reps")
+st.dataframe(reps, hide_index=True, width="stretch")
+
+if actor.can("export"):
+    st.subheader("Download")
+    kind = st.radio("Report", ["territories", "reps", "accounts"], horizontal=True, key="rp_kind")
+    formats = (
+        ["xlsx", "pdf", "csv", "geojson", "gpkg", "parquet"]
+        if kind == "territories"
+        else ["xlsx", "csv", "parquet"]
+    )
+    fmt = st.selectbox("Format", formats, key="rp_fmt")
+    if st.button("Prepare the file", key="rp_prepare"):
+        try:
+            with session_scope() as session:
+                export = export_report(session, actor, kind, fmt, graph=road_graph())
+            st.session_state["rp_file"] = export
+        except GcrmError as exc:
+            st.error(str(exc))
+    export = st.session_state.get("rp_file")
+    if export is not None:
+        st.download_button(
+            f"Download {export.filename} ({export.rows} rows)",
+            export.data,
+            file_name=export.filename,
+            mime=export.mime,
+            key="rp_download",
+        )
+        st.caption(f"Recorded in the audit log (SHA-256 {export.sha256[:12]}…).")
+demo_banner()

@@ -1,0 +1,81 @@
+"""Territories: view, upload, auto-build with balance figures, assign reps."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from gcrm._errors import GcrmError
+from gcrm.db.session import session_scope
+from gcrm.maps import layer_map
+from gcrm.store import accounts_frame, territories_frame
+from gcrm.territories import build_and_save_territories, import_territories
+from views.common import demo_banner, require_actor, road_graph, show_map
+
+actor = require_actor()
+st.title("Territories")
+with session_scope() as session:
+    territories = territories_frame(session, actor)
+    accounts = accounts_frame(session, actor)
+
+if territories.empty:
+    st.info("No territory yet.")
+else:
+    show_map(layer_map(accounts, "territory", territories=territories), key="terr_map", height=480)
+    counts = accounts["territory"].value_counts()
+    table = territories.drop(columns="geometry").assign(
+        accounts=territories["name"].map(counts).fillna(0).astype(int)
+    )
+    st.dataframe(table[["name", "owner", "region", "accounts"]], hide_index=True, width="stretch")
+    outside = int(accounts["territory"].isna().sum())
+    if outside:
+        st.warning(f"{outside} accounts in your view lie in no territory.")
+
+if not actor.can("territories"):
+    demo_banner()
+    st.stop()
+
+tab_build, tab_upload = st.tabs(["Build automatically", "Upload GeoJSON"])
+with tab_build, st.form("build"):
+    st.write(
+        "Split the region into K contiguous, compact territories seeded at the reps' home "
+        "bases, balanced on road drive times."
+    )
+    k = st.number_input("Number of territories (K)", min_value=1, max_value=50, value=3)
+    balance = st.radio("Balance", ["workload", "potential"], horizontal=True)
+    set_owners = st.checkbox("Make each territory's rep the owner of its accounts")
+    if st.form_submit_button("Build and save"):
+        with st.status("Building territories…", expanded=False) as status:
+            try:
+                with session_scope() as session:
+                    result = build_and_save_territories(
+                        session, actor, int(k), balance, G=road_graph(), set_owners=set_owners
+                    )
+                status.update(label="Territories saved", state="complete")
+                st.session_state["terr_result"] = result
+            except GcrmError as exc:
+                status.update(label="Failed", state="error")
+                st.error(str(exc))
+if "terr_result" in st.session_state:
+    r = st.session_state["terr_result"]
+    c = st.columns(4)
+    c[0].metric("Territories", r["territories"])
+    c[1].metric("Workload max/min", f"{r['workload_max_min']:.2f}")
+    c[2].metric("Potential max/min", f"{r['potential_max_min']:.2f}")
+    c[3].metric("Compactness (min Polsby-Popper)", f"{r['polsby_popper_min']:.2f}")
+    st.dataframe(r["per_territory"], hide_index=True, width="stretch")
+with tab_upload:
+    upload = st.file_uploader("Territories (GeoJSON)", type=["geojson", "json"], key="terr_up")
+    replace = st.checkbox("Replace the existing territories", key="terr_replace")
+    if upload is not None and st.button("Import territories", key="terr_import"):
+        path = Path(tempfile.mkdtemp()) / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        try:
+            with session_scope() as session:
+                result = import_territories(session, actor, path, replace=replace)
+            st.success(f"Imported {result.get('territories', '?')} territories.")
+        except GcrmError as exc:
+            st.error(str(exc))
+demo_banner()
