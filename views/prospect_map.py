@@ -9,6 +9,7 @@ from gcrm.db.session import session_scope
 from gcrm.density import filtered_accounts, near_here, select_accounts
 from gcrm.maps import LAYERS, add_near_here, layer_map
 from gcrm.reports import export_accounts
+from gcrm.settings import get_settings
 from gcrm.store import AccountFilter, facets, region_geometry, territories_frame
 from views.common import (
     demo_banner,
@@ -41,7 +42,9 @@ layer = c1.radio(
     "Layer", list(LAYERS), format_func=LABELS.get, horizontal=True, key="pm_layer", index=0
 )
 weight = c2.radio("Weight", ["count", "potential"], horizontal=True, key="pm_weight")
-basemap = c3.toggle("Road basemap (offline)", value=False, key="pm_roads")
+basemap = c3.toggle(
+    "Road basemap (offline)", value=get_settings().map_tiles == "none", key="pm_roads"
+)
 st.caption(f"{len(accounts):,} accounts match the filters.")
 
 areas = None

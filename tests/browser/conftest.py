@@ -158,15 +158,17 @@ def login(pg, username: str, password: str = "demo") -> None:  # type: ignore[no
     pg.get_by_role("button", name="Log in").click()
 
 
-def map_frame(pg, timeout_s: float = 30):  # type: ignore[no-untyped-def]
-    """Return the streamlit-folium iframe once Leaflet has drawn something in it."""
+MARKS = ".leaflet-marker-icon, path.leaflet-interactive, .marker-cluster"
+
+
+def map_frame(pg, timeout_s: float = 30, selector: str = MARKS):  # type: ignore[no-untyped-def]
+    """Return the streamlit-folium iframe once Leaflet has drawn ``selector`` in it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for frame in pg.frames:
             if "component" in frame.url or "streamlit_folium" in frame.url:
-                if frame.locator(
-                    ".leaflet-marker-icon, path.leaflet-interactive, .marker-cluster"
-                ).count():
+                if frame.locator(selector).count():
                     return frame
         pg.wait_for_timeout(300)
-    raise AssertionError(f"no map with markers appeared; frames: {[f.url for f in pg.frames]}")
+    msg = f"no map showing {selector!r} appeared; frames: {[f.url for f in pg.frames]}"
+    raise AssertionError(msg)
