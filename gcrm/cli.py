@@ -455,9 +455,9 @@ def report(
             export = export_report(
                 session,
                 actor,
-                kind.value,
-                fmt,
-                territories=territory or None,  # type: ignore[arg-type]
+                kind.value,  # type: ignore[arg-type]
+                fmt,  # type: ignore[arg-type]
+                territories=territory or None,
             )
             output.write_bytes(export.data)
         typer.echo(

@@ -45,4 +45,10 @@ if [ -z "${GCRM_TEST_POSTGRES_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >
   fi
 fi
 
+if [ $# -eq 0 ]; then
+  echo "lint: ruff check, ruff format --check, mypy" >&2
+  $PY -m ruff check .
+  $PY -m ruff format --check .
+  $PY -m mypy
+fi
 $PY -m pytest "$@"

@@ -40,16 +40,16 @@ def test_account_page_opens_edits_and_logs(demo_copy: str) -> None:
     assert len(at.header) >= 2  # filters header + the account's name
     account_name = at.header[-1].value
     # edit: an empty name is refused with a message naming the field
-    [t for t in at.text_input if t.label == "Name"][0].input("")
+    next(t for t in at.text_input if t.label == "Name").input("")
     at.button(key="FormSubmitter:edit_account-Save").click().run()
     assert any("name" in e.value for e in at.error)
-    [t for t in at.text_input if t.label == "Name"][0].input(account_name + " Oy")
+    next(t for t in at.text_input if t.label == "Name").input(account_name + " Oy")
     at.button(key="FormSubmitter:edit_account-Save").click().run()
     assert any("Saved" in s.value for s in at.success)
     with session_scope() as s:
         assert s.scalar(select(Account).where(Account.name == account_name + " Oy")) is not None
     before = _count(Interaction)
-    [t for t in at.text_input if t.label == "Outcome"][0].input("order")
+    next(t for t in at.text_input if t.label == "Outcome").input("order")
     at.button(key="FormSubmitter:log_interaction-Log").click().run()
     assert _count(Interaction) == before + 1
 
