@@ -990,13 +990,13 @@ def nearest_drive_times(
     lons: Iterable[float],
     *,
     access_speed_kph: float | None = None,
-    exact_limit: int = 2_000_000,
+    exact_limit: int = 0,
 ) -> np.ndarray:
     """Travel time (s) to each location from its nearest origin.
 
-    Small problems (origins x locations <= ``exact_limit``) take the minimum of
-    :func:`drive_times`. Large ones run in time linear in the number of
-    locations: the cheapest arrival at every graph node from any origin is
+    Problems with origins x locations <= ``exact_limit`` (default none) take
+    the minimum of :func:`drive_times`; the default path gives the same times
+    in time linear in the number of locations: the cheapest arrival at every graph node from any origin is
     computed once (one Dijkstra per distinct origin node), then each location
     takes its best way in; locations sharing a street with origins are then
     solved exactly against those origins (the direct way along the street).
@@ -1012,7 +1012,7 @@ def nearest_drive_times(
     access_speed_kph
         Walking speed of the access legs (default the matrix's).
     exact_limit
-        Largest origins x locations solved exactly.
+        Largest origins x locations sent through the full matrix instead.
 
     Returns
     -------
