@@ -18,7 +18,10 @@ actor = current_actor()
 if actor is None:
     pages = [st.Page("views/login.py", title="Log in", icon="🔑")]
 else:
-    pages = [
+    pages = []
+    if actor.can("plan"):
+        pages.append(st.Page("views/my_day.py", title="My day", icon="🚗"))
+    pages += [
         st.Page("views/accounts.py", title="Accounts", icon="📇", default=True),
         st.Page("views/prospect_map.py", title="Prospect map", icon="🗺️"),
         st.Page("views/territories.py", title="Territories", icon="🧭"),

@@ -585,6 +585,51 @@ def territories_import(
 
 
 @app.command()
+def plan(
+    rep: Annotated[str, typer.Option(help="The rep (username) to plan for.")],
+    date: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="plan.json to write.")],
+    days: Annotated[int, typer.Option(help="Number of days.")] = 1,
+    seconds: Annotated[float | None, typer.Option(help="Solver time limit.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan).")] = 0,
+    profile: Annotated[str, typer.Option(help="drive, walk or bike.")] = "drive",
+    user: UserOption = None,
+) -> None:
+    """Plan a rep's visits (due accounts) over the road network; writes the plan as JSON."""
+    from gcrm.db.session import session_scope
+    from gcrm.routing import plan_command
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            summary = plan_command(
+                session, actor, rep, date, days=days, seconds=seconds, output=output,
+                seed=seed, profile=profile,
+            )  # fmt: skip
+        typer.echo(json.dumps(summary, default=str))
+
+    _run(go)
+
+
+@app.command()
+def solve(
+    instance: Annotated[Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt) or VRPLIB file.")],
+    seconds: Annotated[float, typer.Option(help="Time limit.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="sol.json to write.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Solve a benchmark instance with our solver: {"routes": [...], "cost": ...}."""
+    from gcrm.routing import solve_instance_file
+
+    def go() -> None:
+        summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
+        typer.echo(json.dumps(summary, default=str))
+
+    _run(go)
+
+
+@app.command()
 def assets(
     force: Annotated[bool, typer.Option(help="Fetch again even if present.")] = False,
 ) -> None:

@@ -1384,3 +1384,65 @@ def _road_lines(osm: str | Path | None) -> gpd.GeoDataFrame:
             geom = shapely.LineString([(a["x"], a["y"]), (b["x"], b["y"])])
         lines.append(geom)
     return gpd.GeoDataFrame(geometry=lines, crs=4326)
+
+
+#: Colours of the routes of a plan (one per rep and day).
+ROUTE_COLORS: tuple[str, ...] = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def route_map(routes: Sequence[Any], *, tiles: str | None = None) -> folium.Map:
+    """Draw planned routes: the street route, numbered stops, start and end.
+
+    Parameters
+    ----------
+    routes : sequence of gcrm.routing.RoutePlan
+        Routes with their stops and (optionally) street ``geometry``
+        (``[lat, lon]`` pairs).
+    tiles : str, optional
+        Tile setting of :func:`base_map`.
+
+    Returns
+    -------
+    folium.Map
+        One layer per route; stop markers carry their number (1, 2, ...),
+        with the name and times in an escaped tooltip; the OSM credit.
+    """
+    points = [(s.lat, s.lon) for r in routes for s in r.stops] + [
+        (r.start_lat, r.start_lon) for r in routes
+    ]
+    if points:
+        lats, lons = zip(*points, strict=True)
+        bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
+        m = base_map(bounds=bounds, tiles=tiles)
+    else:
+        m = base_map(tiles=tiles)
+    for i, r in enumerate(routes):
+        color = ROUTE_COLORS[i % len(ROUTE_COLORS)]
+        layer = folium.FeatureGroup(name=escape_html(f"{r.rep} {r.date}"))
+        line = r.geometry or [[r.start_lat, r.start_lon], *[[s.lat, s.lon] for s in r.stops]]
+        if len(line) >= 2:
+            folium.PolyLine(line, color=color, weight=4, opacity=0.8).add_to(layer)
+        folium.CircleMarker(
+            [r.start_lat, r.start_lon], radius=7, color="#000", fill=True, fill_color="#fff",
+            tooltip=escape_html(f"Start: {r.rep}"),
+        ).add_to(layer)  # fmt: skip
+        for n, s in enumerate(r.stops, start=1):
+            done = getattr(s, "status", "planned") == "done"
+            icon = folium.DivIcon(
+                html=(
+                    "<div class='gcrm-stop' style='background:"
+                    f"{'#999' if done else color};color:#fff;border-radius:50%;width:24px;"
+                    "height:24px;line-height:24px;text-align:center;font:bold 12px sans-serif;"
+                    f"border:2px solid #fff;box-shadow:0 0 2px #000'>{n}</div>"
+                ),
+                icon_size=(24, 24),
+                icon_anchor=(12, 12),
+            )
+            tip = escape_html(
+                f"{n}. {s.name} — {s.start:%H:%M}–{s.end:%H:%M}" + (" (done)" if done else "")
+            )
+            folium.Marker([s.lat, s.lon], icon=icon, tooltip=tip).add_to(layer)
+        layer.add_to(m)
+    if len(routes) > 1:
+        folium.LayerControl(collapsed=False).add_to(m)
+    return m

@@ -1,0 +1,822 @@
+"""Tests of gcrm.routing: the planning model, the solver's plans, re-plan and exports.
+
+Every plan is verified by :func:`check_plan`, an independent feasibility
+checker written here from the raw inputs (the problem's visits, reps and
+dates, opening hours parsed with opening-hours-py, true travel times from an
+unrounded travel matrix) and the returned schedule, not from the solver's own
+report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import random
+from collections import Counter
+from urllib.parse import parse_qs, urlparse
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from gcrm import routing
+from gcrm.matrix import travel_matrix
+from gcrm.network import build_network
+from gcrm.routing import (
+    LunchBreak,
+    Plan,
+    PlanningError,
+    PlanningProblem,
+    PlanOptions,
+    Rep,
+    Visit,
+)
+
+DAY1 = dt.date(2026, 12, 1)  # a Tuesday
+DAY2 = dt.date(2026, 12, 2)
+SATURDAY = dt.date(2026, 12, 5)
+HOURS = (
+    "Mo-Fr 09:00-17:00",
+    "Mo-Sa 10:00-18:00; Su 12:00-16:00",
+    "Mo-Fr 08:00-11:00,13:00-17:00",
+    "Tu-Sa 11:00-20:00",
+    "24/7",
+    None,
+    "Mo-Fr 10:00-14:00",
+)
+FAST = PlanOptions(seconds=1.0, iterations=1500, seed=1)
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+def _secs(t: dt.time) -> dt.timedelta:
+    return dt.timedelta(hours=t.hour, minutes=t.minute, seconds=t.second)
+
+
+def _inside_open(v: Visit, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether [start, end] lies in one open interval of the visit's place."""
+    import opening_hours
+
+    if v.windows:
+        return any(a <= start and end <= b for a, b in v.windows)
+    if not v.opening_hours:
+        return True
+    try:
+        oh = opening_hours.OpeningHours(v.opening_hours)
+    except Exception:
+        return True
+    if not oh.is_open(start):
+        return False
+    change = oh.next_change(start)
+    return change is None or change >= end
+
+
+def check_plan(problem: PlanningProblem, plan: Plan, G: nx.MultiDiGraph) -> None:
+    """Independent feasibility check of a plan against its raw inputs.
+
+    Travel: each leg lasts at least the true (unrounded) travel time. Visits:
+    inside an open interval (or exactly at the appointment), by an allowed
+    rep on an allowed day, within the shift, at most once, never
+    do-not-contact. Breaks: one per working day that can hold it, of the
+    right length, inside its window and the shift, in a gap between drives
+    and visits. Working time: at most the maximum, the break excluded.
+    Every visit is either planned or dropped with a reason.
+    """
+    visits = {v.id: v for v in problem.visits}
+    reps = {r.id: r for r in problem.reps}
+    points: set[tuple[float, float]] = set()
+    for r in problem.reps:
+        points.update({tuple(r.start), tuple(r.end_point)})
+    for v in problem.visits:
+        points.add((v.lat, v.lon))
+    for route in plan.routes:
+        points.add((route.start_lat, route.start_lon))
+        points.add((route.end_lat, route.end_lon))
+        if route.resume is not None:
+            points.add((route.resume.lat, route.resume.lon))
+    pts = sorted(points)
+    ix = {p: i for i, p in enumerate(pts)}
+    tm = travel_matrix(G, [p[0] for p in pts], [p[1] for p in pts])
+
+    def travel(a: tuple[float, float], b: tuple[float, float]) -> float:
+        return float(tm.durations[ix[a], ix[b]])
+
+    seen: set[str] = set()
+    for route in plan.routes:
+        rep = reps[route.rep]
+        day = route.date
+        assert day in problem.dates
+        assert not rep.days or day in rep.days
+        midnight = dt.datetime.combine(day, dt.time())
+        shift_start = midnight + _secs(rep.shift_start)
+        shift_end = midnight + _secs(rep.shift_end)
+        for s in route.stops:
+            v = visits[s.visit_id]
+            assert not v.do_not_contact, s.visit_id
+            assert s.visit_id not in seen, f"{s.visit_id} planned twice"
+            seen.add(s.visit_id)
+            assert not v.reps or route.rep in v.reps
+            assert v.earliest is None or day >= v.earliest
+            assert v.latest is None or day <= v.latest
+            if s.status == "done":
+                continue
+            assert s.start.date() == day
+            assert s.arrival <= s.start
+            assert (s.start - s.arrival).total_seconds() == s.wait_s
+            assert s.end - s.start == dt.timedelta(minutes=v.minutes)
+            assert s.departure >= s.end
+            if v.fixed_start is not None:
+                assert s.start == v.fixed_start, f"appointment {v.id} moved"
+            else:
+                assert _inside_open(v, s.start, s.end), f"{v.id} outside opening hours"
+            assert shift_start <= s.start and s.end <= shift_end
+        planned = [s for s in route.stops if s.status != "done"]
+        # Legs: at least the true travel time each.
+        if route.resume is not None:
+            prev, t_prev = (route.resume.lat, route.resume.lon), route.resume.departure
+            assert route.resume.departure >= route.resume.at
+        else:
+            prev, t_prev = (route.start_lat, route.start_lon), route.departure
+            assert route.departure >= shift_start
+        for s in planned:
+            here = (s.lat, s.lon)
+            need = travel(prev, here)
+            assert (s.arrival - t_prev).total_seconds() >= need - 1e-6, f"leg to {s.visit_id}"
+            assert s.leg_duration_s >= need - 1e-6
+            prev, t_prev = here, s.departure
+        end = (route.end_lat, route.end_lon)
+        assert (route.arrival - t_prev).total_seconds() >= travel(prev, end) - 1e-6
+        assert route.arrival <= shift_end
+        # The break.
+        lunch = route.lunch
+        if rep.lunch is not None and planned:
+            lo = max(shift_start, midnight + _secs(rep.lunch.earliest))
+            hi = min(shift_end, midnight + _secs(rep.lunch.latest))
+            if (hi - lo) >= dt.timedelta(minutes=rep.lunch.minutes):
+                assert lunch is not None, f"{route.rep} {day}: no break"
+        lunch_at = None
+        if lunch is not None:
+            assert rep.lunch is not None
+            assert lunch.end - lunch.start == dt.timedelta(minutes=rep.lunch.minutes)
+            assert lunch.start >= midnight + _secs(rep.lunch.earliest)
+            assert lunch.end <= midnight + _secs(rep.lunch.latest)
+            assert shift_start <= lunch.start and lunch.end <= shift_end
+            if lunch.place == "start":
+                assert lunch.end <= route.departure
+            elif lunch.place == "stop":
+                s = route.stops[lunch.stop_index]
+                assert s.status != "done"
+                assert s.end <= lunch.start and lunch.end <= s.departure
+                lunch_at = s.visit_id
+            elif lunch.place == "end":
+                assert lunch.start >= route.arrival
+            elif lunch.place == "resume":
+                assert route.resume is not None
+                assert route.resume.at <= lunch.start and lunch.end <= route.resume.departure
+            else:
+                assert lunch.place == "taken"
+                assert route.resume is not None and lunch.end <= route.resume.at
+        for s in planned:
+            if s.visit_id != lunch_at:
+                assert s.departure == s.end, f"{s.visit_id}: idle after the visit"
+        # Working time.
+        if rep.max_work_minutes is not None and route.resume is None:
+            day_start = route.departure
+            if lunch is not None and lunch.place == "start":
+                day_start = lunch.start
+            work = route.arrival - day_start
+            if lunch is not None and lunch.place in ("start", "stop"):
+                work -= lunch.end - lunch.start
+            assert work <= dt.timedelta(minutes=rep.max_work_minutes), f"{route.rep} overworked"
+    # Every visit: planned or dropped with a reason, never both.
+    dropped = Counter(d.visit_id for d in plan.dropped)
+    assert all(n == 1 for n in dropped.values()), "a visit is dropped twice"
+    assert not set(dropped) & seen
+    assert set(dropped) | seen == set(visits)
+    assert all(d.reason for d in plan.dropped)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def G() -> nx.MultiDiGraph:
+    """The bundled Helsinki extract's drive network (built once, no cache)."""
+    return build_network(None, profile="drive")
+
+
+@pytest.fixture(scope="module")
+def G_walk() -> nx.MultiDiGraph:
+    """The bundled Helsinki extract's walking network."""
+    return build_network(None, profile="walk")
+
+
+def _points(G: nx.MultiDiGraph, n: int, seed: int) -> list[tuple[float, float]]:
+    """Points near random graph nodes (a few metres off the road)."""
+    rng = random.Random(seed)
+    nodes = sorted(G.nodes)
+    out = []
+    for _ in range(n):
+        d = G.nodes[rng.choice(nodes)]
+        out.append((d["y"] + rng.uniform(-2e-4, 2e-4), d["x"] + rng.uniform(-3e-4, 3e-4)))
+    return out
+
+
+def _visits(G: nx.MultiDiGraph, n: int, seed: int = 0, **kw) -> list[Visit]:
+    rng = random.Random(seed)
+    return [
+        Visit(
+            id=f"v{i}",
+            lat=lat,
+            lon=lon,
+            minutes=rng.choice([20, 30, 45, 60]),
+            name=f"Shop {i}",
+            opening_hours=rng.choice(HOURS),
+            value=rng.uniform(0, 1000),
+            address=f"Street {i}",
+            **kw,
+        )
+        for i, (lat, lon) in enumerate(_points(G, n, seed))
+    ]
+
+
+def _rep(G: nx.MultiDiGraph, rid: str, seed: int, **kw) -> Rep:
+    (a, b), (c, d) = _points(G, 2, seed)
+    kw.setdefault("lunch", LunchBreak(dt.time(11, 0), dt.time(13, 0), 30))
+    return Rep(id=rid, start=(a, b), end=(c, d), name=rid.title(), **kw)
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def test_visit_windows_follow_opening_hours() -> None:
+    """Windows hold the whole visit, follow the day's hours, and close on closed days."""
+    v = Visit("a", 60.17, 24.94, minutes=30, opening_hours="Mo-Fr 08:00-11:00,13:00-17:00")
+    assert routing.visit_windows(v, DAY1) == [(8 * 3600, 10.5 * 3600), (13 * 3600, 16.5 * 3600)]
+    assert routing.visit_windows(v, dt.date(2026, 12, 6)) == []  # Sunday
+    open_all = Visit("b", 60.17, 24.94, minutes=20)
+    assert routing.visit_windows(open_all, DAY1) == [(0, 86400 - 1200)]
+    bad = Visit("c", 60.17, 24.94, opening_hours="not hours at all")
+    assert routing.visit_windows(bad, DAY1) == [(0, 86400 - 1800)]
+    explicit = Visit(
+        "d",
+        60.17,
+        24.94,
+        minutes=30,
+        opening_hours="Mo-Fr 09:00-17:00",
+        windows=((dt.datetime(2026, 12, 1, 14), dt.datetime(2026, 12, 1, 15)),),
+    )
+    assert routing.visit_windows(explicit, DAY1) == [(14 * 3600, 14.5 * 3600)]
+    assert routing.visit_windows(explicit, DAY2) == []
+    fixed = Visit("e", 60.17, 24.94, fixed_start=dt.datetime(2026, 12, 1, 10, 15))
+    assert routing.visit_windows(fixed, DAY1) == [(36900, 36900)]
+    assert routing.visit_windows(fixed, DAY2) == []
+
+
+def test_due_date() -> None:
+    """Due: last visit plus the target; never visited: due now; no target: never."""
+    assert routing.due_date(dt.date(2026, 11, 1), 30) == dt.date(2026, 12, 1)
+    assert routing.due_date(None, 30) == dt.date.min
+    assert routing.due_date(dt.date(2026, 11, 1), None) is None
+
+
+def test_problem_validation() -> None:
+    """The builder rejects empty or inconsistent problems with clear messages."""
+    rep = Rep("r", (60.17, 24.94))
+    with pytest.raises(ValueError, match="at least one rep"):
+        PlanningProblem((), (), (DAY1,)).validate()
+    with pytest.raises(ValueError, match="shift must end"):
+        PlanningProblem((), (dataclasses.replace(rep, shift_end=dt.time(7)),), (DAY1,)).validate()
+    with pytest.raises(ValueError, match="lunch window"):
+        bad = dataclasses.replace(rep, lunch=LunchBreak(dt.time(12), dt.time(12, 10), 30))
+        PlanningProblem((), (bad,), (DAY1,)).validate()
+    with pytest.raises(ValueError, match="unique"):
+        PlanningProblem((), (rep, rep), (DAY1,)).validate()
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def test_plan_is_feasible(G: nx.MultiDiGraph) -> None:
+    """Two reps over two days with opening hours, a lunch break, a maximum
+    working time, appointments and a day restriction: the independent checker
+    accepts every route."""
+    visits = _visits(G, 45, seed=3)
+    visits[0] = dataclasses.replace(
+        visits[0], fixed_start=dt.datetime(2026, 12, 1, 9, 30), reps=("ann",), opening_hours=None
+    )
+    visits[1] = dataclasses.replace(
+        visits[1], fixed_start=dt.datetime(2026, 12, 2, 14, 0), reps=("bob",)
+    )
+    visits[2] = dataclasses.replace(visits[2], earliest=DAY2, required=True)
+    visits[3] = dataclasses.replace(visits[3], reps=("bob",), required=True)
+    reps = (
+        _rep(G, "ann", 1, max_work_minutes=7 * 60),
+        _rep(G, "bob", 2, shift_start=dt.time(9), shift_end=dt.time(17, 30)),
+    )
+    problem = PlanningProblem(tuple(visits), reps, (DAY1, DAY2))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    check_plan(problem, plan, G)
+    planned = set(plan.planned_visit_ids())
+    assert {"v0", "v1", "v2", "v3"} <= planned
+    assert plan.route("ann", DAY1) is not None and plan.route("bob", DAY2) is not None
+    assert next(s for s in plan.route("bob", DAY2).stops if s.visit_id == "v1").fixed
+    assert all(r.lunch is not None for r in plan.routes)
+    assert plan.dropped  # 45 visits do not fit in four days of two reps... of 30-60 min
+    for r in plan.routes:
+        assert r.geometry and r.geometry[0] == pytest.approx([r.start_lat, r.start_lon], abs=1e-6)
+        assert r.drive_s == sum(s.leg_duration_s for s in r.stops) + r.return_leg_duration_s
+
+
+def test_saturday_hours_and_walking(G_walk: nx.MultiDiGraph) -> None:
+    """On the walking network, visits follow Saturday's hours (different from
+    weekdays) over a weekday and a Saturday; the checker accepts the plan."""
+    visits = _visits(G_walk, 25, seed=5)
+    rep = _rep(G_walk, "walker", 7, lunch=LunchBreak(dt.time(11, 30), dt.time(13), 45))
+    problem = PlanningProblem(tuple(visits), (rep,), (dt.date(2026, 12, 4), SATURDAY), "walk")
+    plan = routing.plan_routes(problem, G=G_walk, options=FAST)
+    check_plan(problem, plan, G_walk)
+    sat = plan.route("walker", SATURDAY)
+    assert sat is not None
+    closed = {v.id for v in visits if v.opening_hours in (HOURS[0], HOURS[2], HOURS[6])}
+    assert not closed & {s.visit_id for s in sat.stops}
+
+
+def test_optional_dropped_before_required_and_by_value(G: nx.MultiDiGraph) -> None:
+    """An over-full day keeps every required visit and, among optional visits
+    of the same length at the same place, the most valuable ones."""
+    lat, lon = _points(G, 1, 11)[0]
+    optional = [
+        Visit(f"o{i}", lat, lon + i * 1e-5, minutes=45, value=float(i), name=f"O{i}")
+        for i in range(16)
+    ]
+    required = [
+        Visit(f"r{i}", lat, lon - i * 1e-5, minutes=45, value=0.0, required=True) for i in range(4)
+    ]
+    rep = _rep(G, "ann", 12)
+    problem = PlanningProblem((*optional, *required), (rep,), (DAY1,))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    check_plan(problem, plan, G)
+    planned = set(plan.planned_visit_ids())
+    assert {v.id for v in required} <= planned
+    kept = sorted(int(i[1:]) for i in planned if i.startswith("o"))
+    dropped = sorted(int(d.visit_id[1:]) for d in plan.dropped)
+    assert dropped and kept
+    assert min(kept) > max(dropped), (kept, dropped)
+    assert {d.reason for d in plan.dropped} == {routing.REASON_FULL}
+
+
+def test_required_that_cannot_fit_are_reported(G: nx.MultiDiGraph) -> None:
+    """More required work than a day holds: the plan still comes back, keeps
+    as many required visits as fit, plans no optional visit, and reports the
+    rest."""
+    pts = _points(G, 14, 21)
+    visits = [
+        Visit(f"r{i}", a, b, minutes=60, required=True, value=i) for i, (a, b) in enumerate(pts)
+    ]
+    visits.append(Visit("opt", *pts[0], minutes=60, value=1e6))  # as long as each required
+    problem = PlanningProblem(tuple(visits), (_rep(G, "ann", 22),), (DAY1,))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    check_plan(problem, plan, G)
+    assert plan.stats["fallback"] is True
+    reasons = Counter(d.reason for d in plan.dropped)
+    assert reasons[routing.REASON_REQUIRED_FULL] >= 1
+    assert "opt" not in plan.planned_visit_ids()
+    assert len(plan.planned_visit_ids()) >= 6
+
+
+def test_do_not_contact_never_planned(G: nx.MultiDiGraph) -> None:
+    """A do-not-contact visit is dropped by the model builder even if required,
+    and a plan holding one is refused."""
+    visits = _visits(G, 6, seed=31)
+    visits[0] = dataclasses.replace(visits[0], do_not_contact=True, required=True)
+    problem = PlanningProblem(tuple(visits), (_rep(G, "ann", 32),), (DAY1,))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    check_plan(problem, plan, G)
+    assert "v0" not in plan.planned_visit_ids()
+    assert next(d for d in plan.dropped if d.visit_id == "v0").reason == routing.REASON_DNC
+    # Smuggle the visit into a route: the result check refuses it.
+    bad = Plan.from_dict(plan.to_dict())
+    stop = dataclasses.replace(bad.routes[0].stops[0], visit_id="v0")
+    bad.routes[0].stops.append(stop)
+    with pytest.raises(PlanningError, match="do-not-contact"):
+        routing.check_plan_rules(bad)
+
+
+def test_lunch_at_start_or_end_when_visits_cluster(G: nx.MultiDiGraph) -> None:
+    """Visits only in the afternoon or only early: the break still lands in its
+    window, in a gap (checked independently)."""
+    pts = _points(G, 6, 41)
+    afternoon = ((dt.datetime(2026, 12, 1, 12, 30), dt.datetime(2026, 12, 1, 16)),)
+    morning = ((dt.datetime(2026, 12, 1, 8), dt.datetime(2026, 12, 1, 10, 30)),)
+    late = [Visit(f"p{i}", a, b, minutes=30, windows=afternoon) for i, (a, b) in enumerate(pts[:3])]
+    early = [Visit(f"e{i}", a, b, minutes=30, windows=morning) for i, (a, b) in enumerate(pts[3:])]
+    rep = _rep(G, "ann", 42, lunch=LunchBreak(dt.time(11), dt.time(13, 30), 45))
+    for visits in (late, early):
+        problem = PlanningProblem(tuple(visits), (rep,), (DAY1,))
+        plan = routing.plan_routes(problem, G=G, options=FAST)
+        check_plan(problem, plan, G)
+        assert len(plan.planned_visit_ids()) == 3
+        assert plan.routes[0].lunch is not None
+
+
+def test_same_seed_same_plan(G: nx.MultiDiGraph) -> None:
+    """The same seed and iteration budget give the same plan."""
+    problem = PlanningProblem(tuple(_visits(G, 30, seed=51)), (_rep(G, "ann", 52),), (DAY1,))
+    opts = PlanOptions(seconds=30, iterations=800, seed=7, geometry=False)
+    a = routing.plan_routes(problem, G=G, options=opts).to_dict()
+    b = routing.plan_routes(problem, G=G, options=opts).to_dict()
+    for d in (a, b):
+        d.pop("created")
+        d.pop("stats")
+    assert a == b
+
+
+def test_plan_json_round_trip(G: nx.MultiDiGraph) -> None:
+    """A plan survives to_dict/from_dict and JSON unchanged."""
+    problem = PlanningProblem(tuple(_visits(G, 12, seed=61)), (_rep(G, "ann", 62),), (DAY1,))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    d = plan.to_dict()
+    again = Plan.from_json(json.dumps(d))
+    assert again.to_dict() == d
+    assert again.problem == problem
+
+
+# --------------------------------------------------------------------------- re-plan
+
+
+def test_replan_keeps_done_stops(G: nx.MultiDiGraph) -> None:
+    """After two visits done and one skipped, the rest is planned from the
+    current position and time; done stops stay in the route as done."""
+    problem = PlanningProblem(tuple(_visits(G, 14, seed=71)), (_rep(G, "ann", 72),), (DAY1,))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    route = plan.route("ann", DAY1)
+    assert route is not None and len(route.stops) >= 5
+    done = [route.stops[0].visit_id, route.stops[1].visit_id]
+    skipped = route.stops[2].visit_id
+    now = route.stops[1].end + dt.timedelta(minutes=10)
+    pos = (route.stops[1].lat, route.stops[1].lon)
+    new = routing.replan(
+        plan, rep="ann", now=now, position=pos, done=done, skipped=[skipped], G=G, options=FAST
+    )
+    check_plan(problem, new, G)
+    r = new.route("ann", DAY1)
+    assert r is not None and r.resume is not None
+    assert [s.visit_id for s in r.stops[:2]] == done
+    assert [s.status for s in r.stops[:2]] == ["done", "done"]
+    assert r.stops[0].start == route.stops[0].start  # as it happened
+    rest = r.stops[2:]
+    assert rest and all(s.status == "planned" and s.arrival >= now for s in rest)
+    assert skipped not in {s.visit_id for s in r.stops}
+    assert next(d for d in new.dropped if d.visit_id == skipped).reason == routing.REASON_SKIPPED
+    remaining = {s.visit_id for s in route.stops[3:]}
+    assert remaining <= set(new.planned_visit_ids()) | {d.visit_id for d in new.dropped}
+    with pytest.raises(ValueError, match="not stops"):
+        routing.replan(plan, rep="ann", now=now, position=pos, done=["nope"], G=G)
+
+
+# --------------------------------------------------------------------------- exports
+
+
+@pytest.fixture(scope="module")
+def long_plan(G: nx.MultiDiGraph) -> Plan:
+    """A plan whose route has more than ten stops (several direction links)."""
+    lat, lon = _points(G, 1, 81)[0]
+    pts = _points(G, 24, 82)
+    visits = [
+        Visit(f"x{i}", a, b, minutes=15, name=f"Café <{i}> & Co") for i, (a, b) in enumerate(pts)
+    ]
+    problem = PlanningProblem(tuple(visits), (Rep("ann", (lat, lon), name="Ann"),), (DAY1,))
+    return routing.plan_routes(problem, G=G, options=FAST)
+
+
+def test_gpx_parses_back(long_plan: Plan) -> None:
+    """The GPX holds a waypoint per visit and a track per route (gpxpy reads it)."""
+    import gpxpy
+
+    gpx = gpxpy.parse(routing.to_gpx(long_plan))
+    stops = [s for r in long_plan.routes for s in r.stops]
+    assert len(gpx.waypoints) == len(stops) > 10
+    assert gpx.waypoints[0].latitude == pytest.approx(stops[0].lat)
+    assert gpx.waypoints[0].time.replace(tzinfo=None) == stops[0].start
+    assert len(gpx.tracks) == len(long_plan.routes)
+    assert len(gpx.tracks[0].segments[0].points) == len(long_plan.routes[0].geometry)
+
+
+def test_ics_parses_back(long_plan: Plan) -> None:
+    """The calendar holds one event per visit at the visit's times (icalendar reads it)."""
+    from icalendar import Calendar
+
+    cal = Calendar.from_ical(routing.to_ics(long_plan))
+    events = list(cal.walk("VEVENT"))
+    stops = [s for r in long_plan.routes for s in r.stops]
+    assert len(events) == len(stops)
+    assert events[0].decoded("dtstart") == stops[0].start
+    assert events[0].decoded("dtend") == stops[0].end
+    assert str(events[0]["summary"]).startswith("Visit:")
+    assert len({str(e["uid"]) for e in events}) == len(events)
+    tz = Calendar.from_ical(routing.to_ics(long_plan, timezone="Europe/Helsinki"))
+    assert next(iter(tz.walk("VEVENT"))).decoded("dtstart").tzinfo is not None
+
+
+def test_google_links_hold_at_most_nine_waypoints(long_plan: Plan) -> None:
+    """Links have at most nine waypoints; each starts where the previous ended,
+    and together they pass every point in order."""
+    route = long_plan.routes[0]
+    links = routing.google_maps_links(route)
+    assert len(links) >= 3
+    path: list[str] = []
+    for k, url in enumerate(links):
+        q = parse_qs(urlparse(url).query)
+        wps = q["waypoints"][0].split("|") if "waypoints" in q else []
+        assert len(wps) <= 9
+        if k:
+            assert q["origin"][0] == path[-1]
+            path += [*wps, q["destination"][0]]
+        else:
+            path += [q["origin"][0], *wps, q["destination"][0]]
+        assert q["travelmode"] == ["driving"]
+    expected = [f"{a:.6f},{b:.6f}" for a, b in route.points()]
+    assert path == expected
+
+
+def test_itinerary_html_and_pdf(long_plan: Plan, G: nx.MultiDiGraph) -> None:
+    """The printable itinerary has the map (offline, credited) and every stop, escaped."""
+    from pypdf import PdfReader
+
+    page = routing.itinerary_html(long_plan)
+    assert "© OpenStreetMap contributors" in page
+    assert "data:image/png;base64," in page
+    assert "Café &lt;0&gt; &amp; Co" in page and "<0>" not in page
+    assert "Lunch break" in page
+    pdf = routing.itinerary_pdf(long_plan, G=G)
+    assert pdf.startswith(b"%PDF")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "OpenStreetMap contributors" in text and "Café <0> & Co" in text
+    png = routing.route_map_png(long_plan.routes[0])
+    assert png.startswith(b"\x89PNG")
+
+
+# --------------------------------------------------------------------------- store
+
+
+def test_build_problem_from_the_store(demo_copy: str) -> None:
+    """Due accounts of the rep's scope plus a selection; no do-not-contact
+    account; permissions: a rep plans only themselves, a manager their region."""
+    from gcrm.auth import actor_for
+    from gcrm.db.session import session_scope
+    from gcrm.store import AccountFilter, accounts_frame
+
+    with session_scope() as s:
+        rep1 = actor_for(s, "rep1")
+        problem, _ = routing.build_problem(s, rep1, ["rep1"], DAY1, days=2)
+        frame = accounts_frame(s, rep1, AccountFilter())
+        dnc = set(frame.loc[frame["do_not_contact"], "id"].astype(int))
+        ids = {v.account_id for v in problem.visits}
+        assert ids and not ids & dnc
+        assert not any(v.do_not_contact for v in problem.visits)
+        assert problem.reps[0].id == "rep1" and problem.dates == (DAY1, DAY2)
+        # A selected do-not-contact account is reported, never planned.
+        chosen = sorted(dnc)[:1]
+        if chosen:
+            p2, pre2 = routing.build_problem(s, rep1, ["rep1"], DAY1, due=False, selected=chosen)
+            assert not p2.visits
+            assert [d.reason for d in pre2] == [routing.REASON_DNC] or not pre2
+        with pytest.raises(PermissionError):
+            routing.build_problem(s, rep1, ["rep2"], DAY1)
+        manager = actor_for(s, "manager")
+        p3, _ = routing.build_problem(s, manager, ["rep2", "rep3"], DAY1)
+        assert {r.id for r in p3.reps} == {"rep2", "rep3"}
+        assert all(len(v.reps) <= 1 for v in p3.visits)
+        with pytest.raises(PermissionError):
+            routing.build_problem(s, actor_for(s, "analyst"), ["rep1"], DAY1)
+
+
+def test_plan_for_reps_writes_json(demo_copy: str, G: nx.MultiDiGraph, tmp_path) -> None:
+    """The plan command's function plans a rep's selection and writes the JSON."""
+    from gcrm.auth import actor_for
+    from gcrm.db.session import session_scope
+    from gcrm.store import AccountFilter, accounts_frame
+
+    out = tmp_path / "plan.json"
+    with session_scope() as s:
+        rep1 = actor_for(s, "rep1")
+        frame = accounts_frame(s, rep1, AccountFilter(include_do_not_contact=False))
+        chosen = frame.dropna(subset=["lat"])["id"].astype(int).tolist()[:12]
+        plan = routing.plan_for_reps(
+            s,
+            rep1,
+            ["rep1"],
+            "2026-12-01",
+            due=False,
+            selected=chosen,
+            seconds=1,
+            iterations=1500,
+            output=out,
+            G=G,
+        )
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["routes"] and data["routes"][0]["rep"] == "rep1"
+    again = Plan.from_dict(data)
+    check_plan(again.problem, again, G)
+    assert len(plan.planned_visit_ids()) + len(plan.dropped) == len(chosen)
+
+
+# --------------------------------------------------------------------------- tours
+
+
+def test_improve_tour_reaches_the_optimum_of_a_circle() -> None:
+    """On points on a circle the optimal tour is the circle; 2-opt/Or-opt finds it."""
+    n = 40
+    ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    xy = np.c_[np.cos(ang), np.sin(ang)]
+    d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
+    start = list(np.random.default_rng(0).permutation(n))
+    tour = routing.improve_tour(d, start, seconds=2, seed=0, max_iterations=300)
+    assert sorted(tour) == list(range(n))
+    length = sum(d[tour[k - 1], tour[k]] for k in range(n))
+    assert length == pytest.approx(n * 2 * np.sin(np.pi / n))
+
+
+def test_checker_catches_broken_schedules(G: nx.MultiDiGraph) -> None:
+    """The independent checker is not vacuous: small breaks of the rules fail it."""
+    visits = _visits(G, 10, seed=91)
+    visits[0] = dataclasses.replace(
+        visits[0], fixed_start=dt.datetime(2026, 12, 1, 10), opening_hours=None
+    )
+    problem = PlanningProblem(tuple(visits), (_rep(G, "ann", 92),), (DAY1,))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    check_plan(problem, plan, G)
+    route = plan.routes[0]
+    k = next(i for i, s in enumerate(route.stops) if s.leg_duration_s > 0)
+    one = dt.timedelta(seconds=1)
+
+    def broken(change) -> Plan:
+        p = Plan.from_dict(plan.to_dict())
+        change(p.routes[0])
+        return p
+
+    def faster(r) -> None:  # arrive before the drive can be over
+        s = r.stops[k]
+        gap = (s.arrival - (r.stops[k - 1].departure if k else r.departure)).total_seconds()
+        shift = dt.timedelta(seconds=gap - s.leg_duration_s + 1)
+        s.arrival -= shift
+        s.start -= shift
+        s.end -= shift
+        s.departure -= shift
+        s.wait_s = 0
+
+    def moved_appointment(r) -> None:
+        s = next(s for s in r.stops if s.visit_id == "v0")
+        s.start += one
+        s.end += one
+        s.departure += one
+
+    def short_lunch(r) -> None:
+        r.lunch.end -= one
+
+    def no_lunch(r) -> None:
+        r.lunch = None
+
+    def late_back(r) -> None:
+        r.arrival = dt.datetime.combine(DAY1, dt.time(16, 0, 1))
+
+    for change in (faster, moved_appointment, short_lunch, no_lunch, late_back):
+        with pytest.raises(AssertionError):
+            check_plan(problem, broken(change), G)
+
+
+def test_rep_days_lunch_configs_and_date_limits(G: nx.MultiDiGraph) -> None:
+    """Reps with different breaks and working days, and visits limited to dates:
+    every rule holds in the plan."""
+    visits = _visits(G, 30, seed=101)
+    visits[0] = dataclasses.replace(visits[0], latest=DAY1, required=True, opening_hours=None)
+    visits[1] = dataclasses.replace(visits[1], earliest=DAY2, required=True, opening_hours=None)
+    reps = (
+        _rep(G, "ann", 102, days=(DAY2,), lunch=LunchBreak(dt.time(12), dt.time(13), 20)),
+        _rep(G, "bob", 103, lunch=LunchBreak(dt.time(11), dt.time(14), 60)),
+        _rep(G, "cid", 104, lunch=None, shift_start=dt.time(10), shift_end=dt.time(14)),
+    )
+    problem = PlanningProblem(tuple(visits), reps, (DAY1, DAY2))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    check_plan(problem, plan, G)
+    assert plan.route("ann", DAY1) is None
+    where = {s.visit_id: r.date for r in plan.routes for s in r.stops}
+    assert where["v0"] == DAY1 and where["v1"] == DAY2
+    assert all(r.lunch is None for r in plan.routes if r.rep == "cid")
+
+
+@pytest.mark.parametrize("seed", [201, 202, 203])
+def test_random_problems_are_feasible(G: nx.MultiDiGraph, seed: int) -> None:
+    """Random mixes of shifts, breaks, working-time limits, appointments,
+    required visits and explicit windows: the checker accepts every plan."""
+    rng = random.Random(seed)
+    days = (DAY1, DAY2)
+    visits = _visits(G, rng.randint(15, 40), seed=seed)
+    for i in rng.sample(range(len(visits)), 6):
+        v = visits[i]
+        kind = rng.choice(["required", "window", "fixed", "late"])
+        if kind == "required":
+            visits[i] = dataclasses.replace(v, required=True)
+        elif kind == "window":
+            day = rng.choice(days)
+            a = dt.datetime.combine(day, dt.time(rng.randint(8, 14), rng.choice([0, 30])))
+            visits[i] = dataclasses.replace(v, windows=((a, a + dt.timedelta(hours=2)),))
+        elif kind == "fixed":
+            day = rng.choice(days)
+            start = dt.datetime.combine(day, dt.time(rng.randint(9, 14), rng.choice([0, 15, 45])))
+            visits[i] = dataclasses.replace(v, fixed_start=start, reps=("r0",))
+        else:
+            visits[i] = dataclasses.replace(v, latest=DAY1)
+    reps = tuple(
+        _rep(
+            G,
+            f"r{k}",
+            seed * 10 + k,
+            shift_start=dt.time(rng.choice([7, 8, 9])),
+            shift_end=dt.time(rng.choice([15, 16, 17])),
+            max_work_minutes=rng.choice([None, 6 * 60, 7 * 60]),
+            lunch=rng.choice(
+                [None, LunchBreak(), LunchBreak(dt.time(11, 30), dt.time(12, 45), 45)]
+            ),
+        )
+        for k in range(rng.randint(1, 3))
+    )
+    problem = PlanningProblem(tuple(visits), reps, days)
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    check_plan(problem, plan, G)
+    # Optional visits never push out required ones that were left out.
+    left_required = [d for d in plan.dropped if d.required and d.reason == routing.REASON_FULL]
+    assert not left_required
+
+
+def test_visits_from_accounts_due_selection_and_dnc() -> None:
+    """Due accounts and the selection become visits; do-not-contact and
+    unlocated ones are reported, never visits."""
+    import pandas as pd
+
+    from gcrm.store import ACCOUNT_COLUMNS
+
+    base = dict.fromkeys(ACCOUNT_COLUMNS)
+    rows = [
+        {
+            **base,
+            "id": 1,
+            "name": "due",
+            "lat": 60.17,
+            "lon": 24.94,
+            "visit_every_days": 30,
+            "last_visit": dt.date(2026, 11, 1),
+            "do_not_contact": False,
+            "potential_value": 5.0,
+        },
+        {
+            **base,
+            "id": 2,
+            "name": "not due",
+            "lat": 60.17,
+            "lon": 24.94,
+            "visit_every_days": 60,
+            "last_visit": dt.date(2026, 11, 1),
+            "do_not_contact": False,
+        },
+        {
+            **base,
+            "id": 3,
+            "name": "dnc",
+            "lat": 60.17,
+            "lon": 24.94,
+            "visit_every_days": 30,
+            "last_visit": None,
+            "do_not_contact": True,
+        },
+        {
+            **base,
+            "id": 4,
+            "name": "never visited",
+            "lat": 60.17,
+            "lon": 24.94,
+            "visit_every_days": 90,
+            "last_visit": None,
+            "do_not_contact": False,
+            "visit_minutes": 45,
+            "owner": "rep1",
+            "opening_hours": "Mo-Fr 09:00-17:00",
+        },
+        {**base, "id": 5, "name": "selected", "lat": 60.17, "lon": 24.94, "do_not_contact": False},
+        {**base, "id": 6, "name": "no place", "lat": None, "lon": None, "do_not_contact": False},
+    ]
+    frame = pd.DataFrame(rows, columns=list(ACCOUNT_COLUMNS))
+    visits, dropped = routing.visits_from_accounts(
+        frame, start=DAY1, days=1, selected=[5, 6, 3], required=[5], owner_only=True
+    )
+    assert [v.account_id for v in visits] == [1, 4, 5]
+    assert visits[0].value == 5.0 and visits[1].minutes == 45 and visits[1].reps == ("rep1",)
+    assert visits[2].required and not visits[0].required
+    assert {d.account_id: d.reason for d in dropped} == {
+        3: routing.REASON_DNC,
+        6: routing.REASON_NO_LOCATION,
+    }
