@@ -517,12 +517,21 @@ REP_COLUMNS: tuple[str, ...] = (
     "calls_90d",
     "outcomes_90d",
     "overdue",
+    "planned_days_90d",
+    "planned_stops_90d",
+    "done_stops_90d",
+    "planned_vs_done",
+    "planned_drive_min_90d",
+    "planned_km_90d",
     "last_activity",
 )
 
 
 def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) -> pd.DataFrame:
-    """Rep activity: accounts, visits, calls and outcomes, overdue accounts.
+    """Rep activity: visits, outcomes, overdue accounts; planned vs done from saved plans.
+
+    A planned stop counts as done when the rep logged a visit at that account
+    on the planned day. Drive time and distance are those of the saved plans.
 
     Parameters
     ----------
@@ -538,17 +547,30 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
     pandas.DataFrame
         :data:`REP_COLUMNS`, one row per rep with accounts in scope.
     """
-    from gcrm.store import interactions_frame
+    from gcrm.store import interactions_frame, saved_plans_frame
 
     require(actor, "view")
     today = today or dt.date.today()
     acc = accounts_frame(session, actor)
     inter = interactions_frame(session, actor)
+    plans = saved_plans_frame(session, actor)
+    plans = plans[(plans["day"] >= today - dt.timedelta(days=90)) & (plans["day"] <= today)]
+    visit_days = {
+        (u, int(a), d)
+        for u, a, d in zip(
+            inter.loc[inter["kind"] == "visit", "user"],
+            inter.loc[inter["kind"] == "visit", "account_id"],
+            pd.to_datetime(inter.loc[inter["kind"] == "visit", "occurred_at"]).dt.date,
+            strict=True,
+        )
+    }
     when = pd.to_datetime(inter["occurred_at"]).dt.date
     recent = inter[when >= today - dt.timedelta(days=90)]
     has_target, covered = _covered_mask(acc, today)
     acc = acc.assign(_overdue=has_target & ~covered)
-    reps = sorted(set(acc["owner"].dropna()) | set(inter["user"].dropna()))
+    reps = sorted(
+        set(acc["owner"].dropna()) | set(inter["user"].dropna()) | set(plans["rep"].dropna())
+    )
     rows = []
     for rep in reps:
         mine = recent[recent["user"] == rep]
@@ -556,6 +578,13 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
         w = pd.to_datetime(visits["occurred_at"]).dt.date
         outcomes = mine["outcome"].dropna().value_counts()
         last = inter.loc[inter["user"] == rep, "occurred_at"]
+        mine_plans = plans[plans["rep"] == rep]
+        planned = sum(len(ids) for ids in mine_plans["account_ids"])
+        done = sum(
+            (rep, a, day) in visit_days
+            for ids, day in zip(mine_plans["account_ids"], mine_plans["day"], strict=True)
+            for a in ids
+        )
         rows.append(
             {
                 "rep": rep,
@@ -565,6 +594,12 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
                 "calls_90d": int((mine["kind"] == "call").sum()),
                 "outcomes_90d": "; ".join(f"{k}: {v}" for k, v in outcomes.items()),
                 "overdue": int(acc.loc[acc["owner"] == rep, "_overdue"].sum()),
+                "planned_days_90d": len(mine_plans),
+                "planned_stops_90d": planned,
+                "done_stops_90d": done,
+                "planned_vs_done": done / planned if planned else float("nan"),
+                "planned_drive_min_90d": float(mine_plans["drive_s"].sum()) / 60.0,
+                "planned_km_90d": float(mine_plans["distance_m"].sum()) / 1000.0,
                 "last_activity": pd.to_datetime(last).max() if len(last) else pd.NaT,
             }
         )

@@ -1768,7 +1768,7 @@ def solve_model(model: RoutingModel, options: PlanOptions = PlanOptions()) -> Mo
     if model.data is None:
         return ModelSolution([], True, 0.0, 0, 0.0)
     seconds = options.time_limit(len(model.visits))
-    res = _pyvrp_solve(model.data, seconds, options, prizes=True)
+    res = _pyvrp_solve(model.data, seconds, options, prizes=False)
     fallback = False
     if not res.best.is_feasible() and any(v.is_required for v in model.visits):
         res = _pyvrp_solve(model.with_required_as_prizes().data, seconds, options, prizes=True)

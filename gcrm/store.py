@@ -21,7 +21,7 @@ from shapely.geometry import Point
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from gcrm._errors import InputError, NotFoundError
+from gcrm._errors import InputError, NotFoundError, PermissionDeniedError
 from gcrm.auth import Actor, account_scope, pseudonym, require, sees_personal_data
 from gcrm.db.models import (
     STAGES,
@@ -1364,3 +1364,93 @@ def set_account_territories(
         )
     session.flush()
     return len(updates)
+
+
+# ---- saved plans ----
+
+
+def save_plan(session: Session, actor: Actor, plan: Any) -> int:
+    """Save each route of a plan as its rep's plan for that day (replacing an older one).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``plan``); a rep saves only their own routes.
+    plan
+        A :class:`gcrm.routing.Plan`.
+
+    Returns
+    -------
+    int
+        Routes saved.
+    """
+    from gcrm.db.models import SavedPlan
+
+    require(actor, "plan")
+    saved = 0
+    for route in plan.routes:
+        rep = get_user(session, route.rep)
+        if rep is None:
+            continue
+        if actor.role == "rep" and rep.id != actor.id:
+            msg = f"user {actor.username!r} may not save {route.rep!r}'s plan"
+            raise PermissionDeniedError(msg)
+        row = session.scalar(
+            select(SavedPlan).where(SavedPlan.rep_id == rep.id, SavedPlan.day == route.date)
+        )
+        if row is None:
+            row = SavedPlan(rep_id=rep.id, day=route.date)
+            session.add(row)
+        planned = [s for s in route.stops if s.account_id is not None]
+        row.created_by = actor.username
+        row.created_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        row.stops = len(planned)
+        row.drive_s = int(route.drive_s)
+        row.distance_m = int(route.distance_m)
+        row.account_ids = json.dumps([int(s.account_id) for s in planned])
+        row.route_json = json.dumps(route.to_dict(), default=str)
+        saved += 1
+    session.flush()
+    return saved
+
+
+def saved_plans_frame(session: Session, actor: Actor) -> pd.DataFrame:
+    """Saved plans the actor may see: a rep their own, a manager their region's reps.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns rep, day, stops, drive_s, distance_m, account_ids (list).
+    """
+    from gcrm.db.models import SavedPlan
+
+    require(actor, "view")
+    stmt = select(SavedPlan, User.username).join(User, User.id == SavedPlan.rep_id)
+    if actor.role == "rep":
+        stmt = stmt.where(SavedPlan.rep_id == actor.id)
+    elif actor.role == "manager":
+        stmt = stmt.where(
+            User.region_id == actor.region_id if actor.region_id is not None else false()
+        )
+    rows = [
+        {
+            "rep": username,
+            "day": p.day,
+            "stops": p.stops,
+            "drive_s": p.drive_s,
+            "distance_m": p.distance_m,
+            "account_ids": json.loads(p.account_ids),
+        }
+        for p, username in session.execute(stmt.order_by(SavedPlan.day)).all()
+    ]
+    cols = ["rep", "day", "stops", "drive_s", "distance_m", "account_ids"]
+    return pd.DataFrame(rows, columns=cols)

@@ -201,3 +201,39 @@ def test_empty_scope_gives_an_empty_report(demo_copy: str) -> None:
         report = territory_report(s, nobody, graph=None)
     assert report.summary["accounts"].tolist() == [0]
     assert np.isnan(report.summary["coverage"].iloc[0])
+
+
+def test_planned_vs_done_from_saved_plans(demo_copy: str) -> None:
+    """A saved plan counts its stops; a visit logged at a planned account that day is 'done';
+    drive time and distance are the plan's."""
+    from gcrm.routing import plan_for_reps
+    from gcrm.store import log_interaction, save_plan
+
+    day = TODAY - dt.timedelta(days=1)
+    with session_scope() as s:
+        rep1 = actor_for(s, "rep1")
+        ids = [
+            a.id
+            for a in s.scalars(
+                select(Account)
+                .where(Account.owner_id == rep1.id, Account.do_not_contact.is_(False))
+                .order_by(Account.id)
+                .limit(4)
+            )
+        ]
+        plan = plan_for_reps(s, rep1, ["rep1"], day, seconds=1.0, due=False, selected=ids)
+        assert save_plan(s, rep1, plan) == 1
+        route = plan.routes[0]
+        first = route.stops[0]
+        log_interaction(
+            s, rep1, int(first.account_id), kind="visit", outcome="order",
+            occurred_at=dt.datetime.combine(day, dt.time(11)),
+        )  # fmt: skip
+    with session_scope() as s:
+        row = rep_report(s, actor_for(s, "manager"), today=TODAY).set_index("rep").loc["rep1"]
+    assert row["planned_days_90d"] == 1
+    assert row["planned_stops_90d"] == len(route.stops)
+    assert row["done_stops_90d"] == 1
+    assert row["planned_vs_done"] == pytest.approx(1 / len(route.stops))
+    assert row["planned_drive_min_90d"] == pytest.approx(route.drive_s / 60)
+    assert row["planned_km_90d"] == pytest.approx(route.distance_m / 1000)

@@ -19,7 +19,7 @@ from gcrm.routing import (
     to_gpx,
     to_ics,
 )
-from gcrm.store import AccountFilter, accounts_frame, list_users, log_interaction
+from gcrm.store import AccountFilter, accounts_frame, list_users, log_interaction, save_plan
 from views.common import demo_banner, require_actor, road_graph, show_map
 
 actor = require_actor()
@@ -85,6 +85,7 @@ if st.button("Optimise", type="primary", key="md_optimise"):
                         session, actor, [rep], day, days=days, seconds=2.0, due=False,
                         selected=chosen, G=road_graph(),
                     )  # fmt: skip
+                    save_plan(session, actor, plan)
                 st.session_state["md_plan"] = plan
                 status.update(label="Route planned", state="complete")
             except GcrmError as exc:
@@ -182,10 +183,13 @@ if route is not None and route.stops:
         if st.form_submit_button("Re-plan from here"):
             s = next(x for x in route.stops if x.visit_id == here)
             try:
-                st.session_state["md_plan"] = replan(
+                new_plan = replan(
                     plan, rep=route.rep, now=dt.datetime.combine(route.date, at),
                     position=(s.lat, s.lon), done=done, skipped=skipped, G=road_graph(),
                 )  # fmt: skip
+                with session_scope() as session:
+                    save_plan(session, actor, new_plan)
+                st.session_state["md_plan"] = new_plan
                 st.rerun()
             except GcrmError as exc:
                 st.error(str(exc))

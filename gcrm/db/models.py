@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.engine import Dialect
@@ -339,6 +340,28 @@ class Interaction(Base):
 
     account: Mapped[Account] = relationship(back_populates="interactions")
     user: Mapped[User | None] = relationship()
+
+
+class SavedPlan(Base):
+    """A rep's planned route for one day (the latest plan saved for that day)."""
+
+    __tablename__ = "saved_plans"
+    __table_args__ = (UniqueConstraint("rep_id", "day", name="uq_saved_plans_rep_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    created_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=_now, server_default=func.current_timestamp()
+    )
+    stops: Mapped[int] = mapped_column(Integer)
+    drive_s: Mapped[int] = mapped_column(Integer)
+    distance_m: Mapped[int] = mapped_column(Integer)
+    account_ids: Mapped[str] = mapped_column(Text)
+    route_json: Mapped[str] = mapped_column(Text)
+
+    rep: Mapped[User] = relationship()
 
 
 class AuditEvent(Base):
