@@ -36,6 +36,7 @@ with session_scope() as session:
 if not reps:
     st.info("There is no rep to plan for.")
     st.stop()
+road_graph()  # load the shared road network before the user presses Optimise
 
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
 rep = c1.selectbox("Rep", reps, key="md_rep", disabled=len(reps) == 1)
@@ -78,15 +79,17 @@ if st.button("Optimise", type="primary", key="md_optimise"):
     if not chosen:
         st.error("Choose at least one visit.")
     else:
+        budget = min(10.0, 0.5 + len(chosen) / 25)  # solver seconds: grows with the stops
         with st.status("Planning over the road network…") as status:
             try:
                 with session_scope() as session:
                     plan = plan_for_reps(
-                        session, actor, [rep], day, days=days, seconds=2.0, due=False,
+                        session, actor, [rep], day, days=days, seconds=budget, due=False,
                         selected=chosen, G=road_graph(),
                     )  # fmt: skip
                     save_plan(session, actor, plan)
                 st.session_state["md_plan"] = plan
+                st.session_state.pop("md_print_files", None)
                 status.update(label="Route planned", state="complete")
             except GcrmError as exc:
                 status.update(label="Planning failed", state="error")
@@ -137,17 +140,16 @@ st.subheader("Take it with you")
 d1, d2, d3, d4 = st.columns(4)
 d1.download_button("GPX", to_gpx(plan), file_name="route.gpx", mime="application/gpx+xml")
 d2.download_button("Calendar", to_ics(plan), file_name="visits.ics", mime="text/calendar")
-d3.download_button(
-    "Itinerary (HTML)", itinerary_html(plan, G=road_graph()), file_name="itinerary.html",
-    mime="text/html",
-)  # fmt: skip
-if d4.button("Itinerary (PDF)", key="md_pdf"):
-    st.session_state["md_pdf_bytes"] = itinerary_pdf(plan, G=road_graph())
-if "md_pdf_bytes" in st.session_state:
-    d4.download_button(
-        "Download PDF", st.session_state["md_pdf_bytes"], file_name="itinerary.pdf",
-        mime="application/pdf",
-    )  # fmt: skip
+if d3.button("Printable itinerary", key="md_print"):
+    with st.spinner("Drawing the itinerary…"):
+        st.session_state["md_print_files"] = (
+            itinerary_html(plan, G=road_graph()),
+            itinerary_pdf(plan, G=road_graph()),
+        )
+if "md_print_files" in st.session_state:
+    page_html, page_pdf = st.session_state["md_print_files"]
+    d3.download_button("HTML", page_html, file_name="itinerary.html", mime="text/html")
+    d4.download_button("PDF", page_pdf, file_name="itinerary.pdf", mime="application/pdf")
 
 route = plan.routes[0] if plan.routes else None
 if route is not None and route.stops:

@@ -50,6 +50,10 @@ def test_rep_plans_the_day_and_gets_an_itinerary(demo_copy: str) -> None:
     assert list(table["#"]) == list(range(1, len(stops) + 1))
     gpx = gpxpy.parse(to_gpx(plan))
     assert len(gpx.waypoints) >= len(stops)
+    at.button(key="md_print").click().run()
+    assert not at.exception, at.exception
+    page_html, page_pdf = at.session_state["md_print_files"]
+    assert page_pdf.startswith(b"%PDF") and stops[0].name.split()[0] in page_html
 
 
 def test_log_a_stop_and_replan(demo_copy: str) -> None:
