@@ -35,6 +35,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,9 @@ def scenario(
         f" {st['iterations']} it, {st['clients']} clients), geometry {st['geometry_s']:4.2f} s",
         flush=True,
     )
+    reasons = Counter(d.reason for d in [*pre, *plan.dropped])
+    if reasons:
+        print("         dropped: " + "; ".join(f"{n} {r}" for r, n in reasons.most_common()))
     return {"label": label, "wall": wall, "cpu": cpu, "planned": planned, **st}
 
 

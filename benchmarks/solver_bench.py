@@ -43,6 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gcrm._errors import InputError  # noqa: E402
 from gcrm.instances import (  # noqa: E402
     Instance,
     check_solution,
@@ -137,7 +138,11 @@ def run_family(
     """Solve each instance with ours (and OR-Tools); print a line per instance."""
     rows = []
     for k, (name, path, bks) in enumerate(items, start=1):
-        inst = read_instance(path)
+        try:
+            inst = read_instance(path)
+        except InputError as exc:
+            print(f"[{label} {k}/{len(items)}] {name}: skipped ({exc})", flush=True)
+            continue
         sol, wall, cpu = _timed(solve_instance, inst, seconds=seconds, seed=seed)
         viol = check_solution(inst, sol.routes)
         row = {
@@ -263,8 +268,12 @@ def main(argv: list[str] | None = None) -> int:
                 sol = vrp.with_suffix(".sol")
                 b = solution_cost_stated(sol) if sol.is_file() else None
                 if b is not None:
-                    inst = read_instance(vrp)
-                    b = route_cost(inst, read_solution(sol))  # recomputed, same convention
+                    try:
+                        inst = read_instance(vrp)
+                    except InputError:
+                        b = None  # reported when the run reaches it
+                    else:
+                        b = route_cost(inst, read_solution(sol))  # same convention
                 items.append((vrp.stem, vrp, b))
         print(f"VRPLIB: {len(items)} instances, {a.vrplib_seconds} s")
         rows = run_family("vrplib", items, a.vrplib_seconds, ortools=ortools, seed=a.seed)

@@ -2,7 +2,7 @@
 
 Three formats are read into one :class:`Instance`:
 
-- TSPLIB ``.tsp`` files with ``EDGE_WEIGHT_TYPE: EUC_2D`` (a single tour
+- TSPLIB ``.tsp`` files with ``EDGE_WEIGHT_TYPE: EUC_2D`` or ``CEIL_2D`` (a single tour
   through every city; no depot);
 - Solomon ``.txt`` VRPTW files (depot ``0``, customers ``1..100``);
 - VRPLIB files (``.vrp``: CVRP, VRPTW and TSP written in VRPLIB form, EUC_2D
@@ -15,6 +15,8 @@ feasibility; :attr:`Instance.rounding` names it:
 ``"nint"``
     TSPLIB's ``nint(sqrt(dx² + dy²))`` (round half up to an integer): TSPLIB and
     VRPLIB TSP/CVRP files.
+``"ceil"``
+    Rounded up to an integer: TSPLIB's ``CEIL_2D`` (e.g. ``dsj1000``).
 ``"exact"``
     The double-precision Euclidean distance: Solomon files, as the published
     best-known solutions use.
@@ -39,7 +41,7 @@ import numpy as np
 from gcrm._errors import InputError
 
 #: Distance conventions (see the module docstring).
-ROUNDINGS: tuple[str, ...] = ("nint", "exact", "dimacs")
+ROUNDINGS: tuple[str, ...] = ("nint", "ceil", "exact", "dimacs")
 
 _FEAS_EPS = 1e-6  # slack for float schedules under the "exact" convention
 
@@ -140,6 +142,8 @@ def euclidean(coords: np.ndarray, rounding: str = "exact") -> np.ndarray:
     d = cdist(xy, xy)
     if rounding == "nint":
         return np.floor(d + 0.5)
+    if rounding == "ceil":
+        return np.ceil(d)
     if rounding == "dimacs":
         return np.floor(d * 10.0 + 1e-9) / 10.0
     return d
@@ -190,7 +194,7 @@ def read_instance(path: str | Path, *, rounding: str | None = None) -> Instance:
 
 
 def read_tsplib(path: str | Path) -> Instance:
-    """Read a TSPLIB ``.tsp`` file (``EUC_2D`` or an explicit full matrix).
+    """Read a TSPLIB ``.tsp`` file (``EUC_2D``, ``CEIL_2D`` or an explicit matrix).
 
     Parameters
     ----------
@@ -365,14 +369,16 @@ def _parse_keyword_file(text: str, p: Path, *, fmt: str) -> Instance:
             dim = int(float(head["DIMENSION"]))
             ids = list(range(1, dim + 1))
             coords = np.zeros((0, 2))
-        if ewt == "EUC_2D":
+        if ewt in ("EUC_2D", "CEIL_2D"):
             if not coords_rows:
-                msg = f"{p}: EUC_2D without NODE_COORD_SECTION"
+                msg = f"{p}: {ewt} without NODE_COORD_SECTION"
                 raise InputError(msg)
         elif ewt == "EXPLICIT":
             matrix = _explicit(head, sections.get("EDGE_WEIGHT_SECTION", []), len(ids), p)
         else:
-            msg = f"{p}: unsupported EDGE_WEIGHT_TYPE {ewt!r} (expected EUC_2D or EXPLICIT)"
+            msg = (
+                f"{p}: unsupported EDGE_WEIGHT_TYPE {ewt!r} (expected EUC_2D, CEIL_2D or EXPLICIT)"
+            )
             raise InputError(msg)
         dim = int(float(head.get("DIMENSION", len(ids))))
         if dim != len(ids):
@@ -415,10 +421,12 @@ def _parse_keyword_file(text: str, p: Path, *, fmt: str) -> Instance:
                 service = np.full(len(ids), float(head.get("SERVICE_TIME", "0")))
                 service[0] = 0.0
         vehicles = int(float(head["VEHICLES"])) if "VEHICLES" in head else None
+    except InputError:
+        raise
     except (KeyError, ValueError, IndexError) as exc:
         msg = f"{p}: malformed instance ({exc})"
         raise InputError(msg) from exc
-    rounding = "nint" if kind != "vrptw" else "dimacs"
+    rounding = "ceil" if ewt == "CEIL_2D" else ("nint" if kind != "vrptw" else "dimacs")
     return Instance(
         name=name,
         kind=kind,
@@ -527,7 +535,7 @@ def route_cost(inst: Instance, routes: Sequence[Sequence[int]]) -> float:
             continue
         seq = [0, *r, 0] if r[0] != 0 else [*r, r[0]]
         total += float(sum(d[a, b] for a, b in itertools.pairwise(seq)))
-    return round(total, 6) if inst.rounding != "nint" else float(round(total))
+    return float(round(total)) if inst.rounding in ("nint", "ceil") else round(total, 6)
 
 
 def check_solution(inst: Instance, routes: Sequence[Sequence[int]]) -> list[str]:
@@ -644,10 +652,11 @@ def scaled(values: np.ndarray, scale: int, *, up: bool = False) -> np.ndarray:
 def scale_of(inst: Instance) -> int:
     """Integer scale that represents the instance's distances faithfully.
 
-    Returns 1 for ``"nint"``, 10 for ``"dimacs"`` and 10,000 for ``"exact"``
-    (an error of at most 0.5e-4 per edge for costs; durations round up).
+    Returns 1 for ``"nint"`` and ``"ceil"``, 10 for ``"dimacs"`` and 10,000
+    for ``"exact"`` (an error of at most 0.5e-4 per edge for costs; durations
+    round up).
     """
-    return {"nint": 1, "dimacs": 10, "exact": 10_000}[inst.rounding]
+    return {"nint": 1, "ceil": 1, "dimacs": 10, "exact": 10_000}[inst.rounding]
 
 
 __all__ = [

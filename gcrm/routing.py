@@ -1768,7 +1768,7 @@ def solve_model(model: RoutingModel, options: PlanOptions = PlanOptions()) -> Mo
     if model.data is None:
         return ModelSolution([], True, 0.0, 0, 0.0)
     seconds = options.time_limit(len(model.visits))
-    res = _pyvrp_solve(model.data, seconds, options, prizes=False)
+    res = _pyvrp_solve(model.data, seconds, options, prizes=True)
     fallback = False
     if not res.best.is_feasible() and any(v.is_required for v in model.visits):
         res = _pyvrp_solve(model.with_required_as_prizes().data, seconds, options, prizes=True)
@@ -2294,7 +2294,11 @@ def replan(
         raise InputError(msg)
     rep_obj = next(r for r in plan.problem.reps if r.id == rep)
     by_id = {v.id: v for v in plan.problem.visits}
-    kept = [dataclasses.replace(s, status="done") for s in route.stops if s.visit_id in done_ids]
+    kept = [  # done now or in an earlier re-plan
+        dataclasses.replace(s, status="done")
+        for s in route.stops
+        if s.visit_id in done_ids or s.status == "done"
+    ]
     remaining_ids = [
         s.visit_id
         for s in route.stops
@@ -3229,7 +3233,9 @@ def solve_instance_file(
     dict
         What was written: ``routes`` in the file's node numbers (depot
         excluded; a TSPLIB tour lists every city once) and the ``cost``
-        recomputed from the instance.
+        recomputed from the instance. Note that VRPLIB ``.sol`` files number
+        clients one lower than the ``.vrp`` file does (depot 0); see
+        :func:`gcrm.instances.read_solution`.
 
     Raises
     ------

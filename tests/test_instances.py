@@ -247,9 +247,9 @@ def test_shared_solomon_c101() -> None:
 @pytest.mark.shared
 def test_shared_vrplib_best_known_costs() -> None:
     """The stated costs of the bundled VRPLIB best-known solutions are recomputed
-    exactly (DIMACS convention for Gehring-Homberger, nint for TSPs), and the
-    solutions check out."""
-    for name in ("gh1000_vrptw/C1_10_1", "tsp_large_vrplib/pr1002"):
+    exactly (DIMACS convention for Gehring-Homberger, nint or CEIL_2D for TSPs),
+    and the solutions check out."""
+    for name in ("gh1000_vrptw/C1_10_1", "tsp_large_vrplib/pr1002", "tsp_large_vrplib/dsj1000"):
         vrp, sol = _shared(f"{name}.vrp"), _shared(f"{name}.sol")
         inst = read_instance(vrp)
         routes = read_solution(sol)

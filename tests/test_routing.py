@@ -474,6 +474,21 @@ def test_replan_keeps_done_stops(G: nx.MultiDiGraph) -> None:
     assert next(d for d in new.dropped if d.visit_id == skipped).reason == routing.REASON_SKIPPED
     remaining = {s.visit_id for s in route.stops[3:]}
     assert remaining <= set(new.planned_visit_ids()) | {d.visit_id for d in new.dropped}
+    # Re-plan again later: earlier done stops stay, the next one joins them.
+    nxt = rest[0]
+    later = routing.replan(
+        new,
+        rep="ann",
+        now=nxt.end + dt.timedelta(minutes=5),
+        position=(nxt.lat, nxt.lon),
+        done=[nxt.visit_id],
+        G=G,
+        options=FAST,
+    )
+    check_plan(problem, later, G)
+    r2 = later.route("ann", DAY1)
+    assert [s.visit_id for s in r2.stops[:3]] == [*done, nxt.visit_id]
+    assert all(s.status == "done" for s in r2.stops[:3])
     with pytest.raises(ValueError, match="not stops"):
         routing.replan(plan, rep="ann", now=now, position=pos, done=["nope"], G=G)
 
@@ -820,3 +835,39 @@ def test_visits_from_accounts_due_selection_and_dnc() -> None:
         3: routing.REASON_DNC,
         6: routing.REASON_NO_LOCATION,
     }
+
+
+def test_large_prizes_keep_restrictions_on_foot(G_walk: nx.MultiDiGraph) -> None:
+    """On the walking network trips are long, so prizes (scaled to the longest
+    trip) exceed PyVRP's default penalty cap: the plan must still keep every
+    rep restriction and break rule, and plan plenty of visits."""
+    visits = _visits(G_walk, 80, seed=111)
+    visits = [dataclasses.replace(v, reps=(f"r{i % 3}",), minutes=10) for i, v in enumerate(visits)]
+    reps = tuple(_rep(G_walk, f"r{k}", 112 + k) for k in range(3))
+    problem = PlanningProblem(tuple(visits), reps, (DAY1,), "walk")
+    opts = PlanOptions(seconds=10, iterations=1500, seed=1, geometry=False)
+    plan = routing.plan_routes(problem, G=G_walk, options=opts)
+    assert plan.stats["feasible"]
+    assert (
+        max(
+            c.prize
+            for c in routing.build_model(
+                problem, travel_matrix(G_walk, *routing.model_points(problem)[:2])
+            ).data.clients()
+        )
+        > 1e5
+    )
+    check_plan(problem, plan, G_walk)
+    assert len(plan.planned_visit_ids()) >= 40
+
+
+def test_nothing_to_plan(G: nx.MultiDiGraph) -> None:
+    """No visits, or no rep working on the dates: an empty plan with reasons."""
+    rep = _rep(G, "ann", 121)
+    empty = routing.plan_routes(PlanningProblem((), (rep,), (DAY1,)), G=G, options=FAST)
+    assert empty.routes == [] and empty.dropped == []
+    away = dataclasses.replace(rep, days=(DAY2,))
+    problem = PlanningProblem(tuple(_visits(G, 3, seed=122)), (away,), (DAY1,))
+    plan = routing.plan_routes(problem, G=G, options=FAST)
+    assert plan.routes == []
+    assert {d.reason for d in plan.dropped} == {routing.REASON_NO_DAY}
