@@ -997,9 +997,10 @@ def nearest_drive_times(
     Problems with origins x locations <= ``exact_limit`` (default none) take
     the minimum of :func:`drive_times`; the default path gives the same times
     in time linear in the number of locations: the cheapest arrival at every
-    graph node from any origin is computed once (one Dijkstra per distinct origin node), then each location
-    takes its best way in; locations sharing a street with origins are then
-    solved exactly against those origins (the direct way along the street).
+    graph node from any origin is computed once (one Dijkstra per distinct
+    origin node), then each location takes its best way in; locations sharing
+    a street with origins are then solved exactly against those origins (the
+    direct way along the street).
 
     Parameters
     ----------
