@@ -1454,3 +1454,56 @@ def saved_plans_frame(session: Session, actor: Actor) -> pd.DataFrame:
     ]
     cols = ["rep", "day", "stops", "drive_s", "distance_m", "account_ids"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def set_territory_owner(
+    session: Session, actor: Actor, territory: str, username: str | None
+) -> Territory:
+    """Make a rep the owner of a territory (or leave it without one).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``territories``; a manager only in their region).
+    territory
+        The territory's name.
+    username
+        The new owner (a rep), or ``None``.
+
+    Returns
+    -------
+    Territory
+        The changed territory.
+
+    Raises
+    ------
+    NotFoundError
+        If the territory is not one the actor may manage.
+    InputError
+        If the user is unknown or not a rep.
+    """
+    require(actor, "territories")
+    t = session.scalar(select(Territory).where(Territory.name == territory))
+    if t is None or (actor.role == "manager" and t.region_id != actor.region_id):
+        msg = f"no territory {territory!r}"
+        raise NotFoundError(msg)
+    owner_id = None
+    if username:
+        user = get_user(session, username)
+        if user is None or user.role != "rep":
+            msg = f"owner: {username!r} is not a rep"
+            raise InputError(msg)
+        owner_id = user.id
+    before = t.owner.username if t.owner else None
+    t.owner_id = owner_id
+    audit(
+        session,
+        actor,
+        "edit",
+        f"territory:{t.id}",
+        {"owner": {"before": before, "after": username}},
+    )
+    session.flush()
+    return t

@@ -10,8 +10,13 @@ import streamlit as st
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
 from gcrm.maps import layer_map
-from gcrm.store import accounts_frame, territories_frame
-from gcrm.territories import build_and_save_territories, import_territories
+from gcrm.store import accounts_frame, list_users, set_territory_owner, territories_frame
+from gcrm.territories import (
+    build_and_save_territories,
+    import_territories,
+    save_and_assign,
+    territories_from_drawings,
+)
 from views.common import demo_banner, require_actor, road_graph, show_map
 
 actor = require_actor()
@@ -37,7 +42,58 @@ if not actor.can("territories"):
     demo_banner()
     st.stop()
 
-tab_build, tab_upload = st.tabs(["Build automatically", "Upload GeoJSON"])
+tab_assign, tab_build, tab_draw, tab_upload = st.tabs(
+    ["Assign reps", "Build automatically", "Draw", "Upload GeoJSON"]
+)
+with tab_assign:
+    with session_scope() as session:
+        rep_names = [u.username for u in list_users(session, actor) if u.role == "rep"]
+    if territories.empty:
+        st.caption("No territory to assign yet.")
+    else:
+        with st.form("assign_reps"):
+            choices = ["(nobody)", *rep_names]
+            picks = {}
+            for row in territories.itertuples():
+                current = row.owner if row.owner in rep_names else "(nobody)"
+                picks[row.name] = st.selectbox(
+                    row.name, choices, index=choices.index(current), key=f"terr_owner_{row.id}"
+                )
+            if st.form_submit_button("Save owners"):
+                try:
+                    with session_scope() as session:
+                        for name, owner in picks.items():
+                            set_territory_owner(
+                                session, actor, name, None if owner == "(nobody)" else owner
+                            )
+                    st.success("Owners saved.")
+                except GcrmError as exc:
+                    st.error(str(exc))
+with tab_draw:
+    st.caption("Draw one polygon (or rectangle) per territory, then name them in drawing order.")
+    from streamlit_folium import st_folium
+
+    drawing = layer_map(accounts, "markers", draw=True) if len(accounts) else None
+    state = (
+        st_folium(drawing, key="terr_draw_map", height=420, use_container_width=True,
+                  returned_objects=["all_drawings"])
+        if drawing is not None
+        else None
+    )  # fmt: skip
+    drawn = (state or {}).get("all_drawings") or []
+    names_text = st.text_input("Names, comma separated", key="terr_draw_names")
+    replace_drawn = st.checkbox("Replace the existing territories", key="terr_draw_replace")
+    if st.button("Save drawn territories", key="terr_draw_save"):
+        names = [n.strip() for n in names_text.split(",") if n.strip()]
+        try:
+            shapes = territories_from_drawings(drawn, names)
+            with session_scope() as session:
+                result = save_and_assign(session, actor, shapes, replace=replace_drawn)
+            st.success(
+                f"Saved {len(shapes)} territories; {result.get('assigned', 0)} accounts assigned."
+            )
+        except GcrmError as exc:
+            st.error(str(exc))
 with tab_build, st.form("build"):
     st.write(
         "Split the region into K contiguous, compact territories seeded at the reps' home "

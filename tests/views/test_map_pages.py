@@ -84,3 +84,26 @@ def test_reports_page_and_audited_download(demo_copy: str) -> None:
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "export")
         )
     assert n == 1
+
+
+def test_manager_assigns_reps_to_territories(demo_copy: str) -> None:
+    """The manager gives a territory to another rep; a non-rep cannot own one."""
+    import pytest
+
+    from gcrm._errors import InputError
+    from gcrm.store import set_territory_owner
+
+    at = _page("manager", "views/territories.py")
+    west_id = None
+    with session_scope() as s:
+        west = s.scalar(select(Territory).where(Territory.name == "Helsinki West"))
+        west_id = west.id
+    at.selectbox(key=f"terr_owner_{west_id}").select("rep2")
+    at.button(key="FormSubmitter:assign_reps-Save owners").click().run()
+    assert not at.exception, at.exception
+    assert any("Owners saved" in m.value for m in at.success)
+    with session_scope() as s:
+        owner = s.get(Territory, west_id).owner
+        assert owner.username == "rep2"
+        with pytest.raises(InputError, match="not a rep"):
+            set_territory_owner(s, actor_for(s, "manager"), "Helsinki West", "analyst")
