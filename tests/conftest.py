@@ -139,3 +139,28 @@ def demo_copy(demo_sqlite_file: Path, tmp_path: Path, monkeypatch) -> str:
     url = f"sqlite:///{target}"
     _use(monkeypatch, url, tmp_path)
     return url
+
+
+@pytest.fixture(scope="session")
+def demo(demo_sqlite_file: Path) -> dict:
+    """The demo's accounts, region and reps' homes, read once (never written)."""
+    from gcrm.auth import SYSTEM
+    from gcrm.db.session import session_scope
+    from gcrm.store import accounts_frame, region_geometry, rep_home_bases
+
+    with session_scope(f"sqlite:///{demo_sqlite_file}") as s:
+        out = {
+            "accounts": accounts_frame(s, SYSTEM),
+            "region": region_geometry(s, SYSTEM),
+            "homes": rep_home_bases(s, SYSTEM),
+        }
+    dispose_engines()
+    return out
+
+
+@pytest.fixture(scope="session")
+def graph():  # type: ignore[no-untyped-def]
+    """The bundled Helsinki drive network, built once per run (no cache file)."""
+    from gcrm.network import build_network
+
+    return build_network()

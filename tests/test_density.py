@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from collections.abc import Iterator
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -19,36 +17,15 @@ from shapely.geometry import Point, box
 
 from gcrm import density
 from gcrm._errors import InputError, NotFoundError
-from gcrm.auth import SYSTEM, actor_for
-from gcrm.db.session import dispose_engines, session_scope
+from gcrm.auth import actor_for
+from gcrm.db.session import session_scope
 from gcrm.matrix import travel_matrix
-from gcrm.network import build_network
-from gcrm.store import ACCOUNT_COLUMNS, accounts_frame, region_geometry, rep_home_bases
+from gcrm.store import ACCOUNT_COLUMNS, accounts_frame
 
 TODAY = dt.date(2026, 11, 24)
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def demo(demo_sqlite_file: Path) -> Iterator[dict]:
-    """The demo's accounts, region and reps' homes, read once (never written)."""
-    url = f"sqlite:///{demo_sqlite_file}"
-    with session_scope(url) as s:
-        out = {
-            "accounts": accounts_frame(s, SYSTEM),
-            "region": region_geometry(s, SYSTEM),
-            "homes": rep_home_bases(s, SYSTEM),
-        }
-    dispose_engines()
-    yield out
-
-
-@pytest.fixture(scope="module")
-def graph():
-    """The bundled Helsinki drive network, built once (no cache file)."""
-    return build_network()
 
 
 def frame(rows: list[dict]) -> gpd.GeoDataFrame:

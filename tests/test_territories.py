@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,8 +20,7 @@ from gcrm import density, territories
 from gcrm._errors import InputError, PermissionDeniedError
 from gcrm.auth import SYSTEM, actor_for
 from gcrm.db.models import Account, AuditEvent, Territory
-from gcrm.db.session import dispose_engines, session_scope
-from gcrm.network import build_network
+from gcrm.db.session import session_scope
 from gcrm.store import (
     ACCOUNT_COLUMNS,
     accounts_frame,
@@ -31,25 +29,6 @@ from gcrm.store import (
     save_territories,
     territories_frame,
 )
-
-
-@pytest.fixture(scope="module")
-def demo(demo_sqlite_file: Path) -> Iterator[dict]:
-    """The demo's accounts, region and reps' homes, read once (never written)."""
-    with session_scope(f"sqlite:///{demo_sqlite_file}") as s:
-        out = {
-            "accounts": accounts_frame(s, SYSTEM),
-            "region": region_geometry(s, SYSTEM),
-            "homes": rep_home_bases(s, SYSTEM),
-        }
-    dispose_engines()
-    yield out
-
-
-@pytest.fixture(scope="module")
-def graph():
-    """The bundled Helsinki drive network, built once (no cache file)."""
-    return build_network()
 
 
 def seeds_of(homes: pd.DataFrame) -> pd.DataFrame:
