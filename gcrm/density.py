@@ -61,6 +61,7 @@ __all__ = [
     "address_points",
     "area_stats",
     "coverage",
+    "coverage_mask",
     "drive_times",
     "filtered_accounts",
     "haversine_m",
@@ -707,6 +708,37 @@ def postcode_areas(
     return out.to_crs(4326)
 
 
+def coverage_mask(
+    accounts: pd.DataFrame, *, today: dt.date | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: has a visit-frequency target, and was visited within it.
+
+    An account has a target when ``visit_every_days`` is set (and positive);
+    it is covered when its last visit is at most that many days before
+    ``today``.
+
+    Parameters
+    ----------
+    accounts
+        Accounts with ``visit_every_days`` and ``last_visit``.
+    today
+        Reference day (default today).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(has_target, covered)``, boolean arrays in row order.
+    """
+    today = today or dt.date.today()
+    every = pd.to_numeric(accounts["visit_every_days"], errors="coerce").to_numpy(float)
+    last = _last_visits(accounts)
+    age = (np.datetime64(today, "D") - last).astype("timedelta64[D]").astype(float)
+    age[np.isnat(last)] = np.inf
+    has_target = np.isfinite(every) & (every > 0)
+    covered = has_target & (age <= np.where(has_target, every, 0))
+    return has_target, covered
+
+
 def coverage(
     accounts: pd.DataFrame, *, by: str | None = "territory", today: dt.date | None = None
 ) -> pd.DataFrame:
@@ -731,13 +763,7 @@ def coverage(
         ``covered`` and ``coverage`` (``covered / with_target``, NaN when no
         account has a target).
     """
-    today = today or dt.date.today()
-    every = pd.to_numeric(accounts["visit_every_days"], errors="coerce").to_numpy(float)
-    last = _last_visits(accounts)
-    age = (np.datetime64(today, "D") - last).astype("timedelta64[D]").astype(float)
-    age[np.isnat(last)] = np.inf
-    has_target = np.isfinite(every) & (every > 0)
-    covered = has_target & (age <= np.where(has_target, every, 0))
+    has_target, covered = coverage_mask(accounts, today=today)
     frame = pd.DataFrame(
         {"accounts": 1, "with_target": has_target.astype(int), "covered": covered.astype(int)},
         index=accounts.index,

@@ -1369,21 +1369,10 @@ def write_map(
 
 
 def _road_lines(osm: str | Path | None) -> gpd.GeoDataFrame:
-    """The drive network's edges as lines (EPSG:4326)."""
-    import geopandas as gpd
-    import shapely
+    """The region's drive network as lines (EPSG:4326)."""
+    from gcrm.network import load_network, road_lines
 
-    from gcrm.network import load_network
-
-    G = load_network(osm)
-    lines = []
-    for u, v, data in G.edges(data=True):
-        geom = data.get("geometry")
-        if geom is None:
-            a, b = G.nodes[u], G.nodes[v]
-            geom = shapely.LineString([(a["x"], a["y"]), (b["x"], b["y"])])
-        lines.append(geom)
-    return gpd.GeoDataFrame(geometry=lines, crs=4326)
+    return road_lines(load_network(osm))
 
 
 #: Colours of the routes of a plan (one per rep and day).

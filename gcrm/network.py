@@ -1016,3 +1016,30 @@ def _snap_arrays(
     sx, sy = shapely.get_x(snapped), shapely.get_y(snapped)
     slon, slat = idx.to_lonlat.transform(sx, sy)
     return e, frac * idx.length[e], d, np.asarray(slat), np.asarray(slon)
+
+
+def road_lines(G: nx.MultiDiGraph) -> Any:
+    """Return a graph's edges as lines, for drawing roads on maps.
+
+    Parameters
+    ----------
+    G
+        A road graph (osmnx-compatible; simplified edges carry ``geometry``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One line per directed edge (EPSG:4326); edges without a geometry
+        are straight lines between their nodes.
+    """
+    import geopandas as gpd
+    import shapely
+
+    lines = []
+    for u, v, data in G.edges(data=True):
+        geom = data.get("geometry")
+        if geom is None:
+            a, b = G.nodes[u], G.nodes[v]
+            geom = shapely.LineString([(a["x"], a["y"]), (b["x"], b["y"])])
+        lines.append(geom)
+    return gpd.GeoDataFrame(geometry=lines, crs=4326)

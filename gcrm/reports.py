@@ -289,16 +289,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _covered_mask(df: pd.DataFrame, today: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """(has a frequency target, visited within it) per account."""
-    every = pd.to_numeric(df["visit_every_days"], errors="coerce").to_numpy(dtype=float)
-    has_target = np.isfinite(every) & (every > 0)
-    last = pd.to_datetime(df["last_visit"], errors="coerce")
-    age = (pd.Timestamp(today) - last).dt.days.to_numpy(dtype=float)
-    covered = has_target & np.isfinite(age) & (age <= np.where(has_target, every, 0))
-    return has_target, covered
-
-
 def _mean_drive_minutes(
     graph: Any, lats: np.ndarray, lons: np.ndarray, home: tuple[float, float] | None, sample: int
 ) -> tuple[float, float]:
@@ -364,7 +354,7 @@ def territory_report(
     TerritoryReport
         The figures.
     """
-    from gcrm.density import coverage, metric_crs, white_space
+    from gcrm.density import coverage, coverage_mask, metric_crs, white_space
     from gcrm.store import interactions_frame, rep_home_bases, territories_frame
 
     require(actor, "view")
@@ -389,7 +379,7 @@ def territory_report(
     v90 = visits[when >= today - dt.timedelta(days=90)].groupby("account_id").size()
     acc["visits_30d"] = acc["id"].map(v30).fillna(0).astype(int)
     acc["visits_90d"] = acc["id"].map(v90).fillna(0).astype(int)
-    has_target, covered = _covered_mask(acc, today)
+    has_target, covered = coverage_mask(acc, today=today)
     acc["_target"], acc["_covered"] = has_target, covered
 
     ws_ids: set[int] = set()
@@ -547,6 +537,7 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
     pandas.DataFrame
         :data:`REP_COLUMNS`, one row per rep with accounts in scope.
     """
+    from gcrm.density import coverage_mask
     from gcrm.store import interactions_frame, saved_plans_frame
 
     require(actor, "view")
@@ -566,7 +557,7 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
     }
     when = pd.to_datetime(inter["occurred_at"]).dt.date
     recent = inter[when >= today - dt.timedelta(days=90)]
-    has_target, covered = _covered_mask(acc, today)
+    has_target, covered = coverage_mask(acc, today=today)
     acc = acc.assign(_overdue=has_target & ~covered)
     reps = sorted(
         set(acc["owner"].dropna()) | set(inter["user"].dropna()) | set(plans["rep"].dropna())
@@ -992,6 +983,10 @@ def export_report(
         "territories": list(territories or []),
     }
     if kind == "territories":
+        if graph == "default":
+            from gcrm.network import load_network
+
+            graph = load_network()
         report = territory_report(session, actor, territories, today=today, graph=graph)
         extra: dict[str, Any] = {}
         if fmt == "pdf":
@@ -999,7 +994,9 @@ def export_report(
             acc["territory"] = acc["territory"].fillna(NO_TERRITORY)
             extra["accounts"] = acc
             if graph is not None:
-                extra["roads"] = _roads(graph if graph != "default" else None)
+                from gcrm.network import road_lines
+
+                extra["roads"] = road_lines(graph)
         data = territory_report_bytes(report, fmt, **extra)
         table = report.summary
     elif kind in ("reps", "accounts"):
@@ -1024,15 +1021,3 @@ def export_report(
         msg = f"report: {kind!r} is not one of territories, reps, accounts"
         raise InputError(msg)
     return _export(session, actor, data, f"{kind}.{fmt}", len(table), table.columns, details)
-
-
-def _roads(graph: Any) -> gpd.GeoDataFrame:
-    """Road lines of a graph (the region's drive network by default) for static maps."""
-    import osmnx as ox
-
-    if graph is None:
-        from gcrm.network import load_network
-
-        graph = load_network()
-    edges = ox.graph_to_gdfs(graph, nodes=False)
-    return edges[["geometry"]]

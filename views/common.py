@@ -83,9 +83,9 @@ def road_graph():  # type: ignore[no-untyped-def]
 @st.cache_resource(show_spinner="Loading the road network…")
 def road_lines():  # type: ignore[no-untyped-def]
     """The region's roads as lines, for the offline grey basemap."""
-    from gcrm.reports import _roads
+    from gcrm.network import road_lines as lines_of
 
-    return _roads(road_graph())
+    return lines_of(road_graph())
 
 
 @st.cache_resource(show_spinner="Building postcode areas…")
