@@ -31,7 +31,7 @@ def populate(url: str, n: int, seed: int = 3) -> None:
     import shapely
     from sqlalchemy import insert, select
 
-    from gcrm.db.models import Account, Interaction, Region, Territory, User
+    from gcrm.db.models import Account, Interaction, Region, Territory, User, point_wkt
     from gcrm.db.session import session_scope
 
     rng = np.random.default_rng(seed)
@@ -64,7 +64,7 @@ def populate(url: str, n: int, seed: int = 3) -> None:
                     "territory_id": tid[i],
                     "lat": float(lat[i]),
                     "lon": float(lon[i]),
-                    "geom": f"POINT ({lon[i]} {lat[i]})",
+                    "geom": point_wkt(lat[i], lon[i]),
                     "geocode_precision": "provided",
                     "manual_pin": False,
                     "potential_value": float(rng.integers(500, 50_000)),

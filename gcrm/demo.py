@@ -32,6 +32,7 @@ from gcrm.db.models import (
     Role,
     Territory,
     User,
+    point_wkt,
 )
 from gcrm.osm import read_address_points, read_businesses
 from gcrm.settings import get_settings
@@ -269,7 +270,7 @@ def _add_accounts(
                 "country": "FI",
                 "lat": float(b.lat),
                 "lon": float(b.lon),
-                "geom": f"POINT ({b.lon!r} {b.lat!r})",
+                "geom": point_wkt(b.lat, b.lon),
                 "geocode_precision": Precision.PROVIDED.value,
                 "geocode_score": 1.0,
                 "geocode_source": "osm",

@@ -41,7 +41,16 @@ from sqlalchemy.orm import Session
 
 from gcrm._errors import InputError
 from gcrm.auth import Actor, require
-from gcrm.db.models import STAGES, Account, AccountKind, Contact, Precision, Territory, User
+from gcrm.db.models import (
+    STAGES,
+    Account,
+    AccountKind,
+    Contact,
+    Precision,
+    Territory,
+    User,
+    point_wkt,
+)
 from gcrm.store import audit
 
 if TYPE_CHECKING:
@@ -1184,7 +1193,7 @@ def _write_accounts(
         for v in chunk:
             keys.update(v)
         for v in chunk:
-            v["geom"] = _geom_value(v.get("lat"), v.get("lon"))
+            v["geom"] = point_wkt(v.get("lat"), v.get("lon"))
             for k in keys - v.keys():
                 v[k] = None
         session.execute(insert(_ACCOUNTS_TABLE), chunk)
@@ -1195,7 +1204,7 @@ def _write_accounts(
         changes = [_without_private(row) for row in updates[i : i + _CHUNK]]
         for row in changes:
             if "lat" in row:
-                row["geom"] = _geom_value(row.get("lat"), row.get("lon"))
+                row["geom"] = point_wkt(row.get("lat"), row.get("lon"))
         session.execute(update(Account), changes)
         done += len(changes)
         if progress:
@@ -1237,13 +1246,6 @@ def _without_private(values: dict[str, Any]) -> dict[str, Any]:
 def _address_changed(old: dict[str, Any], values: dict[str, Any]) -> bool:
     keys = ("street", "housenumber", "postcode", "city")
     return any(k in values and old.get(k) != values[k] for k in keys)
-
-
-def _geom_value(lat: float | None, lon: float | None) -> str | None:
-    """WKT of a location; :class:`~gcrm.db.models.GeometryType` adapts it per database."""
-    if lat is None or lon is None:
-        return None
-    return f"POINT ({lon!r} {lat!r})"
 
 
 def _sha256(path: Path) -> str:

@@ -148,6 +148,24 @@ class GeometryType(TypeDecorator[Any]):
         return shapely.from_wkt(text.split(";", 1)[-1])
 
 
+def point_wkt(lat: float | None, lon: float | None) -> str | None:
+    """WKT of a location for bulk inserts (:class:`GeometryType` adapts it per database).
+
+    Parameters
+    ----------
+    lat, lon
+        WGS84 degrees; ``None`` when not located.
+
+    Returns
+    -------
+    str or None
+        ``"POINT (lon lat)"``, or ``None``.
+    """
+    if lat is None or lon is None:
+        return None
+    return f"POINT ({float(lon)!r} {float(lat)!r})"
+
+
 def geometry_type(kind: str) -> GeometryType:
     """Return the column type of a geometry column (see :class:`GeometryType`).
 
