@@ -189,6 +189,14 @@ NPM_PACKAGES: tuple[NpmPackage, ...] = (
         "sha512-iCcbXE9okhwznoTXjxVjoGFoKeiWGsgmWPKrPAeHUvtWZWK4t6YF6815D13wZoMxX2UM6tOmD7/VofCxx3S0+w==",
         ("dist/",),
     ),
+    # The offline basemap's renderer (gcrm.basemap): vector tiles from a PMTiles
+    # archive drawn on a canvas; BSD-3-Clause.
+    NpmPackage(
+        "protomaps-leaflet",
+        "5.1.0",
+        "sha512-N0YY1Gbw5nZ9n8VUOvwHKm/w3zhTTuaZEeMZl8doHemeM4ujGPp2otI6t4Sgqrz8iM4svx2rpG1Q17rHkOWSaA==",
+        ("dist/protomaps-leaflet.js",),
+    ),
     # branca's colour maps (legends) load d3 3.5.5.
     NpmPackage(
         "d3",
@@ -308,6 +316,11 @@ ASSETS: tuple[Asset, ...] = (
     Asset(
         "leaflet-draw@1.0.2/dist/leaflet.draw.css",
         (f"{_CDNJS}/leaflet.draw/1.0.2/leaflet.draw.css",),
+    ),
+    # gcrm.basemap.BasemapLayer
+    Asset(
+        "protomaps-leaflet@5.1.0/dist/protomaps-leaflet.js",
+        (f"{_JSDELIVR}/npm/protomaps-leaflet@5.1.0/dist/protomaps-leaflet.js",),
     ),
     # branca.colormap.ColorMap (hard-coded in its render(): see inline_assets)
     Asset("d3@3.5.5/d3.min.js", (f"{_CDNJS}/d3/3.5.5/d3.min.js",)),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
@@ -31,8 +32,8 @@ from folium.elements import MacroElement
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
-from gcrm import assets
-from gcrm._errors import InputError
+from gcrm import assets, basemap
+from gcrm._errors import GcrmError, GcrmWarning, InputError
 from gcrm.settings import get_settings
 
 if TYPE_CHECKING:
@@ -238,8 +239,9 @@ def base_map(
     bounds : sequence, optional
         ``[[south, west], [north, east]]`` to fit the view to.
     tiles : str, optional
-        ``"openstreetmap"``, ``"none"`` (no tile layer: works with no
-        internet) or a tile URL template with ``{z}``, ``{x}`` and ``{y}``
+        ``"offline"`` (the region's own vector basemap, :mod:`gcrm.basemap`),
+        ``"openstreetmap"``, ``"none"`` (no tile layer) or a tile URL template
+        with ``{z}``, ``{x}`` and ``{y}``
         (``http(s)://...`` or a path such as ``/app/static/tiles/...``);
         ``GCRM_MAP_TILES`` when omitted.
     attribution : str, optional
@@ -276,7 +278,11 @@ def base_map(
     # Without a tile layer Leaflet has no maxZoom, and MarkerCluster then fails
     # with "Map has no maxZoom specified".
     m.options["maxZoom"] = MAX_ZOOM
-    if key == "openstreetmap":
+    if key == "offline":
+        info = _offline_basemap()
+        if info is not None:
+            basemap.BasemapLayer(info).add_to(m)
+    elif key == "openstreetmap":
         folium.TileLayer(_OSM_TILES, attr=CREDIT, name="OpenStreetMap", max_zoom=MAX_ZOOM).add_to(m)
     elif key != "none":
         template = tiles.strip()
@@ -285,7 +291,8 @@ def base_map(
             and template.startswith(("https://", "http://", "/"))
         ):
             msg = (
-                f"map tiles {tiles!r}: use 'openstreetmap', 'none' or a tile URL template "
+                f"map tiles {tiles!r}: use 'offline', 'openstreetmap', 'none' or a tile URL "
+                "template "
                 "with {z}, {x} and {y}"
             )
             raise InputError(msg)
@@ -296,6 +303,15 @@ def base_map(
     if bounds is not None:
         m.fit_bounds([list(bounds[0]), list(bounds[1])], max_zoom=17)
     return m
+
+
+def _offline_basemap() -> basemap.BasemapInfo | None:
+    """The region's basemap (built on first use), or ``None`` with a warning if it cannot be."""
+    try:
+        return basemap.ensure_basemap()
+    except GcrmError as exc:
+        warnings.warn(f"no offline basemap: {exc}", GcrmWarning, stacklevel=3)
+        return None
 
 
 def _is_missing(value: object) -> bool:
@@ -586,6 +602,14 @@ def standalone_html(m: folium.Map) -> str:
     gcrm.assets.AssetError
         When the assets have not been vendored (``python -m gcrm.assets``).
     """
+    for child in list(m._children.values()):
+        if isinstance(child, basemap.BasemapLayer) and not child.embed():
+            warnings.warn(
+                f"the basemap ({child.info.size_bytes} bytes) is too large to embed: "
+                "the file shows it only when served by the app",
+                GcrmWarning,
+                stacklevel=2,
+            )
     page = m.get_root().render()
     if get_settings().map_assets == "cdn":
         return page

