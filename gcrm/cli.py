@@ -644,11 +644,29 @@ def assets(
 
 
 @app.command()
+def basemap(
+    force: Annotated[bool, typer.Option(help="Rebuild even if cached.")] = False,
+    osm: Annotated[Path | None, typer.Option(help="OSM file (default GCRM_OSM_FILE).")] = None,
+) -> None:
+    """Build the offline basemap (vector tiles) from the region's OSM file; cached."""
+    from dataclasses import asdict
+
+    from gcrm.basemap import ensure_basemap
+
+    def go() -> None:
+        info = ensure_basemap(osm, force=force)
+        typer.echo(json.dumps({**asdict(info), "url": info.url}, allow_nan=False))
+
+    _run(go)
+
+
+@app.command()
 def setup(
     demo_data: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the demo.")] = True,
 ) -> None:
     """Everything a fresh install needs: schema, map assets, demo data if empty."""
     from gcrm.assets import vendor_assets
+    from gcrm.basemap import ensure_basemap
     from gcrm.db.session import session_scope
     from gcrm.demo import build_demo
 
@@ -656,6 +674,7 @@ def setup(
         _ensure_db()
         vendor_assets()
         out: dict[str, object] = {"schema": "current", "assets": "ok"}
+        out["basemap"] = ensure_basemap().name
         if demo_data:
             with session_scope() as session:
                 out["demo"] = build_demo(session).__dict__

@@ -37,14 +37,11 @@ LABELS = {
     "postcode": "Postcode areas",
     "territory": "Territories",
 }
-c1, c2, c3 = st.columns([3, 2, 2])
+c1, c2 = st.columns([3, 2])
 layer = c1.radio(
     "Layer", list(LAYERS), format_func=LABELS.get, horizontal=True, key="pm_layer", index=0
 )
 weight = c2.radio("Weight", ["count", "potential"], horizontal=True, key="pm_weight")
-basemap = c3.toggle(
-    "Road basemap (offline)", value=get_settings().map_tiles == "none", key="pm_roads"
-)
 st.caption(f"{len(accounts):,} accounts match the filters.")
 
 areas = None
@@ -63,7 +60,6 @@ try:
         areas=areas,
         territories=territories,
         draw=True,
-        roads=road_lines() if basemap else None,
     )
 except GcrmError as exc:
     st.error(str(exc))

@@ -54,7 +54,6 @@ def live_app(demo_sqlite_file: Path, tmp_path_factory) -> Iterator[str]:
         **os.environ,
         "GCRM_DATABASE_URL": f"sqlite:///{db}",
         "GCRM_DATA_DIR": str(folder),
-        "GCRM_MAP_TILES": "none",
     }
     log = (folder / "streamlit.log").open("w")
     proc = subprocess.Popen(
