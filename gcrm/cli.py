@@ -115,7 +115,7 @@ def db_upgrade() -> None:
 
     _run(upgrade_database)
     url = get_settings().resolved_database_url
-    typer.echo(json.dumps({"database": url.split("@")[-1], "schema": "current"}))
+    _echo_json({"database": url.split("@")[-1], "schema": "current"})
 
 
 @app.command()
@@ -130,7 +130,7 @@ def demo(
         _ensure_db()
         with session_scope() as session:
             summary = build_demo(session, osm)
-        typer.echo(json.dumps(summary.__dict__))
+        _echo_json(summary.__dict__)
 
     _run(go)
 
@@ -167,7 +167,7 @@ def import_(
             typer.echo(f"{report.rejected} rejected row(s) written to {target}", err=True)
         for row, ext, other in report.duplicate_pairs:
             typer.echo(f"row {row}: {ext!r} looks like a duplicate of {other!r}", err=True)
-        typer.echo(json.dumps(report.summary()))
+        _echo_json(report.summary())
 
     _run(go)
 
@@ -259,7 +259,7 @@ def users_add(
                     raise InputError("no password: set GCRM_NEW_PASSWORD or run in a terminal")
                 password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
             create_user(session, actor, username, password, role=role, display_name=display_name)
-        typer.echo(json.dumps({"user": username, "role": role}))
+        _echo_json({"user": username, "role": role})
 
     _run(go)
 
@@ -307,9 +307,7 @@ def accounts_export(
             flt = AccountFilter(kinds=kind or (), territories=territory or ())
             export = export_accounts(session, actor, flt, fmt)  # type: ignore[arg-type]
             output.write_bytes(export.data)
-        typer.echo(
-            json.dumps({"output": str(output), "rows": export.rows, "sha256": export.sha256})
-        )
+        _echo_json({"output": str(output), "rows": export.rows, "sha256": export.sha256})
 
     _run(go)
 
@@ -327,7 +325,7 @@ def erase_contact_cmd(
         _ensure_db()
         with session_scope() as session:
             erase_contact(session, _acting_user(session, user), contact_id)
-        typer.echo(json.dumps({"erased": f"contact:{contact_id}"}))
+        _echo_json({"erased": f"contact:{contact_id}"})
 
     _run(go)
 
@@ -345,7 +343,7 @@ def erase_account_cmd(
         _ensure_db()
         with session_scope() as session:
             erase_account(session, _acting_user(session, user), account_id)
-        typer.echo(json.dumps({"erased": f"account:{account_id}"}))
+        _echo_json({"erased": f"account:{account_id}"})
 
     _run(go)
 
@@ -364,7 +362,7 @@ def subject_access_cmd(
         _ensure_db()
         with session_scope() as session:
             result = subject_access(session, _acting_user(session, user), email=email, name=name)
-        typer.echo(json.dumps(result, default=str, ensure_ascii=False))
+        _echo_json(result)
 
     _run(go)
 
@@ -383,7 +381,7 @@ def geocode(
 
     def go() -> None:
         summary = geocode_file(input_csv, output, osm, progress=True, min_score=min_score)
-        typer.echo(json.dumps(summary, default=str))
+        _echo_json(summary)
 
     _run(go)
 
@@ -410,15 +408,13 @@ def matrix(
 
     def go() -> None:
         result = matrix_from_points_file(osm, points, output, weight=weight.value, profile=profile)
-        typer.echo(
-            json.dumps(
-                {
-                    "output": str(output),
-                    "points": len(result.ids),
-                    "too_far": int(result.too_far.sum()),
-                    "unreachable_pairs": int((~np.isfinite(result.durations)).sum()),
-                }
-            )
+        _echo_json(
+            {
+                "output": str(output),
+                "points": len(result.ids),
+                "too_far": int(result.too_far.sum()),
+                "unreachable_pairs": int((~np.isfinite(result.durations)).sum()),
+            }
         )
 
     _run(go)
@@ -460,17 +456,15 @@ def report(
                 territories=territory or None,
             )
             output.write_bytes(export.data)
-        typer.echo(
-            json.dumps(
-                {
-                    "report": kind.value,
-                    "format": fmt,
-                    "output": str(output),
-                    "rows": export.rows,
-                    "bytes": len(export.data),
-                    "sha256": export.sha256,
-                }
-            )
+        _echo_json(
+            {
+                "report": kind.value,
+                "format": fmt,
+                "output": str(output),
+                "rows": export.rows,
+                "bytes": len(export.data),
+                "sha256": export.sha256,
+            }
         )
 
     _run(go)
@@ -519,7 +513,7 @@ def map_(
                 session, actor, layer.value, output, flt=parsed, weight=weight, tiles=tiles,
                 roads=roads,
             )  # fmt: skip
-        typer.echo(json.dumps(result, default=str))
+        _echo_json(result)
 
     _run(go)
 
@@ -554,7 +548,7 @@ def territories_build(
             result = build_and_save_territories(
                 session, actor, k, balance.value, set_owners=set_owners, time_limit_s=seconds
             )
-        typer.echo(json.dumps(result, default=str))
+        _echo_json(result)
 
     _run(go)
 
@@ -579,7 +573,7 @@ def territories_import(
                 session, actor, file, name_field=name_field, owner_field=owner_field,
                 replace=replace,
             )  # fmt: skip
-        typer.echo(json.dumps(result, default=str))
+        _echo_json(result)
 
     _run(go)
 
@@ -607,7 +601,7 @@ def plan(
                 session, actor, rep, date, days=days, seconds=seconds, output=output,
                 seed=seed, profile=profile,
             )  # fmt: skip
-        typer.echo(json.dumps(summary, default=str))
+        _echo_json(summary)
 
     _run(go)
 
@@ -624,7 +618,7 @@ def solve(
 
     def go() -> None:
         summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
-        typer.echo(json.dumps(summary, default=str))
+        _echo_json(summary)
 
     _run(go)
 
@@ -638,7 +632,7 @@ def assets(
 
     def go() -> None:
         dest = vendor_assets(force=force)
-        typer.echo(json.dumps({"assets": str(dest)}))
+        _echo_json({"assets": str(dest)})
 
     _run(go)
 
@@ -655,7 +649,7 @@ def basemap(
 
     def go() -> None:
         info = ensure_basemap(osm, force=force)
-        typer.echo(json.dumps({**asdict(info), "url": info.url}, allow_nan=False))
+        _echo_json({**asdict(info), "url": info.url})
 
     _run(go)
 
@@ -678,9 +672,41 @@ def setup(
         if demo_data:
             with session_scope() as session:
                 out["demo"] = build_demo(session).__dict__
-        typer.echo(json.dumps(out))
+        _echo_json(out)
 
     _run(go)
+
+
+def _plain(value: object) -> object:
+    """A value JSON can hold: NaN, infinities and missing values become ``null``."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [_plain(r) for r in value.to_dict("records")]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    try:
+        if pd.isna(value):  # type: ignore[call-overload]
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _echo_json(value: object) -> None:
+    """Print one line of strict JSON (no ``NaN``: jq and other parsers refuse it)."""
+    typer.echo(json.dumps(_plain(value), ensure_ascii=False, allow_nan=False))
 
 
 def _print_frame(df, fmt: OutputFormat) -> None:  # type: ignore[no-untyped-def]

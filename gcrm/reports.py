@@ -430,9 +430,10 @@ def territory_report(
     summary = summary[list(SUMMARY_COLUMNS)]
 
     breakdown = _breakdown(acc)
-    geo = terr.merge(summary, left_on="name", right_on="territory", how="left").drop(
-        columns=["territory"]
-    )
+    # The territory's own owner column stays; the summary's copy would become owner_x/owner_y.
+    geo = terr.merge(
+        summary.drop(columns=["owner"]), left_on="name", right_on="territory", how="left"
+    ).drop(columns=["territory"])
     geo = gpd.GeoDataFrame(geo, geometry="geometry", crs="EPSG:4326")
     return TerritoryReport(summary=summary, breakdown=breakdown, territories=geo, today=today)
 

@@ -1187,12 +1187,14 @@ def import_territories(
     Returns
     -------
     dict
-        As :func:`save_and_assign`.
+        ``territories`` (how many were read) and what :func:`save_and_assign`
+        returns.
     """
     frame = read_territories_geojson(source, name_field=name_field, owner_field=owner_field)
-    return save_and_assign(
+    result = save_and_assign(
         session, actor, frame, replace=replace, region=region, set_owners=set_owners
     )
+    return {"territories": len(frame), **result}
 
 
 def build_and_save_territories(

@@ -21,6 +21,10 @@ from views.common import demo_banner, require_actor, road_graph, show_map
 
 actor = require_actor()
 st.title("Territories")
+# The result of the last action, shown once after the page is redrawn with the new data.
+flash = st.session_state.pop("terr_flash", None)
+if flash:
+    st.success(flash)
 with session_scope() as session:
     territories = territories_frame(session, actor)
     accounts = accounts_frame(session, actor)
@@ -66,7 +70,8 @@ with tab_assign:
                             set_territory_owner(
                                 session, actor, name, None if owner == "(nobody)" else owner
                             )
-                    st.success("Owners saved.")
+                    st.session_state["terr_flash"] = "Owners saved."
+                    st.rerun()
                 except GcrmError as exc:
                     st.error(str(exc))
 with tab_draw:
@@ -89,9 +94,10 @@ with tab_draw:
             shapes = territories_from_drawings(drawn, names)
             with session_scope() as session:
                 result = save_and_assign(session, actor, shapes, replace=replace_drawn)
-            st.success(
+            st.session_state["terr_flash"] = (
                 f"Saved {len(shapes)} territories; {result.get('assigned', 0)} accounts assigned."
             )
+            st.rerun()
         except GcrmError as exc:
             st.error(str(exc))
 with tab_build, st.form("build"):
@@ -111,6 +117,10 @@ with tab_build, st.form("build"):
                     )
                 status.update(label="Territories saved", state="complete")
                 st.session_state["terr_result"] = result
+                st.session_state["terr_flash"] = (
+                    f"Built and saved {result['territories']} territories."
+                )
+                st.rerun()
             except GcrmError as exc:
                 status.update(label="Failed", state="error")
                 st.error(str(exc))
@@ -131,7 +141,11 @@ with tab_upload:
         try:
             with session_scope() as session:
                 result = import_territories(session, actor, path, replace=replace)
-            st.success(f"Imported {result.get('territories', '?')} territories.")
+            st.session_state["terr_flash"] = (
+                f"Imported {result['territories']} territories; "
+                f"{int(result.get('changed') or 0)} accounts changed territory."
+            )
+            st.rerun()
         except GcrmError as exc:
             st.error(str(exc))
 demo_banner()
