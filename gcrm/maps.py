@@ -664,8 +664,9 @@ class _Areas(MacroElement):
     """Filled polygons with pre-escaped tooltip and popup HTML, built in the browser.
 
     Each feature's properties hold ``c`` (fill colour), ``t`` (tooltip HTML)
-    and ``p`` (popup HTML), escaped in Python; the text is set as HTML by
-    Leaflet, never through folium's JavaScript template literals.
+    and ``p`` (popup HTML), and optionally ``l`` (a label drawn at ``lp``,
+    ``[lat, lon]`` inside the area), escaped in Python; the text is set as HTML
+    by Leaflet, never through folium's JavaScript template literals.
     """
 
     _template = Template(
@@ -678,6 +679,15 @@ class _Areas(MacroElement):
                     return Object.assign({}, style, {fillColor: f.properties.c});
                 },
                 onEachFeature: function (f, l) {
+                    if (f.properties.l) {
+                        L.marker(f.properties.lp, {
+                            interactive: false, keyboard: false,
+                            icon: L.divIcon({
+                                className: "gcrm-area-label", html: f.properties.l,
+                                iconSize: null
+                            })
+                        }).addTo({{ this._parent.get_name() }});
+                    }
                     if (f.properties.t) { l.bindTooltip(f.properties.t, {sticky: true}); }
                     if (f.properties.p) {
                         var popup = document.createElement("div");
@@ -790,14 +800,18 @@ def _format_share(value: float) -> str:
 
 
 def _breaks(values: Sequence[float], classes: int) -> list[float]:
-    """Upper bounds of up to ``classes`` classes: the values, or their quantiles."""
+    """Upper bounds of up to ``classes`` classes: the values, or mapclassify's quantiles."""
+    import mapclassify
     import numpy as np
 
-    arr = np.unique(np.asarray(values, dtype=float))
-    if arr.size <= classes:
-        return [float(v) for v in arr]
-    qs = np.quantile(arr, np.linspace(0, 1, classes + 1)[1:], method="higher")
-    return sorted({float(q) for q in qs})
+    arr = np.asarray(values, dtype=float)
+    distinct = np.unique(arr)
+    if distinct.size <= classes:
+        return [float(v) for v in distinct]
+    with warnings.catch_warnings():  # "not enough unique values": it lowers k itself
+        warnings.simplefilter("ignore", UserWarning)
+        bins = mapclassify.Quantiles(arr, k=classes).bins
+    return sorted({float(b) for b in bins})
 
 
 def _class_of(value: float, breaks: Sequence[float]) -> int:
@@ -827,12 +841,17 @@ def _scale(values: Sequence[float], kind: str) -> tuple[list[str], list[tuple[st
     colors = [palette[_class_of(v, breaks)] if shown(v) else EMPTY_COLOR for v in values]
     entries: list[tuple[str, str]] = []
     exact = len(set(present)) == len(breaks)  # one class per distinct value
+    counts = [0] * len(breaks)
+    for v in present:
+        counts[_class_of(v, breaks)] += 1
     for i, b in enumerate(breaks):
         start = min(present) if i == 0 else breaks[i - 1]
-        label = fmt(b) if exact or start == b else f"{fmt(start)} – {fmt(b)}"
-        entries.append((label, palette[i]))
+        label = (
+            fmt(b) if exact or start == b else f"{'' if i == 0 else '> '}{fmt(start)} – {fmt(b)}"
+        )
+        entries.append((f"{label} ({counts[i]})", palette[i]))
     if len(present) < len(values):
-        entries.append(("none", EMPTY_COLOR))
+        entries.append((f"none ({len(values) - len(present)})", EMPTY_COLOR))
     return colors, entries
 
 
@@ -977,6 +996,7 @@ def add_areas(
     extra: Sequence[tuple[str, str]] = (),
     fit: bool = True,
     name: str = "Areas",
+    categorical: bool = False,
 ) -> folium.Map:
     """Add a choropleth of areas (postcode areas, territories) with a legend.
 
@@ -999,6 +1019,9 @@ def add_areas(
         Fit the view to the areas.
     name : str
         Name of the layer.
+    categorical : bool, default False
+        Colour each area apart (territories: a colour per territory, not a
+        scale) and write its name and account count on the map.
 
     Returns
     -------
@@ -1013,7 +1036,17 @@ def add_areas(
     import pandas as pd
 
     vals = [float(v) if not pd.isna(v) else math.nan for v in frame[value]]
-    colors, entries = _scale(vals, value)
+    if categorical:
+        frame = frame.sort_values(label, key=lambda c: c.astype(str))
+        colors = [PALETTE[i % len(PALETTE)] for i in range(len(frame))]
+        entries = [
+            (f"{_text(n)} ({_format_number(float(c or 0)) or 0} accounts)", col)
+            for n, c, col in zip(
+                frame[label], frame.get("count", [0] * len(frame)), colors, strict=True
+            )
+        ]
+    else:
+        colors, entries = _scale(vals, value)
     features = []
     for (_, row), color in zip(frame.iterrows(), colors, strict=True):
         name_html = escape_html(row[label])
@@ -1034,20 +1067,32 @@ def add_areas(
             "<div style='font:13px/1.4 sans-serif'><div style='font-weight:bold;font-size:14px;"
             f"margin-bottom:4px'>{name_html}</div><table>{cells}</table></div>"
         )
+        props: dict[str, Any] = {"c": color, "t": tip, "p": popup}
+        if categorical:
+            at = row.geometry.representative_point()
+            props["lp"] = [round(at.y, 6), round(at.x, 6)]
+            props["l"] = _area_label(name_html, facts[0][1] or "0")
         features.append(
-            {
-                "type": "Feature",
-                "geometry": _geojson_geometry(row.geometry),
-                "properties": {"c": color, "t": tip, "p": popup},
-            }
+            {"type": "Feature", "geometry": _geojson_geometry(row.geometry), "properties": props}
         )
     group = folium.FeatureGroup(name=name).add_to(m)
-    _Areas(features, {"color": "#444444", "weight": 1.2, "fillOpacity": 0.55}).add_to(group)
+    opacity = 0.35 if categorical else 0.55
+    _Areas(features, {"color": "#444444", "weight": 1.5, "fillOpacity": opacity}).add_to(group)
     legend = title or f"{VALUES[value]} per {label.replace('_', ' ')}"
     _ScaleLegend(legend, entries).add_to(m)
     if fit:
         _fit_to(m, frame)
     return m
+
+
+def _area_label(name_html: str, count: str) -> str:
+    """A name and account count centred on a point, with a white halo (HTML)."""
+    return (
+        "<div style='transform:translate(-50%,-50%);white-space:nowrap;text-align:center;"
+        "font:600 13px/1.2 sans-serif;color:#1b1b1b;text-shadow:0 0 3px #fff,0 0 3px #fff,"
+        f"0 0 3px #fff'>{name_html}<br><span style='font-weight:400;font-size:11px'>"
+        f"{escape_html(count)} accounts</span></div>"
+    )
 
 
 def add_draw(m: folium.Map, *, lasso: bool = True, circle: bool = True) -> folium.Map:
@@ -1294,9 +1339,10 @@ def layer_map(
             stats,
             label="name",
             value=value,
-            title=f"{VALUES[value]} per territory",
+            title="Territories",
             extra=(("owner", "Owner"),),
             name="Territories",
+            categorical=True,
         )
     if draw:
         add_draw(m)

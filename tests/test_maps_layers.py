@@ -165,8 +165,30 @@ def test_areas_are_coloured_and_listed() -> None:
     frame = nasty_accounts()
     _, terr = nasty_areas()
     page = render(maps.layer_map(frame, "territory", territories=terr, value="coverage"))
-    assert "Coverage per territory" in page and "100 %" in page
+    assert "100 %" in page  # the coverage, in the popup
     assert maps.escape_html(NASTY_JS) in page  # the owner, in the popup
+
+
+def test_territories_get_categorical_colours_and_labels() -> None:
+    """Territories differ by hue (not a light-to-dark scale) and carry their names."""
+    terr = gpd.GeoDataFrame(
+        {"name": ["North", "South", "East"], "owner": ["rep1", "rep2", None]},
+        geometry=[box(24.93, 60.17, 24.95, 60.18), box(24.93, 60.16, 24.95, 60.17),
+                  box(24.95, 60.16, 24.97, 60.18)],
+        crs=4326,
+    )  # fmt: skip
+    accounts = nasty_accounts()
+    page = render(maps.layer_map(accounts, "territory", territories=terr))
+    colors = re.findall(r'"c":"(#[0-9a-f]{6})"', page)
+    assert len(set(colors)) == 3 and not set(colors) & set(maps.SEQUENTIAL)
+    assert set(colors) <= set(maps.PALETTE)
+    labels = re.findall(r'"l":"([^"]*)"', page)
+    assert len(labels) == 3
+    assert all(any(n in lab for lab in labels) for n in ("North", "South", "East"))
+    # Label points lie inside their territories.
+    for lat, lon in re.findall(r'"lp":\[([\d.]+),([\d.]+)\]', page):
+        assert any(g.contains(Point(float(lon), float(lat))) for g in terr.geometry)
+    assert "Territories" in page and "accounts)" in page  # legend: name (N accounts)
 
 
 def test_layer_map_rejects_bad_requests() -> None:
@@ -237,4 +259,5 @@ def test_few_areas_get_distinct_colours() -> None:
     page = render(maps.add_areas(maps.base_map(), terr, label="name"))
     colors = re.findall(r'"c":"(#[0-9a-f]{6})"', page)
     assert len(colors) == 3 and len(set(colors)) == 3
-    assert all(f"\\u003c/span>{n}\\u003c/div>" in page for n in ("313", "320", "325"))
+    # Each class names its value and how many areas it holds.
+    assert all(f"\\u003c/span>{n} (1)\\u003c/div>" in page for n in ("313", "320", "325"))
