@@ -635,6 +635,9 @@ MAX_MARKERS = 20_000
 
 _NEAR_COLOR = "#2e86de"
 
+#: Outline of a kept selection and ring of selected accounts.
+_SELECT_COLOR = "#e4007c"
+
 
 class _ScaleLegend(MacroElement):
     """A Leaflet control with colour swatches and labels (escaped here)."""
@@ -1147,6 +1150,78 @@ def _near_popup(row: Any) -> str:
         for k, v in facts
     )
     return base.replace("<table>", f"<table>{cells}", 1)
+
+
+def add_selection(
+    m: folium.Map, drawn: Sequence[dict[str, Any]], selected: gpd.GeoDataFrame | None = None
+) -> folium.Map:
+    """Draw a kept selection: its shapes outlined and the selected accounts ringed.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+    drawn : sequence of dict
+        GeoJSON features drawn earlier (streamlit-folium's ``all_drawings``),
+        kept by the page so that the selection survives a redraw.
+    selected : geopandas.GeoDataFrame, optional
+        The accounts selected; each gets a highlight ring.
+
+    Returns
+    -------
+    folium.Map
+        ``m``.
+    """
+    group = folium.FeatureGroup(name="Selection").add_to(m)
+    features = []
+    for f in drawn:
+        geom = f.get("geometry") if isinstance(f, dict) else None
+        if not geom:
+            continue
+        radius = (f.get("properties") or {}).get("radius")
+        if geom.get("type") == "Point" and radius:
+            lon, lat = geom["coordinates"][:2]
+            folium.Circle(
+                [lat, lon], radius=float(radius), color=_SELECT_COLOR, weight=3,
+                fill=False, dash_array="6 4", interactive=False,
+            ).add_to(group)  # fmt: skip
+            continue
+        features.append({"type": "Feature", "geometry": geom, "properties": {"c": "none"}})
+    if features:
+        style = {"color": _SELECT_COLOR, "weight": 3, "dashArray": "6 4", "fillOpacity": 0}
+        _Areas(features, style).add_to(group)
+    if selected is not None and len(selected):
+        points = _points_frame(selected)
+        rings = [[round(float(g.y), 7), round(float(g.x), 7)] for g in points.geometry]
+        _Rings(rings).add_to(group)
+    return m
+
+
+class _Rings(MacroElement):
+    """Highlight rings around selected accounts (not interactive)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var pts = {{ this.points_js }};
+            var parent = {{ this._parent.get_name() }};
+            for (var i = 0; i < pts.length; i++) {
+                L.circleMarker(pts[i], {
+                    radius: 11, color: "{{ this.color }}", weight: 3, fill: false,
+                    interactive: false, className: "gcrm-selected"
+                }).addTo(parent);
+            }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: list[list[float]]) -> None:
+        super().__init__()
+        self._name = "Rings"
+        self.points_js = _js_value(points)
+        self.color = _SELECT_COLOR
 
 
 def add_near_here(

@@ -261,3 +261,22 @@ def test_few_areas_get_distinct_colours() -> None:
     assert len(colors) == 3 and len(set(colors)) == 3
     # Each class names its value and how many areas it holds.
     assert all(f"\\u003c/span>{n} (1)\\u003c/div>" in page for n in ("313", "320", "325"))
+
+
+def test_kept_selection_is_outlined_and_its_accounts_ringed() -> None:
+    """A selection drawn earlier is drawn again, its accounts highlighted."""
+    rect = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [[[24, 60], [25, 60], [25, 61], [24, 60]]]},
+    }
+    circle = {
+        "type": "Feature",
+        "properties": {"radius": 250},
+        "geometry": {"type": "Point", "coordinates": [24.95, 60.17]},
+    }
+    frame = nasty_accounts()
+    page = render(maps.add_selection(maps.base_map(), [rect, circle], frame))
+    assert "gcrm-selected" in page and '"dashArray":"6 4"' in page
+    assert page.count("L.circle(") >= 1  # the circle drawn with its radius
+    assert len(re.findall(r"\[60\.\d+,24\.\d+\]", page)) >= len(frame.dropna(subset=["lat"]))

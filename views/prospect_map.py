@@ -6,10 +6,9 @@ import streamlit as st
 
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
-from gcrm.density import filtered_accounts, near_here, select_accounts
-from gcrm.maps import LAYERS, add_near_here, layer_map
+from gcrm.density import filtered_accounts, isochrone, near_here, select_accounts
+from gcrm.maps import LAYERS, add_near_here, add_selection, layer_map
 from gcrm.reports import export_accounts
-from gcrm.settings import get_settings
 from gcrm.store import AccountFilter, facets, region_geometry, territories_frame
 from views.common import (
     demo_banner,
@@ -17,7 +16,6 @@ from views.common import (
     postcode_areas_of_region,
     require_actor,
     road_graph,
-    road_lines,
 )
 
 actor = require_actor()
@@ -67,19 +65,35 @@ except GcrmError as exc:
 
 near = st.session_state.get("pm_near")
 if near is not None:
-    add_near_here(m, near["lat"], near["lon"], radius_m=near.get("radius_m"), results=near["found"])
+    add_near_here(
+        m, near["lat"], near["lon"], radius_m=near.get("radius_m"), area=near.get("area"),
+        results=near["found"],
+    )  # fmt: skip
+# The selection is kept across redraws (a search or a filter rebuilds the map, which
+# forgets what was drawn on it): drawn again as an outline, its accounts ringed.
+kept = st.session_state.get("pm_drawn") or []
+if kept:
+    add_selection(m, kept, select_accounts(accounts, kept))
 
 from streamlit_folium import st_folium  # noqa: E402
 
 state = st_folium(
     m, key="pm_map", height=560, use_container_width=True, returned_objects=["all_drawings"]
 )
-drawn = (state or {}).get("all_drawings") or []
+new_drawn = (state or {}).get("all_drawings") or []
+if new_drawn and new_drawn != kept:
+    st.session_state["pm_drawn"] = new_drawn
+    st.rerun()
+drawn = kept
 
 st.subheader("Selection")
 if not drawn:
     st.caption("Draw a rectangle, polygon, circle or lasso on the map to select accounts.")
 else:
+    if st.button("Clear the selection", key="pm_clear"):
+        st.session_state.pop("pm_drawn", None)
+        st.session_state.pop("selected_account_ids", None)
+        st.rerun()
     selected = select_accounts(accounts, drawn)
     st.session_state["selected_account_ids"] = [int(i) for i in selected["id"]]
     st.write(f"**{len(selected)}** accounts selected.")
@@ -121,15 +135,19 @@ if go:
         st.error("Pick an account to search from.")
     else:
         try:
+            row = accounts[accounts["id"] == origin].iloc[0]
+            lat, lon = float(row["lat"]), float(row["lon"])
+            area = None
             if mode == "radius":
                 found = near_here(accounts, int(origin), radius_m=amount)
             else:
                 found = near_here(accounts, int(origin), minutes=amount, G=road_graph())
-            row = accounts[accounts["id"] == origin].iloc[0]
+                area = isochrone(road_graph(), lat, lon, amount)
             st.session_state["pm_near"] = {
-                "lat": float(row["lat"]),
-                "lon": float(row["lon"]),
+                "lat": lat,
+                "lon": lon,
                 "radius_m": amount if mode == "radius" else None,
+                "area": area,
                 "found": found,
             }
             st.rerun()
@@ -137,7 +155,20 @@ if go:
             st.error(str(exc))
 if near is not None:
     found = near["found"]
-    cols = [c for c in ("name", "kind", "stage", "distance_m", "drive_s") if c in found.columns]
+    # Rounded, with units: kilometres and minutes, not raw metres and seconds.
+    shown = found.assign(distance_km=found["distance_m"] / 1000)
+    cols = ["name", "kind", "stage", "distance_km"]
+    if "drive_s" in found.columns:
+        shown["drive_min"] = found["drive_s"] / 60
+        cols.append("drive_min")
     st.write(f"**{len(found)}** accounts found.")
-    st.dataframe(found[cols], hide_index=True, width="stretch")
+    st.dataframe(
+        shown[cols],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "distance_km": st.column_config.NumberColumn("Distance", format="%.2f km"),
+            "drive_min": st.column_config.NumberColumn("Drive", format="%.0f min"),
+        },
+    )
 demo_banner()

@@ -41,8 +41,9 @@ def test_prospect_map_layers_and_near_here(demo_copy: str) -> None:
     assert not at.exception
     found = at.dataframe[-1].value
     assert len(found) >= 1
-    assert list(found["distance_m"]) == sorted(found["distance_m"])
-    assert found["distance_m"].max() <= 300.0
+    assert "distance_m" not in found  # shown in km, rounded by the column format
+    assert list(found["distance_km"]) == sorted(found["distance_km"])
+    assert found["distance_km"].max() <= 0.3
 
 
 def test_near_here_needs_an_origin(demo_copy: str) -> None:
@@ -107,3 +108,33 @@ def test_manager_assigns_reps_to_territories(demo_copy: str) -> None:
         assert owner.username == "rep2"
         with pytest.raises(InputError, match="not a rep"):
             set_territory_owner(s, actor_for(s, "manager"), "Helsinki West", "analyst")
+
+
+def test_drive_time_search_draws_its_isochrone_and_keeps_the_selection(demo_copy: str) -> None:
+    """A drive-time search keeps a drawn selection, stores the reachable area, rounds figures."""
+    at = _page("manager", "views/prospect_map.py")
+    rect = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[24.93, 60.16], [24.96, 60.16], [24.96, 60.18], [24.93, 60.18], [24.93, 60.16]]
+            ],
+        },
+    }
+    at.session_state["pm_drawn"] = [rect]
+    at.run()
+    selected = [m.value for m in at.markdown if "accounts selected" in m.value]
+    assert selected, "the kept selection is listed"
+    at.selectbox(key="pm_near_from").select_index(0)
+    at.radio(key="pm_near_mode").set_value("drive time")
+    at.number_input(key="pm_near_amt").set_value(3.0)
+    at.button(key="FormSubmitter:near_here-Search").click().run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.markdown if "accounts selected" in m.value] == selected
+    area = at.session_state["pm_near"]["area"]
+    assert area is not None and not area.is_empty and area.area > 0
+    found = at.dataframe[-1].value
+    assert {"distance_km", "drive_min"} <= set(found.columns)
+    assert found["drive_min"].max() <= 3.0 + 1e-9
