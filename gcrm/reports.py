@@ -716,29 +716,124 @@ def _fmt(value: Any, kind: str = "num") -> str:
     return f"{value:,.0f}"
 
 
+#: Title (with unit) and number format of each summary column, as printed in the PDF.
+SUMMARY_LABELS: dict[str, tuple[str, str]] = {
+    "territory": ("Territory", "text"),
+    "owner": ("Owner", "text"),
+    "area_km2": ("Area (km²)", "1"),
+    "accounts": ("Accounts", "0"),
+    "leads": ("Leads", "0"),
+    "prospects": ("Prospects", "0"),
+    "customers": ("Customers", "0"),
+    "pipeline_value": ("Open pipeline (€)", "0"),
+    "potential_value": ("Potential value (€)", "0"),
+    "annual_revenue": ("Annual revenue (€)", "0"),
+    "prospects_per_km2": ("Prospects per km²", "1"),
+    "visits_30d": ("Visits, last 30 days", "0"),
+    "visits_90d": ("Visits, last 90 days", "0"),
+    "with_target": ("Accounts with a visit target", "0"),
+    "covered": ("Visited within target", "0"),
+    "coverage": ("Coverage (%)", "pct"),
+    "overdue": ("Overdue visits", "0"),
+    "avg_drive_between_min": ("Avg drive between accounts (min)", "1"),
+    "avg_drive_from_home_min": ("Avg drive from home base (min)", "1"),
+    "white_space": ("White-space prospects", "0"),
+    "accounts_vs_region_avg": ("Accounts vs region average (×)", "2"),
+    "coverage_vs_region_avg": ("Coverage vs region average (pp)", "pp"),
+}
+
+#: Territories per summary table in the PDF (more go on further pages).
+_TABLE_COLUMNS = 6
+
+
+def _cell(value: Any, kind: str) -> str:
+    """One figure as printed: rounded, thousands separated, ``-`` when missing."""
+    missing = value is None or (isinstance(value, float) and not np.isfinite(value))
+    if kind == "text":
+        return "-" if missing else str(value)
+    if missing:
+        return "-"
+    if kind == "pct":
+        return f"{100 * value:.0f}"
+    if kind == "pp":
+        return f"{100 * value:+.0f}"
+    return f"{value:,.{int(kind)}f}".replace(",", "\u202f")
+
+
+def _summary_pages(pdf: Any, plt: Any, report: TerritoryReport, title: str) -> None:
+    """The summary as tables with one row per figure and a column per territory."""
+    import textwrap
+
+    summary = report.summary
+    rows = [c for c in SUMMARY_COLUMNS if c != "territory"]
+    chunks = [summary.iloc[i : i + _TABLE_COLUMNS] for i in range(0, len(summary), _TABLE_COLUMNS)]
+    for page, chunk in enumerate(chunks, start=1):
+        fig = plt.figure(figsize=(8.27, 11.69))
+        more = f" ({page}/{len(chunks)})" if len(chunks) > 1 else ""
+        fig.suptitle(f"{title} — {report.today:%d.%m.%Y}{more}", fontsize=14, y=0.97)
+        ax = fig.add_axes((0.04, 0.08, 0.92, 0.84))
+        ax.axis("off")
+        header = [SUMMARY_LABELS["territory"][0]] + [
+            textwrap.fill(str(n), 14) for n in chunk["territory"]
+        ]
+        cells = [
+            [SUMMARY_LABELS[c][0]] + [_cell(v, SUMMARY_LABELS[c][1]) for v in chunk[c]]
+            for c in rows
+        ]
+        n = len(chunk)
+        widths = [0.40] + [0.60 / max(n, 1)] * n
+        table = ax.table(
+            cellText=cells, colLabels=header, colWidths=widths, loc="upper center", cellLoc="right"
+        )
+        table.auto_set_font_size(False)
+        table.set_fontsize(8)
+        for (r, c), cell in table.get_celld().items():
+            cell.set_height(0.06 if r == 0 else 0.034)
+            if c == 0:
+                cell.set_text_props(ha="left")
+                cell.PAD = 0.02
+            if r == 0:
+                cell.set_text_props(weight="bold", ha="center")
+        fig.text(
+            0.04,
+            0.04,
+            "€ rounded to whole euros; coverage = accounts visited within their target "
+            "interval; pp = percentage points.",
+            fontsize=7,
+            color="#555555",
+        )
+        pdf.savefig(fig)
+        plt.close(fig)
+
+
 def _charts(fig: Any, gs: Any, report: TerritoryReport, names: list[str]) -> None:
-    """Accounts per stage, coverage per territory, value per territory."""
+    """Accounts per stage, coverage per territory, value per territory (legends beside)."""
     stage = report.breakdown[report.breakdown["dimension"] == "stage"]
     pivot = stage.pivot_table(index="territory", columns="value", values="accounts", fill_value=0)
     pivot = pivot.reindex([n for n in names if n in pivot.index])
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "fontsize": 7, "frameon": False}
     ax1 = fig.add_subplot(gs[0])
     bottom = np.zeros(len(pivot))
     for col in pivot.columns:
         ax1.barh(pivot.index, pivot[col], left=bottom, label=str(col))
         bottom += pivot[col].to_numpy()
-    ax1.set_title("Accounts per stage", fontsize=9)
-    ax1.legend(fontsize=6, ncol=2)
+    ax1.set_title("Accounts per stage", fontsize=10)
+    ax1.set_xlabel("accounts", fontsize=8)
+    ax1.legend(title="stage", title_fontsize=7, **outside)
     ax1.tick_params(labelsize=7)
     per = report.summary.set_index("territory").reindex(names)
     ax2 = fig.add_subplot(gs[1])
     ax2.barh(per.index, per["coverage"].fillna(0) * 100, color="#4c9a2a")
-    ax2.set_title("Coverage (% visited within target)", fontsize=9)
+    ax2.set_title("Coverage (visited within target)", fontsize=10)
+    ax2.set_xlabel("%", fontsize=8)
+    ax2.set_xlim(0, 100)
     ax2.tick_params(labelsize=7)
     ax3 = fig.add_subplot(gs[2])
     ax3.barh(per.index, per["potential_value"] / 1000, color="#2a6f9a", label="potential")
     ax3.barh(per.index, per["pipeline_value"] / 1000, color="#9ac1e0", label="open pipeline")
-    ax3.set_title("Value per territory (k€)", fontsize=9)
-    ax3.legend(fontsize=6)
+    ax3.set_title("Value per territory", fontsize=10)
+    ax3.set_xlabel("thousand €", fontsize=8)
+    ax3.legend(**outside)
     ax3.tick_params(labelsize=7)
 
 
@@ -751,10 +846,13 @@ def territory_report_pdf(
 ) -> bytes:
     """Render the territory report as a printable PDF (A4 portrait).
 
-    Page 1 is the region summary (figures table and charts: accounts per
-    stage, coverage and value per territory); then one page per territory
-    with a static map drawn offline from our own road and territory geometry
-    and its figures. Maps credit "© OpenStreetMap contributors".
+    First the summary: every figure of :data:`SUMMARY_COLUMNS` as a row
+    (titles with units, :data:`SUMMARY_LABELS`), a column per territory, at
+    most :data:`_TABLE_COLUMNS` territories per page so the table fits; then a
+    page of charts (accounts per stage, coverage and value per territory) with
+    their legends beside them; then one page per territory with a static map
+    drawn offline from our own road and territory geometry and its figures.
+    Maps credit "© OpenStreetMap contributors".
 
     Parameters
     ----------
@@ -784,50 +882,12 @@ def territory_report_pdf(
     names = [n for n in summary["territory"] if n != REGION_ROW]
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": title, "Creator": "gcrm"}) as pdf:
+        _summary_pages(pdf, plt, report, title)
         fig = plt.figure(figsize=(8.27, 11.69))
-        fig.suptitle(f"{title} — {report.today:%d.%m.%Y}", fontsize=14, y=0.98)
-        gs = GridSpec(
-            4,
-            1,
-            figure=fig,
-            height_ratios=[1.3, 1, 1, 1],
-            hspace=0.5,
-            left=0.25,
-            right=0.95,
-            top=0.93,
-            bottom=0.05,
-        )
-        ax = fig.add_axes((0.04, 0.74, 0.92, 0.18))
-        ax.axis("off")
-        cols = [
-            "territory",
-            "accounts",
-            "customers",
-            "potential_value",
-            "coverage",
-            "overdue",
-            "visits_90d",
-            "avg_drive_between_min",
-        ]
-        cell = [
-            [
-                _fmt(r[c], "pct" if c == "coverage" else "min" if "drive" in c else "num")
-                if c != "territory"
-                else str(r[c])
-                for c in cols
-            ]
-            for _, r in summary.iterrows()
-        ]
-        table = ax.table(
-            cellText=cell,
-            colLabels=[c.replace("_", " ") for c in cols],
-            loc="center",
-            cellLoc="center",
-        )
-        table.auto_set_font_size(False)
-        table.set_fontsize(6.5)
-        table.scale(1.25, 1.3)
-        _charts(fig, [gs[1], gs[2], gs[3]], report, names)
+        fig.suptitle(f"{title}: charts", fontsize=14, y=0.97)
+        # Left margin for territory names, right margin for the legends.
+        gs = GridSpec(3, 1, figure=fig, hspace=0.45, left=0.24, right=0.74, top=0.9, bottom=0.07)
+        _charts(fig, [gs[0], gs[1], gs[2]], report, names)
         pdf.savefig(fig)
         plt.close(fig)
         for name in names:
@@ -864,9 +924,13 @@ def _territory_page(
             pts = mine[mine["kind"] == kind]
             if len(pts):
                 ax.scatter(pts["lon"], pts["lat"], s=6, color=color, label=kind, zorder=3)
-        ax.legend(fontsize=7, loc="upper right")
+        if ax.get_legend_handles_labels()[0]:  # below the map, not over it
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=3)
     ax.set_aspect(1 / np.cos(np.radians(float(np.nanmean(ax.get_ylim())))))
-    ax.tick_params(labelsize=6)
+    ax.set_xticks([])  # degrees with four decimals tell a reader nothing
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     ax.text(
         0.01,
         0.01,
@@ -899,11 +963,11 @@ def _territory_page(
         ("Average drive between accounts", _fmt(row["avg_drive_between_min"], "min")),
         ("Average drive from the rep's home base", _fmt(row["avg_drive_from_home_min"], "min")),
         ("White-space prospects", f"{row['white_space']}"),
-        ("Accounts vs region average", f"{_fmt(row['accounts_vs_region_avg'])}×"),
+        ("Accounts vs region average", f"{_cell(row['accounts_vs_region_avg'], '2')}×"),
     ]
     for i, (label, value) in enumerate(lines):
-        fig.text(0.08, 0.36 - i * 0.025, label, fontsize=9)
-        fig.text(0.60, 0.36 - i * 0.025, str(value), fontsize=9, weight="bold")
+        fig.text(0.08, 0.33 - i * 0.025, label, fontsize=9)
+        fig.text(0.60, 0.33 - i * 0.025, str(value), fontsize=9, weight="bold")
     pdf.savefig(fig)
     plt.close(fig)
 
