@@ -36,6 +36,7 @@ from gcrm.db.models import (
 )
 from gcrm.osm import read_address_points, read_businesses
 from gcrm.settings import get_settings
+from gcrm.territories import build_territories
 
 SEED = 20261124
 REGION_NAME = "Helsinki centre"
@@ -127,11 +128,41 @@ def _fill_addresses(biz: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFrame:
     return biz
 
 
-def _territory_polygons(lons: np.ndarray, bounds: tuple[float, float, float, float]) -> list:
-    """Split the region's box into three strips holding equal numbers of businesses."""
-    minx, miny, maxx, maxy = bounds
-    cuts = [minx, *np.quantile(lons, [1 / 3, 2 / 3]).tolist(), maxx]
-    return [MultiPolygon([box(cuts[i], miny, cuts[i + 1], maxy)]) for i in range(3)]
+def _territory_polygons(
+    biz: pd.DataFrame, bounds: tuple[float, float, float, float]
+) -> list[MultiPolygon]:
+    """Three contiguous territories, balanced on the businesses, seeded at the reps' homes.
+
+    The same builder managers use (:func:`gcrm.territories.build_territories`),
+    on straight-line distances (the demo loads no road network): each
+    business counts as one account with the same visit workload.
+    """
+    import geopandas as gpd
+
+    points = gpd.GeoDataFrame(
+        {
+            "id": np.arange(len(biz)),
+            "visit_minutes": 30,
+            "visit_every_days": 60,
+            "do_not_contact": False,
+            "potential_value": 1.0,
+        },
+        geometry=gpd.points_from_xy(biz["lon"], biz["lat"]),
+        crs=4326,
+    )
+    homes = {u: (lat, lon) for u, _, _, lat, lon in DEMO_USERS}
+    seeds = pd.DataFrame(
+        [{"owner": u, "lat": homes[u][0], "lon": homes[u][1]} for u in ("rep1", "rep2", "rep3")]
+    )
+    plan = build_territories(
+        points, seeds, 3, region=box(*bounds), names=TERRITORY_NAMES, time_limit_s=10.0
+    )
+    out = []
+    for geom in plan.territories.sort_values("name", key=lambda c: c.map(TERRITORY_NAMES.index))[
+        "geometry"
+    ]:
+        out.append(geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom]))
+    return out
 
 
 def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSummary:
@@ -195,7 +226,7 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
     session.flush()
 
     reps = [existing_users[f"rep{i}"] for i in (1, 2, 3)]
-    polygons = _territory_polygons(biz["lon"].to_numpy(), bounds)
+    polygons = _territory_polygons(biz, bounds)
     territories = []
     for name, rep, poly in zip(TERRITORY_NAMES, reps, polygons, strict=True):
         terr = session.scalar(select(Territory).where(Territory.name == name))
