@@ -746,6 +746,32 @@ SUMMARY_LABELS: dict[str, tuple[str, str]] = {
 _TABLE_COLUMNS = 6
 
 
+def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """The territory summary as people read it: titled columns with units, rounded.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :attr:`TerritoryReport.summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows; columns renamed to :data:`SUMMARY_LABELS` titles,
+        shares in per cent, every figure rounded to its printed precision.
+    """
+    out = pd.DataFrame(index=summary.index)
+    for col in summary.columns:
+        title, kind = SUMMARY_LABELS.get(col, (col, "text"))
+        values = summary[col]
+        if kind in ("pct", "pp"):
+            values = (pd.to_numeric(values, errors="coerce") * 100).round(0)
+        elif kind != "text":
+            values = pd.to_numeric(values, errors="coerce").round(int(kind))
+        out[title] = values
+    return out
+
+
 def _cell(value: Any, kind: str) -> str:
     """One figure as printed: rounded, thousands separated, ``-`` when missing."""
     missing = value is None or (isinstance(value, float) and not np.isfinite(value))

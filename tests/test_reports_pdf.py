@@ -109,3 +109,17 @@ def test_chart_legends_do_not_cover_the_charts(demo_copy: str) -> None:
         assert page.x0 <= box.x0 and box.x1 <= page.x1, ax.get_title()
     assert legends == 2
     plt.close(fig)
+
+
+def test_display_summary_has_titles_with_units_and_rounded_figures(demo_copy: str) -> None:
+    """The Reports page's table: 'Coverage (%)' 22, not coverage 0.2222222."""
+    from gcrm.reports import display_summary
+
+    with session_scope() as s:
+        report = territory_report(s, actor_for(s, "manager"), today=TODAY, graph=None)
+    shown = display_summary(report.summary)
+    assert list(shown.columns) == [SUMMARY_LABELS[c][0] for c in SUMMARY_COLUMNS]
+    cov = shown["Coverage (%)"].dropna()
+    assert len(cov) and (cov == cov.round(0)).all() and cov.max() <= 100
+    area = shown["Area (km²)"].dropna()
+    assert (area == area.round(1)).all()

@@ -6,7 +6,13 @@ import streamlit as st
 
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
-from gcrm.reports import REGION_ROW, export_report, rep_report, territory_report
+from gcrm.reports import (
+    REGION_ROW,
+    display_summary,
+    export_report,
+    rep_report,
+    territory_report,
+)
 from views.common import demo_banner, require_actor, road_graph
 
 actor = require_actor()
@@ -19,7 +25,7 @@ with st.spinner("Computing the territory report…"):
 
 summary = report.summary
 st.subheader("Territories")
-st.dataframe(summary, hide_index=True, width="stretch")
+st.dataframe(display_summary(summary), hide_index=True, width="stretch")
 per = summary[summary["territory"] != REGION_ROW].set_index("territory")
 c1, c2, c3 = st.columns(3)
 stage = report.breakdown[report.breakdown["dimension"] == "stage"]

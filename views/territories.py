@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from gcrm._errors import GcrmError
@@ -131,7 +132,19 @@ if "terr_result" in st.session_state:
     c[1].metric("Workload max/min", f"{r['workload_max_min']:.2f}")
     c[2].metric("Potential max/min", f"{r['potential_max_min']:.2f}")
     c[3].metric("Compactness (min Polsby-Popper)", f"{r['polsby_popper_min']:.2f}")
-    st.dataframe(r["per_territory"], hide_index=True, width="stretch")
+    per = pd.DataFrame(r["per_territory"])
+    if "workload_min" in per:
+        per["workload_h"] = (per.pop("workload_min") / 60).round(0)
+    st.dataframe(
+        per,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "workload_h": st.column_config.NumberColumn("Workload (h per year)", format="%.0f"),
+            "potential": st.column_config.NumberColumn("Potential (€)", format="%.0f"),
+            "polsby_popper": st.column_config.NumberColumn("Compactness (0–1)", format="%.2f"),
+        },
+    )
 with tab_upload:
     upload = st.file_uploader("Territories (GeoJSON)", type=["geojson", "json"], key="terr_up")
     replace = st.checkbox("Replace the existing territories", key="terr_replace")
