@@ -409,15 +409,20 @@ def _link(src: Path, target: Path) -> None:
 
 
 def _publish(archive: Path, dest_dir: Path) -> None:
-    """Put the archive and its description under ``dest_dir``, dropping older archives."""
+    """Put the archive and its description under ``dest_dir``.
+
+    Archives of other OSM files are left alone: another server process on
+    the same project folder may still be serving one.
+    """
     target = dest_dir / archive.name
     if not (target.is_file() and target.stat().st_size == archive.stat().st_size):
         _link(archive, target)
-    shutil.copyfile(archive.with_suffix(".json"), target.with_suffix(".json"))
-    for old in dest_dir.glob("*.pmtiles"):
-        if old.name != archive.name:
-            old.unlink(missing_ok=True)
-            old.with_suffix(".json").unlink(missing_ok=True)
+    meta = target.with_suffix(".json")
+    if not meta.is_file():
+        # Served to browsers too: without the server's own folder names.
+        data = json.loads(archive.with_suffix(".json").read_text(encoding="utf-8"))
+        data.pop("path", None)
+        meta.write_text(json.dumps(data), encoding="utf-8")
 
 
 def ensure_basemap(
@@ -471,7 +476,8 @@ def _load(archive: Path) -> BasemapInfo | None:
     try:
         data = json.loads(archive.with_suffix(".json").read_text(encoding="utf-8"))
         data["bounds"] = tuple(data["bounds"])
-        info = replace(BasemapInfo(**data), path=str(archive))
+        data["path"] = str(archive)
+        info = BasemapInfo(**data)
         info.check()
     except (OSError, ValueError, TypeError, KeyError, BasemapError):
         return None

@@ -109,7 +109,7 @@ def test_ensure_caches_per_osm_file_and_rebuilds_on_change(tmp_path, monkeypatch
     shutil.copy(andorra, src)
     changed = basemap.ensure_basemap(src, publish_dir=pub)
     assert changed.name != first.name
-    assert sorted(p.name for p in pub.glob("*.pmtiles")) == [changed.name]
+    assert (pub / changed.name).is_file() and (pub / first.name).is_file()
 
 
 def test_broken_osm_file_is_named(tmp_path) -> None:
