@@ -1577,6 +1577,17 @@ def route_map(routes: Sequence[Any], *, tiles: str | None = None) -> folium.Map:
             )
             folium.Marker([s.lat, s.lon], icon=icon, tooltip=tip).add_to(layer)
         layer.add_to(m)
+    _route_legend(routes).add_to(m)
     if len(routes) > 1:
         folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def _route_legend(routes: Sequence[Any]) -> MacroElement:
+    """Legend of a route map: each route's colour and stop count, start and done stops."""
+    entries = [
+        (f"{r.rep} {r.date}: {len(r.stops)} stops", ROUTE_COLORS[i % len(ROUTE_COLORS)])
+        for i, r in enumerate(routes)
+    ]
+    entries += [("start (home base)", "#ffffff"), ("visit done", "#999999")]
+    return _ScaleLegend("Route", entries)
