@@ -59,11 +59,14 @@ def offline_page(browser, live_app: str) -> Iterator[object]:
 _HIDE_DATA = """() => {
     const box = document.querySelector('.leaflet-container').getBoundingClientRect();
     const points = [];
+    // Data points: markers, clusters and circle markers (small paths); hexagons and
+    // areas cover the whole map and are no "point" to keep away from.
     document.querySelectorAll(
         '.leaflet-marker-icon, .marker-cluster, path.leaflet-interactive'
     ).forEach(e => {
         const r = e.getBoundingClientRect();
-        if (r.width > 0 && r.width < 80 && r.height < 80) {
+        const limit = e.tagName.toLowerCase() === 'path' ? 30 : 80;
+        if (r.width > 0 && r.width < limit && r.height < limit) {
             points.push([r.left - box.left, r.top - box.top, r.right - box.left,
                          r.bottom - box.top]);
         }
@@ -76,8 +79,25 @@ _HIDE_DATA = """() => {
 }"""
 
 
-def basemap_pixels(pg, name: str):  # type: ignore[no-untyped-def]
-    """The map with its data layers hidden (numpy RGB), and the data points' boxes."""
+def basemap_pixels(pg, name: str, attempts: int = 3):  # type: ignore[no-untyped-def]
+    """The map with its data layers hidden (numpy RGB), and the data points' boxes.
+
+    A rerun of the page can replace the map's iframe while it is being read:
+    then the whole reading starts again on the new one.
+    """
+    from playwright.sync_api import Error
+
+    for attempt in range(attempts):
+        try:
+            return _basemap_pixels(pg, name)
+        except Error as exc:
+            if "detached" not in str(exc) or attempt == attempts - 1:
+                raise
+            pg.wait_for_timeout(1000)
+    raise AssertionError("unreachable")
+
+
+def _basemap_pixels(pg, name: str):  # type: ignore[no-untyped-def]
     frame = map_frame(pg, selector=_TILES)
     # Two levels closer around the data's centre, so there are gaps between the points.
     frame.evaluate(
