@@ -19,6 +19,10 @@ class OSMFileError(InputError):
     """An OSM file is missing, empty, corrupt or holds no usable data."""
 
 
+class BasemapError(GcrmError, RuntimeError):
+    """The offline basemap could not be built, or its archive is missing or changed."""
+
+
 class NotFoundError(GcrmError, LookupError):
     """A record the caller asked for does not exist (or is out of scope)."""
 

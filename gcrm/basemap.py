@@ -49,7 +49,7 @@ from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
 from gcrm import osm
-from gcrm._errors import GcrmError
+from gcrm._errors import BasemapError
 from gcrm.settings import PROJECT_ROOT
 
 #: Bump when the layers, kinds or zoom rules change: old archives are rebuilt.
@@ -81,10 +81,6 @@ _HALF = math.pi * _R
 _MAX_LAT = 85.05112878
 
 _lock = threading.Lock()
-
-
-class BasemapError(GcrmError, RuntimeError):
-    """The basemap could not be built or published."""
 
 
 @dataclass(frozen=True)
@@ -594,11 +590,3 @@ def read_tiles(path: str | Path) -> dict[str, str]:
             f"{z}/{x}/{y}": base64.b64encode(data).decode("ascii")
             for (z, x, y), data in all_tiles(reader.get_bytes)
         }
-
-
-def tile_count(path: str | Path) -> int:
-    """Number of tiles an archive addresses (its header's count)."""
-    from pmtiles.reader import MmapSource, Reader
-
-    with Path(path).open("rb") as f:
-        return int(Reader(MmapSource(f)).header()["addressed_tiles_count"])
