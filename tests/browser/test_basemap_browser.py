@@ -183,3 +183,28 @@ def test_the_pixel_check_can_fail() -> None:
     flat[:40, :50] = rng.integers(0, 255, size=(40, 50, 3))
     assert detailed_cells(flat, [[10, 10, 20, 20]]) == (1, 0)
     assert detailed_cells(flat, []) == (1, 1)
+
+
+def test_map_file_shows_the_basemap_opened_from_disk(browser, tmp_path) -> None:
+    """The `map` command's HTML file draws the basemap from file://, with no server at all."""
+    from gcrm import maps
+    from gcrm.settings import get_settings
+
+    get_settings.cache_clear()
+    page_html = maps.standalone_html(maps.base_map(center=(60.17, 24.944), zoom=16))
+    path = tmp_path / "map.html"
+    path.write_text(page_html, encoding="utf-8")
+    context = browser.new_context(viewport={"width": 900, "height": 700})
+    asked: list[str] = []
+    context.route(
+        re.compile(r"^(https?|wss?)://"), lambda r: (asked.append(r.request.url), r.abort())
+    )
+    pg = context.new_page()
+    pg.goto(path.as_uri())
+    pg.wait_for_selector("canvas.leaflet-tile-loaded", timeout=30_000)
+    pg.wait_for_timeout(1000)
+    shot = np.asarray(Image.open(io.BytesIO(pg.locator(".leaflet-container").screenshot())))
+    detailed, _ = detailed_cells(shot[..., :3], [])
+    context.close()
+    assert detailed >= 24, f"only {detailed} of 96 cells show map detail"
+    assert asked == []
