@@ -393,7 +393,7 @@ def assign_accounts(
     ids = accounts["id"].tolist()
     pts = located(accounts)
     terr = territories.to_crs(4326) if territories.crs is not None else territories
-    terr = terr[terr.geometry.notna() & ~terr.geometry.is_empty]
+    terr = terr[[g is not None and not g.is_empty for g in terr.geometry]]
     order = np.argsort(np.asarray([str(n) for n in terr[key]]), kind="stable")
     terr = terr.iloc[order]
     names = [str(n) for n in terr[key]]
