@@ -476,8 +476,11 @@ def audit_event(
         audit_apart(session, actor.username if actor else None, action, target, text)
 
 
-def change_password(session: Session, actor: Actor, old: str, new: str) -> None:
+def change_password(session: Session, actor: Actor, old: str, new: str) -> Actor:
     """Change the acting user's own password.
+
+    Sessions opened with the old password end at their next request (see
+    :func:`refresh_actor`); the caller keeps the returned actor to stay in.
 
     Parameters
     ----------
@@ -489,6 +492,11 @@ def change_password(session: Session, actor: Actor, old: str, new: str) -> None:
         The current password.
     new
         The new password (see :func:`gcrm.passwords.check_password`).
+
+    Returns
+    -------
+    Actor
+        The actor with the new password's fingerprint.
 
     Raises
     ------
@@ -508,6 +516,7 @@ def change_password(session: Session, actor: Actor, old: str, new: str) -> None:
     user.password_hash = hash_password(new)
     session.add(AuditEvent(username=actor.username, action="password_change", target="self"))
     session.flush()
+    return Actor.from_user(user)
 
 
 def session_expired(last_activity: dt.datetime, now: dt.datetime | None = None) -> bool:
