@@ -90,6 +90,29 @@ def test_finding_01_guessed_names_reverse_no_pseudonym(demo_copy: str, tmp_path:
     assert list(again["contact_name"].fillna("")) == list(table["contact_name"].fillna(""))
 
 
+def test_finding_01_upgrade_gives_existing_contacts_random_pseudonyms(empty_db: str) -> None:
+    """Contacts stored before the migration get a pseudonym each, all different, even for
+    the same name."""
+    from gcrm.db.session import upgrade_database
+
+    upgrade_database(empty_db, "0003")
+    with get_engine(empty_db).begin() as conn:
+        conn.execute(text(
+            "insert into accounts (id, external_id, name, kind, stage, geocode_precision,"
+            " manual_pin, visit_minutes, do_not_contact, marketing_consent)"
+            " values (1, 'e', 'A', 'lead', 'new', 'none', false, 30, false, false)"
+        ))  # fmt: skip
+        for _ in range(3):
+            conn.execute(text(
+                "insert into contacts (account_id, name, do_not_contact, marketing_consent)"
+                " values (1, 'Same Name', false, false)"
+            ))  # fmt: skip
+    upgrade_database(empty_db)
+    with session_scope() as s:
+        pseudonyms = list(s.scalars(select(Contact.pseudonym)))
+    assert len(set(pseudonyms)) == 3 and all(p.startswith("person-") for p in pseudonyms)
+
+
 # ---- 3: web lockout (the login function both the app and the CLI call) -------------------
 
 

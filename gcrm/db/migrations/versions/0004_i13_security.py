@@ -32,6 +32,8 @@ def upgrade() -> None:
                 for cid in ids[i : i + 1000]
             ],
         )
+    with op.batch_alter_table("contacts") as batch:
+        batch.alter_column("pseudonym", existing_type=sa.String(40), nullable=False)
 
 
 def downgrade() -> None:
