@@ -21,6 +21,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import Session as OrmSession
 
 from gcrm._errors import PermissionDeniedError
 from gcrm.db.models import Account, Contact, Role, Territory, User
@@ -300,8 +301,13 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def audit_apart(session: Session, username: str | None, action: str, target: str | None = None,
-                details: str | None = None) -> None:  # fmt: skip
+def audit_apart(
+    session: Session,
+    username: str | None,
+    action: str,
+    target: str | None = None,
+    details: str | None = None,
+) -> None:
     """Write one audit line in its own transaction, committed at once.
 
     The caller's transaction may still roll back (a denied or failed
@@ -316,8 +322,6 @@ def audit_apart(session: Session, username: str | None, action: str, target: str
     action, target, details
         As :class:`~gcrm.db.models.AuditEvent`.
     """
-    from sqlalchemy.orm import Session as OrmSession
-
     from gcrm.db.models import AuditEvent
 
     with OrmSession(bind=session.get_bind()) as own:
@@ -360,8 +364,6 @@ def login(session: Session, username: str, password: str) -> Actor:
         always with :data:`LOGIN_FAILED` and after one password verification,
         so neither the words nor the time tell whether the user exists.
     """
-    from sqlalchemy.orm import Session as OrmSession
-
     from gcrm._errors import AuthenticationError
     from gcrm.db.models import AuditEvent
     from gcrm.settings import get_settings

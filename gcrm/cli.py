@@ -63,14 +63,16 @@ def _fail(message: str, code: int) -> typer.Exit:
 _ACTING: dict[str, str] = {}
 
 
-def _audit_denied(message: str) -> None:
+def _audit_denied(fn, message: str) -> None:  # type: ignore[no-untyped-def]
     """Record a denied command in its own transaction (its own work rolled back)."""
     from gcrm.auth import audit_apart
     from gcrm.db.session import session_scope
 
     if "username" not in _ACTING:
         return
-    command = " ".join(a for a in sys.argv[1:3] if not a.startswith("-"))
+    # ``go`` is defined inside the command's function: "erase_contact_cmd.<locals>.go"
+    outer = fn.__qualname__.split(".<locals>", 1)[0]
+    command = outer.removesuffix("_cmd").strip("_").replace("_", " ")
     details = json.dumps({"command": command, "reason": message}, ensure_ascii=False)
     with session_scope() as session:
         audit_apart(session, _ACTING["username"], "denied", command or None, details)
@@ -82,7 +84,7 @@ def _run(fn):  # type: ignore[no-untyped-def]
     try:
         return fn()
     except PermissionDeniedError as exc:
-        _audit_denied(str(exc))
+        _audit_denied(fn, str(exc))
         raise _fail(str(exc), 3) from None
     except AuthenticationError as exc:
         raise _fail(str(exc), 3) from None

@@ -546,6 +546,9 @@ def test_finding_17_denied_command_keeps_its_audit_lines(demo_copy: str) -> None
     assert result.exit_code == 3
     actions = _actions("rep1")
     assert actions[-2:] == ["login", "denied"]
+    with session_scope() as s:
+        line = s.scalars(select(AuditEvent).where(AuditEvent.action == "denied")).one()
+    assert line.target == "erase contact" and "erase" in json.loads(line.details)["reason"]
 
 
 def test_finding_17_accounts_list_csv_needs_the_export_right(demo_copy: str) -> None:
