@@ -279,6 +279,20 @@ def test_finding_07_erasure_leaves_no_byte_in_tables_plans_log_or_files(demo_cop
         assert "[erased]" in outcomes
 
 
+def test_finding_07_cli_erasure_leaves_no_byte(demo_copy: str) -> None:
+    """``erase contact`` from the command line leaves no byte of the person either."""
+    from typer.testing import CliRunner
+
+    from gcrm.cli import app
+
+    with session_scope() as s:
+        _, cid = _person_everywhere(s)
+    env = {"GCRM_USER": "admin", "GCRM_PASSWORD": "demo"}
+    result = CliRunner().invoke(app, ["erase", "contact", str(cid)], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert _db_contains([PERSON["name"], PERSON["email"], PERSON["phone"]]) == []
+
+
 def test_finding_07_erase_account_covers_saved_plans_and_outcomes(demo_copy: str) -> None:
     """Erasing the account removes its name from saved plans and outcomes, too."""
     with session_scope() as s:
