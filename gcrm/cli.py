@@ -614,16 +614,25 @@ def plan(
 
 @app.command()
 def solve(
-    instance: Annotated[Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt) or VRPLIB file.")],
+    instance: Annotated[
+        Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt), VRPLIB or Cordeau PVRP file.")
+    ],
     seconds: Annotated[float, typer.Option(help="Time limit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="sol.json to write.")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Solve a benchmark instance with our solver: {"routes": [...], "cost": ...}."""
+    """Solve a benchmark instance: {"routes": [...], "cost": ...}.
+
+    Cordeau PVRP files give {"days": [[[customers], ...routes], ...days], "cost": ...}.
+    """
+    from gcrm.pvrp_io import is_pvrp_file, solve_pvrp_file
     from gcrm.routing import solve_instance_file
 
     def go() -> None:
-        summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
+        if is_pvrp_file(instance):
+            summary = solve_pvrp_file(instance, seconds=seconds, output=output, seed=seed)
+        else:
+            summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
         typer.echo(json.dumps(summary, default=str))
 
     _run(go)
