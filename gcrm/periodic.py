@@ -16,17 +16,21 @@ routes:
 1. *Construction*: customers with the fewest patterns first, each gets the
    pattern whose days admit the cheapest insertions into the routes built so
    far (capacity, duration and fleet size respected where possible).
-2. *Search*: each iteration removes a few customers from all their days
-   (a geographic cluster, a random set, or everyone on one route), then puts
-   each back with the pattern of least total insertion cost over its days,
-   measured on the current routes. Every changed day is re-optimised by
-   PyVRP's local search (relocate, swap, 2-opt*), warm-started from the
-   repaired routes. A candidate replaces the current plan under a simulated
-   annealing rule; the best feasible plan is kept.
-3. *Polish*: the best plan's days are each improved by a short PyVRP
-   iterated local search.
+2. *Pattern search* (large-neighbourhood search): each iteration removes a
+   few customers from all their days (a geographic cluster, a random set, or
+   everyone on one route), then puts each back with the pattern of least
+   total insertion cost over its days, measured on the current routes. The
+   whole plan is then re-optimised by PyVRP's local search over all days at
+   once (:class:`gcrm.periodic_pyvrp.JointModel`: relocate, swap, 2-opt*
+   within and between routes and, for one-visit customers, between days).
+   A candidate replaces the current plan under a simulated-annealing rule;
+   the best feasible plan is kept.
+3. *Route search*: PyVRP's iterated local search on the best plan, all days
+   together, multi-visit customers' patterns fixed.
 
-Distances go to PyVRP as integers scaled by :data:`SCALE` (durations rounded
+Phases 2 and 3 alternate in :data:`ROUNDS` rounds, the last ending with 3.
+
+Distances go to PyVRP as integers scaled by :data:`gcrm.periodic_pyvrp.SCALE` (durations rounded
 up, so that a route PyVRP deems feasible is feasible in exact arithmetic);
 reported costs use the exact floating-point distances. The search is
 deterministic for a seed when it is bounded by iterations; a time budget
@@ -37,235 +41,24 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pyvrp import (
-    Client,
-    CostEvaluator,
-    Depot,
-    Location,
-    ProblemData,
-    RandomNumberGenerator,
-    Solution,
-    VehicleType,
-)
-from pyvrp import solve as pyvrp_solve
-from pyvrp.search import (
-    LocalSearch,
-    NeighbourhoodParams,
-    Relocate1,
-    Relocate2,
-    Swap11,
-    Swap21,
-    Swap22,
-    SwapTails,
-    compute_neighbours,
-)
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
 from gcrm._errors import InputError
+from gcrm.periodic_model import PeriodicProblem, PeriodicSolution, violations
+from gcrm.periodic_pyvrp import JointModel, Routes, duration_limit, is_free
 
-#: Factor applied to distances and durations before rounding them for PyVRP.
-SCALE = 1000
+__all__ = ["PeriodicProblem", "PeriodicSolution", "solve_periodic", "violations"]
 
 _EPS = 1e-6
-_LS_OPERATORS = (Relocate1, Relocate2, Swap11, Swap21, Swap22, SwapTails)
 
-Routes = list[list[int]]
-
-
-@dataclass(frozen=True, eq=False)
-class PeriodicProblem:
-    """A periodic vehicle routing problem with one depot (node 0).
-
-    Attributes
-    ----------
-    name
-        A label (the file name for benchmark instances).
-    distance
-        ``(N, N)`` travel cost between nodes; node 0 is the depot.
-    duration
-        ``(N, N)`` travel time between nodes (same units as ``service``
-        and ``max_duration``).
-    demand
-        ``(N,)`` demand per visit (depot 0).
-    service
-        ``(N,)`` service duration per visit (depot 0).
-    patterns
-        Per node, the allowed visit patterns, each a sorted tuple of 0-based
-        days; the depot has none. All patterns of a customer have the same
-        number of days (its frequency).
-    num_vehicles, capacity, max_duration
-        Per day: vehicles available, capacity of each, longest allowed route
-        duration (travel plus service; ``None`` for no limit).
-    node_ids
-        Node labels for output (e.g. the numbers in a benchmark file).
-    coords
-        Optional ``(N, 2)`` coordinates (used only for display).
-    """
-
-    name: str
-    distance: np.ndarray = field(repr=False)
-    duration: np.ndarray = field(repr=False)
-    demand: np.ndarray = field(repr=False)
-    service: np.ndarray = field(repr=False)
-    patterns: tuple[tuple[tuple[int, ...], ...], ...] = field(repr=False)
-    num_vehicles: tuple[int, ...]
-    capacity: tuple[int, ...]
-    max_duration: tuple[float | None, ...]
-    node_ids: tuple[int, ...] = field(repr=False)
-    coords: np.ndarray | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        n = len(self.node_ids)
-        horizon = len(self.num_vehicles)
-        if horizon == 0 or len(self.capacity) != horizon or len(self.max_duration) != horizon:
-            msg = f"{self.name}: vehicles, capacity and max_duration need one entry per day"
-            raise InputError(msg)
-        for label, arr, shape in (
-            ("distance", self.distance, (n, n)),
-            ("duration", self.duration, (n, n)),
-            ("demand", self.demand, (n,)),
-            ("service", self.service, (n,)),
-        ):
-            if np.shape(arr) != shape:
-                msg = f"{self.name}: {label} has shape {np.shape(arr)}, expected {shape}"
-                raise InputError(msg)
-        if len(self.patterns) != n:
-            msg = f"{self.name}: patterns given for {len(self.patterns)} nodes, expected {n}"
-            raise InputError(msg)
-        for c in range(1, n):
-            pats = self.patterns[c]
-            if not pats:
-                msg = f"{self.name}: customer {self.node_ids[c]} has no allowed visit pattern"
-                raise InputError(msg)
-            if len({len(p) for p in pats}) != 1:
-                msg = f"{self.name}: customer {self.node_ids[c]}: patterns differ in visit count"
-                raise InputError(msg)
-            for p in pats:
-                if not p or any(not 0 <= d < horizon for d in p) or len(set(p)) != len(p):
-                    who = f"{self.name}: customer {self.node_ids[c]}"
-                    msg = f"{who}: bad pattern {p} for {horizon} days"
-                    raise InputError(msg)
-
-    @property
-    def horizon(self) -> int:
-        """Number of days."""
-        return len(self.num_vehicles)
-
-    @property
-    def num_nodes(self) -> int:
-        """Number of nodes, depot included."""
-        return len(self.node_ids)
-
-    def frequency(self, customer: int) -> int:
-        """Return how many visits ``customer`` (a node index ≥ 1) needs."""
-        return len(self.patterns[customer][0])
-
-    def plan_cost(self, days: Sequence[Sequence[Sequence[int]]]) -> float:
-        """Return the total travel cost of ``days`` (routes of node indices)."""
-        dist = self.distance
-        total = 0.0
-        for routes in days:
-            for r in routes:
-                if r:
-                    seq = [0, *r, 0]
-                    total += float(dist[seq[:-1], seq[1:]].sum())
-        return total
-
-
-@dataclass(frozen=True)
-class PeriodicSolution:
-    """A solved plan.
-
-    Attributes
-    ----------
-    days
-        Per day, its routes; a route is a tuple of node indices (depot not
-        listed).
-    patterns
-        Per node, the chosen pattern (a tuple of days; the depot's is ``()``).
-    cost
-        Total travel cost, from the exact distances.
-    feasible
-        Whether the plan passes :func:`violations`.
-    iterations
-        Search iterations run.
-    seconds, cpu_seconds
-        Wall and CPU time used.
-    """
-
-    days: tuple[tuple[tuple[int, ...], ...], ...]
-    patterns: tuple[tuple[int, ...], ...]
-    cost: float
-    feasible: bool
-    iterations: int
-    seconds: float
-    cpu_seconds: float
-
-    def to_dict(self, problem: PeriodicProblem) -> dict[str, Any]:
-        """Return ``{"days": [[[node ids]...]...], "cost": float}`` in the problem's labels."""
-        ids = problem.node_ids
-        return {
-            "days": [[[ids[c] for c in r] for r in routes] for routes in self.days],
-            "cost": round(self.cost, 6),
-        }
-
-
-def violations(problem: PeriodicProblem, days: Sequence[Sequence[Sequence[int]]]) -> list[str]:
-    """List what is wrong with a plan (empty when feasible).
-
-    Checks that each customer is visited exactly on the days of one of its
-    patterns, at most once a day, and that each day's routes respect the
-    fleet size, capacity and route duration.
-
-    Parameters
-    ----------
-    problem
-        The problem.
-    days
-        Per day, routes of node indices.
-
-    Returns
-    -------
-    list of str
-        One message per violation.
-    """
-    out: list[str] = []
-    if len(days) != problem.horizon:
-        return [f"plan has {len(days)} days, expected {problem.horizon}"]
-    seen: dict[int, list[int]] = {}
-    for d, routes in enumerate(days):
-        real = [r for r in routes if r]
-        if len(real) > problem.num_vehicles[d]:
-            out.append(f"day {d + 1}: {len(real)} routes, {problem.num_vehicles[d]} vehicles")
-        for k, r in enumerate(real):
-            if any(not 1 <= c < problem.num_nodes for c in r):
-                out.append(f"day {d + 1} route {k + 1}: unknown node")
-                continue
-            for c in r:
-                seen.setdefault(c, []).append(d)
-            load = int(problem.demand[list(r)].sum())
-            if load > problem.capacity[d]:
-                out.append(f"day {d + 1} route {k + 1}: load {load} > {problem.capacity[d]}")
-            limit = problem.max_duration[d]
-            if limit is not None:
-                dur = _route_duration(problem, r)
-                if dur > limit + _EPS:
-                    out.append(f"day {d + 1} route {k + 1}: duration {dur:.3f} > {limit}")
-    for c in range(1, problem.num_nodes):
-        got = tuple(sorted(seen.get(c, [])))
-        if got not in problem.patterns[c]:
-            out.append(f"customer {problem.node_ids[c]}: visited on days {[d + 1 for d in got]}")
-    return out
-
-
-def _route_duration(problem: PeriodicProblem, route: Sequence[int]) -> float:
-    seq = [0, *route, 0]
-    return float(problem.duration[seq[:-1], seq[1:]].sum() + problem.service[list(route)].sum())
+#: Rounds of pattern search followed by route search.
+ROUNDS = 4
+#: Share of each round spent in the pattern search.
+PATTERN_SHARE = 0.5
+#: PyVRP iterations of route search per pattern-search iteration (iteration budgets).
+ROUTE_ITERATIONS_PER_ITERATION = 10
 
 
 def solve_periodic(
@@ -275,7 +68,6 @@ def solve_periodic(
     iterations: int | None = None,
     seconds: float | None = None,
     clock: Literal["wall", "cpu"] = "wall",
-    polish_iterations: int | None = None,
 ) -> PeriodicSolution:
     """Solve a periodic VRP: each customer's pattern and each day's routes.
 
@@ -287,15 +79,14 @@ def solve_periodic(
         Random seed; with an ``iterations`` budget only, the result is the
         same for the same seed.
     iterations
-        Search iterations (removals and re-insertions).
+        Pattern-search iterations (removals and re-insertions); the route
+        search then gets :data:`ROUTE_ITERATIONS_PER_ITERATION` PyVRP
+        iterations for each.
     seconds
-        Time budget, on ``clock``; about a tenth goes to the final polish.
+        Time budget on ``clock``, shared between the phases.
     clock
         ``"wall"`` or ``"cpu"`` (process CPU time: repeatable on a shared
         machine).
-    polish_iterations
-        PyVRP iterated-local-search iterations per day in the final polish
-        (default: scaled to the day's size).
 
     Returns
     -------
@@ -312,23 +103,23 @@ def solve_periodic(
     """
     if iterations is None and seconds is None:
         raise InputError("give an iteration budget, a time budget, or both")
-    if (iterations is not None and iterations < 0) or (seconds is not None and seconds <= 0):
+    if (iterations is not None and iterations <= 0) or (seconds is not None and seconds <= 0):
         raise InputError("budgets must be positive")
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     search = _Search(problem, seed)
-    timer = _Budget(iterations, seconds, clock)
+    budget = _Budget(iterations, seconds, clock)
     search.construct()
-    search.run(timer)
-    search.polish(timer, polish_iterations)
+    for rnd in range(ROUNDS):
+        search.pattern_search(budget, rnd)
+        search.route_search(budget, rnd)
     best_days = search.best_days
-    cost = problem.plan_cost(best_days)
     return PeriodicSolution(
         days=tuple(tuple(tuple(r) for r in routes if r) for routes in best_days),
         patterns=tuple(
             problem.patterns[c][search.best_pattern[c]] if c else ()
             for c in range(problem.num_nodes)
         ),
-        cost=cost,
+        cost=problem.plan_cost(best_days),
         feasible=not violations(problem, best_days),
         iterations=search.iteration,
         seconds=time.perf_counter() - start_wall,
@@ -337,7 +128,7 @@ def solve_periodic(
 
 
 class _Budget:
-    """Iteration and time limits; ``progress()`` runs from 0 to 1."""
+    """Iteration and time limits, cut into phases (see :func:`solve_periodic`)."""
 
     def __init__(self, iterations: int | None, seconds: float | None, clock: str) -> None:
         self.iterations = iterations
@@ -348,148 +139,73 @@ class _Budget:
     def elapsed(self) -> float:
         return self._now() - self._start
 
-    def progress(self, iteration: int) -> float:
+    def mark(self, rnd: int, share: float) -> float:
+        """Fraction of the budget at which round ``rnd``'s phase ends."""
+        return (rnd + share) / ROUNDS
+
+    def time_up(self, fraction: float) -> bool:
+        return self.seconds is not None and self.elapsed() >= fraction * self.seconds
+
+    def pattern_progress(self, iteration: int) -> float:
+        """Progress of the pattern search over all rounds, 0 to 1."""
         p = 0.0
         if self.iterations:
-            p = max(p, iteration / self.iterations)
+            p = iteration / self.iterations
         if self.seconds:
-            p = max(p, self.elapsed() / (0.9 * self.seconds))
+            # pattern search runs during the first PATTERN_SHARE of each round
+            t = self.elapsed() / self.seconds * ROUNDS
+            done = math.floor(t) + min(1.0, (t - math.floor(t)) / PATTERN_SHARE)
+            p = max(p, done / ROUNDS)
         return min(p, 1.0)
 
-    def remaining(self) -> float | None:
-        return None if self.seconds is None else max(0.0, self.seconds - self.elapsed())
+    def pattern_iterations_until(self, rnd: int) -> int | None:
+        if self.iterations is None:
+            return None
+        return round(self.iterations * (rnd + 1) / ROUNDS)
 
+    def route_iterations(self) -> int:
+        if self.iterations is None:
+            return 2**62
+        return max(1, self.iterations * ROUTE_ITERATIONS_PER_ITERATION // ROUNDS)
 
-class _Day:
-    """One day's static PyVRP data over every customer that may be served that day."""
-
-    def __init__(
-        self, problem: PeriodicProblem, day: int, ints: tuple[np.ndarray, np.ndarray]
-    ) -> None:
-        dist_i, dur_i = ints
-        self.day = day
-        self.nodes = [
-            c for c in range(1, problem.num_nodes) if any(day in p for p in problem.patterns[c])
-        ]
-        self.client_of = {c: k for k, c in enumerate(self.nodes)}
-        self.capacity = problem.capacity[day]
-        self.vehicles = problem.num_vehicles[day]
-        limit = problem.max_duration[day]
-        self.limit = math.floor(limit * SCALE + _EPS) if limit is not None else None
-        self.data: ProblemData | None = None
-        if not self.nodes:
-            return
-        idx = np.array([0, *self.nodes])
-        coords = problem.coords if problem.coords is not None else np.zeros((problem.num_nodes, 2))
-        service_i = np.ceil(problem.service * SCALE - _EPS).astype(np.int64)
-        locations = [Location(x=float(coords[i, 0]), y=float(coords[i, 1])) for i in idx]
-        clients = [
-            Client(
-                location=k + 1,
-                delivery=[int(problem.demand[c])],
-                service_duration=int(service_i[c]),
-                required=False,
-            )
-            for k, c in enumerate(self.nodes)
-        ]
-        vt: dict[str, Any] = {"num_available": self.vehicles, "capacity": [self.capacity]}
-        if self.limit is not None:
-            vt["shift_duration"] = self.limit
-        self.data = ProblemData(
-            locations=locations,
-            clients=clients,
-            depots=[Depot(location=0)],
-            vehicle_types=[VehicleType(**vt)],
-            distance_matrices=[dist_i[np.ix_(idx, idx)]],
-            duration_matrices=[dur_i[np.ix_(idx, idx)]],
-        )
-        self.ls: LocalSearch | None = None
-
-    def local_search(self, routes: Routes, ce: CostEvaluator, seed: int) -> Routes:
-        """Improve ``routes`` (same customers) with PyVRP's exhaustive local search."""
-        if self.data is None or not any(routes):
-            return routes
-        if self.ls is None:
-            size = min(40, max(1, len(self.nodes) - 1))
-            nb = compute_neighbours(self.data, NeighbourhoodParams(num_neighbours=size))
-            self.ls = LocalSearch(self.data, RandomNumberGenerator(seed=seed), nb)
-            for op in _LS_OPERATORS:
-                self.ls.add_operator(op(self.data))
-        sol = Solution(self.data, [[self.client_of[c] for c in r] for r in routes if r])
-        out = self.ls(sol, ce, exhaustive=True)
-        return self._routes(out)
-
-    def polish(
-        self, routes: Routes, *, seed: int, iterations: int, seconds: float | None
-    ) -> Routes:
-        """Improve ``routes`` by PyVRP's iterated local search on just their customers."""
-        assert self.data is not None
-        visited = sorted(c for r in routes for c in r)
-        clients = self.data.clients()
-        sub = [clients[self.client_of[c]] for c in visited]
-        locs = self.data.locations()
-        idx = np.array([0, *[self.client_of[c] + 1 for c in visited]])
-        dist = self.data.distance_matrix(0)[np.ix_(idx, idx)]
-        dur = self.data.duration_matrix(0)[np.ix_(idx, idx)]
-        data = ProblemData(
-            locations=[locs[i] for i in idx],
-            clients=[
-                Client(
-                    location=k + 1,
-                    delivery=cl.delivery,
-                    service_duration=cl.service_duration,
-                )
-                for k, cl in enumerate(sub)
-            ],
-            depots=[Depot(location=0)],
-            vehicle_types=self.data.vehicle_types(),
-            distance_matrices=[dist],
-            duration_matrices=[dur],
-        )
-        pos = {c: k for k, c in enumerate(visited)}
-        init = Solution(data, [[pos[c] for c in r] for r in routes if r])
-        stops: list[Any] = [MaxIterations(iterations)]
-        if seconds is not None:
-            stops.append(MaxRuntime(max(seconds, 0.01)))
-        stop = MultipleCriteria(stops) if len(stops) > 1 else stops[0]
-        res = pyvrp_solve(data, stop, seed=seed, collect_stats=False, initial_solution=init)
-        if not res.best.is_feasible():
-            return routes
-        return [[visited[a.idx] for a in r if a.is_client()] for r in res.best.routes()]
-
-    def _routes(self, sol: Solution) -> Routes:
-        return [[self.nodes[a.idx] for a in r if a.is_client()] for r in sol.routes()]
+    def deadline(self, fraction: float) -> Any:
+        """A PyVRP stopping criterion for the time budget up to ``fraction``."""
+        if self.seconds is None:
+            return None
+        end = self._start + fraction * self.seconds
+        now = self._now
+        return lambda _best: now() >= end
 
 
 class _Search:
-    """State of the large-neighbourhood search (see the module docstring)."""
+    """State of the search (see the module docstring)."""
 
     def __init__(self, problem: PeriodicProblem, seed: int) -> None:
         self.p = problem
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.joint = JointModel(problem, seed)
         self.dist = np.asarray(problem.distance, dtype=float)
-        dist_i = np.rint(self.dist * SCALE).astype(np.int64)
-        dur_i = np.ceil(np.asarray(problem.duration, dtype=float) * SCALE - _EPS).astype(np.int64)
-        np.fill_diagonal(dist_i, 0)
-        np.fill_diagonal(dur_i, 0)
-        self.dur_i = dur_i.astype(float)
-        self.service_i = np.ceil(problem.service * SCALE - _EPS)
+        self.dur_i = self.joint.dur.astype(float)
+        self.service_i = self.joint.service.astype(float)
         self.demand = np.asarray(problem.demand, dtype=float)
-        self.days = [_Day(problem, d, (dist_i, dur_i)) for d in range(problem.horizon)]
-        big = float(dist_i.max()) if dist_i.size else 1.0
-        self.ce = CostEvaluator([10.0 * big + 1.0], 100.0, 100.0)
+        self.limit = [duration_limit(problem, d) for d in range(problem.horizon)]
         # penalty per unit of excess load / excess scaled duration, in distance units
         self.pen_load = 10.0 * float(self.dist.max() + 1.0)
-        self.pen_dur = 100.0 / SCALE
+        self.pen_dur = 0.1
+        self.free = [c for c in range(1, problem.num_nodes) if is_free(problem, c)]
+        self.day_pattern = {
+            c: {pat[0]: k for k, pat in enumerate(problem.patterns[c])} for c in self.free
+        }
         self.routes: list[Routes] = [[] for _ in range(problem.horizon)]
         self.pattern = [-1] * problem.num_nodes
         self.customers = list(range(1, problem.num_nodes))
-        order = np.argsort(self.dist[1:, 1:], axis=1) if problem.num_nodes > 1 else None
-        self.near = (
-            [[], *([int(j) + 1 for j in row] for row in order)] if order is not None else [[]]
-        )
+        order = np.argsort(self.dist[1:, 1:], axis=1, kind="stable")
+        self.near = [[], *([int(j) + 1 for j in row] for row in order)]
+        self._edge_cache: dict[int, tuple[Any, ...] | None] = {}
+        self._obj_cache: dict[int, float] = {}
         self.iteration = 0
+        self.current = math.inf
         self.best_days: list[Routes] = []
         self.best_pattern: list[int] = []
         self.best_obj = math.inf
@@ -498,18 +214,16 @@ class _Search:
 
     def day_objective(self, d: int) -> float:
         """Travel cost plus penalties of day ``d``."""
-        total = 0.0
-        for r in self.routes[d]:
-            if r:
-                total += self._route_obj(d, r)
-        return total
+        if d not in self._obj_cache:
+            self._obj_cache[d] = sum(self._route_obj(d, r) for r in self.routes[d] if r)
+        return self._obj_cache[d]
 
     def _route_obj(self, d: int, r: list[int]) -> float:
         seq = [0, *r, 0]
         cost = float(self.dist[seq[:-1], seq[1:]].sum())
         excess = max(0.0, float(self.demand[r].sum()) - self.p.capacity[d])
         cost += self.pen_load * excess
-        limit = self.days[d].limit
+        limit = self.limit[d]
         if limit is not None:
             dur = float(self.dur_i[seq[:-1], seq[1:]].sum() + self.service_i[r].sum())
             cost += self.pen_dur * max(0.0, dur - limit)
@@ -518,51 +232,61 @@ class _Search:
     def insertion(self, d: int, c: int) -> tuple[float, int, int]:
         """Cheapest penalised insertion of ``c`` on day ``d``: (cost, route, position)."""
         routes = self.routes[d]
-        day = self.days[d]
         best = (math.inf, -1, 0)
-        if len([r for r in routes if r]) < day.vehicles:
+        if len([r for r in routes if r]) < self.p.num_vehicles[d]:
             cost = float(self.dist[0, c] + self.dist[c, 0])
-            if day.limit is not None:
+            if self.limit[d] is not None:
                 dur = self.dur_i[0, c] + self.dur_i[c, 0] + self.service_i[c]
-                cost += self.pen_dur * max(0.0, dur - day.limit)
-            cost += self.pen_load * max(0.0, self.demand[c] - day.capacity)
+                cost += self.pen_dur * max(0.0, dur - self.limit[d])
+            cost += self.pen_load * max(0.0, self.demand[c] - self.p.capacity[d])
             best = (cost, len(routes), 0)
-        live = [(k, r) for k, r in enumerate(routes) if r]
-        if not live:
+        arr = self._arrays(d)
+        if arr is None:
             return best
-        prev_l: list[int] = []
-        nxt_l: list[int] = []
-        rid_l: list[int] = []
-        pos_l: list[int] = []
-        loads = np.empty(len(live))
-        durs = np.zeros(len(live))
-        for j, (_, r) in enumerate(live):
-            seq = [0, *r, 0]
-            prev_l.extend(seq[:-1])
-            nxt_l.extend(seq[1:])
-            rid_l.extend([j] * (len(seq) - 1))
-            pos_l.extend(range(len(seq) - 1))
-            loads[j] = self.demand[r].sum()
-            if day.limit is not None:
-                durs[j] = self.dur_i[seq[:-1], seq[1:]].sum() + self.service_i[r].sum()
-        prev = np.array(prev_l)
-        nxt = np.array(nxt_l)
-        rid = np.array(rid_l)
-        delta = self.dist[prev, c] + self.dist[c, nxt] - self.dist[prev, nxt]
-        over_now = np.maximum(0.0, loads - day.capacity)
-        over_new = np.maximum(0.0, loads + self.demand[c] - day.capacity)
+        live, prev, nxt, rid, pos, loads, durs, base, base_dur = arr
+        delta = self.dist[prev, c] + self.dist[c, nxt] - base
+        over_now = np.maximum(0.0, loads - self.p.capacity[d])
+        over_new = np.maximum(0.0, loads + self.demand[c] - self.p.capacity[d])
         delta = delta + self.pen_load * (over_new - over_now)[rid]
-        if day.limit is not None:
-            ddur = (
-                self.dur_i[prev, c] + self.dur_i[c, nxt] - self.dur_i[prev, nxt] + self.service_i[c]
-            )
-            now = np.maximum(0.0, durs - day.limit)[rid]
-            new = np.maximum(0.0, durs[rid] + ddur - day.limit)
+        if self.limit[d] is not None:
+            ddur = self.dur_i[prev, c] + self.dur_i[c, nxt] - base_dur + self.service_i[c]
+            now = np.maximum(0.0, durs - self.limit[d])[rid]
+            new = np.maximum(0.0, durs[rid] + ddur - self.limit[d])
             delta = delta + self.pen_dur * (new - now)
         i = int(np.argmin(delta))
         if delta[i] < best[0]:
-            best = (float(delta[i]), live[rid[i]][0], pos_l[i])
+            best = (float(delta[i]), live[rid[i]], int(pos[i]))
         return best
+
+    def _arrays(self, d: int) -> tuple[Any, ...] | None:
+        """Edges of day ``d``'s routes as arrays (cached until the day changes)."""
+        if d in self._edge_cache:
+            return self._edge_cache[d]
+        routes = self.routes[d]
+        live = [k for k, r in enumerate(routes) if r]
+        out: tuple[Any, ...] | None = None
+        if live:
+            prev_l: list[int] = []
+            nxt_l: list[int] = []
+            rid_l: list[int] = []
+            pos_l: list[int] = []
+            for j, k in enumerate(live):
+                seq = [0, *routes[k], 0]
+                prev_l.extend(seq[:-1])
+                nxt_l.extend(seq[1:])
+                rid_l.extend([j] * (len(seq) - 1))
+                pos_l.extend(range(len(seq) - 1))
+            prev, nxt, rid = np.array(prev_l), np.array(nxt_l), np.array(rid_l)
+            legs = self.dur_i[prev, nxt]
+            loads = np.bincount(rid, weights=self.demand[nxt], minlength=len(live))
+            durs = np.bincount(rid, weights=legs + self.service_i[nxt], minlength=len(live))
+            out = (live, prev, nxt, rid, np.array(pos_l), loads, durs, self.dist[prev, nxt], legs)
+        self._edge_cache[d] = out
+        return out
+
+    def _changed(self, d: int) -> None:
+        self._edge_cache.pop(d, None)
+        self._obj_cache.pop(d, None)
 
     def insert(self, c: int, *, noise: float = 0.0) -> None:
         """Give ``c`` its cheapest pattern and insert it on each of its days."""
@@ -586,6 +310,7 @@ class _Search:
                 routes.append([c])
             else:
                 routes[r].insert(pos, c)
+            self._changed(d)
 
     def remove(self, c: int) -> set[int]:
         """Take ``c`` off all its days; return those days."""
@@ -599,13 +324,25 @@ class _Search:
                     touched.add(d)
                     break
             self.routes[d] = [r for r in self.routes[d] if r]
+            self._changed(d)
         self.pattern[c] = -1
         return touched
+
+    def _set_plan(self, days: list[Routes]) -> None:
+        """Adopt routes from PyVRP; one-visit customers take the day they landed on."""
+        self.routes = [[list(r) for r in routes if r] for routes in days]
+        self._edge_cache.clear()
+        self._obj_cache.clear()
+        for d, routes in enumerate(self.routes):
+            for r in routes:
+                for c in r:
+                    if c in self.day_pattern:
+                        self.pattern[c] = self.day_pattern[c][d]
 
     # ---------------------------------------------------------------- phases
 
     def construct(self) -> None:
-        """Greedy patterns and routes, then local search on every day."""
+        """Greedy patterns and routes, then local search over all days."""
         p = self.p
         tie = self.rng.random(len(self.customers))
         order = sorted(
@@ -614,65 +351,54 @@ class _Search:
         )
         for c in order:
             self.insert(c)
-        for d in range(p.horizon):
-            self.routes[d] = self.days[d].local_search(self.routes[d], self.ce, self.seed + d)
-        self._remember_if_best(self.objective())
+        self._set_plan(self.joint.local_search(self.routes))
+        self.current = self.objective()
+        self._remember_if_best(self.current)
 
     def objective(self) -> float:
+        """Travel cost plus penalties of the current plan."""
         return sum(self.day_objective(d) for d in range(self.p.horizon))
 
     def _remember_if_best(self, obj: float) -> None:
-        if obj < self.best_obj - _EPS and self._feasible():
-            self.best_obj = obj
-            self.best_days = [[list(r) for r in routes] for routes in self.routes]
-            self.best_pattern = list(self.pattern)
-        elif not self.best_days:
+        feasible = not violations(self.p, self.routes)
+        if (feasible and obj < self.best_obj - _EPS) or not self.best_days:
+            if feasible:
+                self.best_obj = obj
             self.best_days = [[list(r) for r in routes] for routes in self.routes]
             self.best_pattern = list(self.pattern)
 
-    def _feasible(self) -> bool:
-        return not violations(self.p, self.routes)
-
-    def run(self, budget: _Budget) -> None:
-        """The large-neighbourhood search loop."""
+    def pattern_search(self, budget: _Budget, rnd: int) -> None:
+        """Large-neighbourhood search over patterns until round ``rnd``'s share ends."""
         n = len(self.customers)
         if n == 0:
             return
-        current = self.objective()
-        temp0 = float(__import__("os").environ.get("T0", "1.0")) * current / max(1, n)
+        temp0 = self.current / max(1, n)
         k_max = max(2, min(30, n // 5 + 2))
-        while True:
-            prog = budget.progress(self.iteration)
-            if prog >= 1.0:
-                break
+        until = budget.pattern_iterations_until(rnd)
+        end = budget.mark(rnd, PATTERN_SHARE)
+        while not budget.time_up(end) and (until is None or self.iteration < until):
             self.iteration += 1
             removed = self._choose_removal(k_max)
-            saved = {d: [list(r) for r in self.routes[d]] for d in range(self.p.horizon)}
-            saved_pattern = {c: self.pattern[c] for c in removed}
-            touched: set[int] = set()
+            saved = ([[list(r) for r in routes] for routes in self.routes], list(self.pattern))
             for c in removed:
-                touched |= self.remove(c)
+                self.remove(c)
             order = list(removed)
             self.rng.shuffle(order)
             if self.rng.random() < 0.5:
                 order.sort(key=lambda c: -self.dist[0, c])
             for c in order:
                 self.insert(c, noise=0.1 if self.rng.random() < 0.3 else 0.0)
-                touched |= set(self.p.patterns[c][self.pattern[c]])
-            for d in sorted(touched):
-                self.routes[d] = self.days[d].local_search(self.routes[d], self.ce, self.seed + d)
+            self._set_plan(self.joint.local_search(self.routes))
             cand = self.objective()
-            temp = temp0 * (1.0 - prog)
-            if cand < current - _EPS or (
-                temp > 0 and self.rng.random() < math.exp(-(cand - current) / temp)
+            temp = temp0 * (1.0 - budget.pattern_progress(self.iteration))
+            if cand < self.current - _EPS or (
+                temp > 0 and self.rng.random() < math.exp(-(cand - self.current) / temp)
             ):
-                current = cand
+                self.current = cand
                 self._remember_if_best(cand)
             else:
-                for d in touched:
-                    self.routes[d] = saved[d]
-                for c, k in saved_pattern.items():
-                    self.pattern[c] = k
+                self._set_plan(saved[0])
+                self.pattern = saved[1]
 
     def _choose_removal(self, k_max: int) -> list[int]:
         n = len(self.customers)
@@ -694,25 +420,28 @@ class _Search:
                 return list(r[: max(k, 1) * 2])
         return [int(c) for c in self.rng.choice(self.customers, size=k, replace=False)]
 
-    def polish(self, budget: _Budget, iterations: int | None) -> None:
-        """Short PyVRP iterated local search on each day of the best plan."""
-        if not self.best_days or not self._best_is_feasible():
+    def route_search(self, budget: _Budget, rnd: int) -> None:
+        """PyVRP's iterated local search on the best plan until round ``rnd`` ends."""
+        if not self.best_days or self.best_obj == math.inf:
             return
-        days = self.best_days
-        for d in range(self.p.horizon):
-            if not any(days[d]) or self.days[d].data is None:
-                continue
-            size = sum(len(r) for r in days[d])
-            iters = iterations if iterations is not None else 200 + 20 * size
-            left = budget.remaining()
-            secs = None if left is None else left / (self.p.horizon - d)
-            if iters <= 0 or (secs is not None and secs <= 0.01):
-                continue
-            new = self.days[d].polish(days[d], seed=self.seed + d, iterations=iters, seconds=secs)
-            before = sum(self._route_obj(d, r) for r in days[d] if r)
-            after = sum(self._route_obj(d, r) for r in new if r)
-            if after < before - _EPS:
-                days[d] = new
-
-    def _best_is_feasible(self) -> bool:
-        return not violations(self.p, self.best_days)
+        end = budget.mark(rnd, 1.0)
+        if budget.time_up(end):
+            return
+        days = self.joint.iterated_search(
+            self.best_days,
+            self.best_pattern,
+            seed=self.seed + rnd,
+            iterations=budget.route_iterations(),
+            stop=budget.deadline(end),
+        )
+        if days is None:
+            return
+        self.pattern = list(self.best_pattern)
+        self._set_plan(days)
+        obj = self.objective()
+        if obj < self.best_obj - _EPS and not violations(self.p, self.routes):
+            self._remember_if_best(obj)
+        else:  # continue from the best plan
+            self.pattern = list(self.best_pattern)
+            self._set_plan(self.best_days)
+        self.current = self.objective()
