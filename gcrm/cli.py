@@ -613,6 +613,41 @@ def plan(
 
 
 @app.command()
+def cycle(
+    reps: Annotated[str, typer.Option(help="Reps (usernames), comma-separated.")],
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    weeks: Annotated[int, typer.Option(help="Horizon in weeks (1-8).")] = 4,
+    country: Annotated[
+        str, typer.Option(help="Public holidays of this country; '' for none.")
+    ] = "FI",
+    iterations: Annotated[int, typer.Option(help="Solver iterations per rep.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan).")] = 0,
+    profile: Annotated[str, typer.Option(help="drive, walk or bike.")] = "drive",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON to write.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Plan call cycles: each account's visit days and every working day's route, as JSON."""
+    from gcrm.cycles import plan_cycles
+    from gcrm.db.session import session_scope
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            names = [r.strip() for r in reps.split(",") if r.strip()]
+            result = plan_cycles(
+                session, actor, names, start, weeks=weeks, country=country or None,
+                iterations=iterations, seed=seed, profile=profile,
+            )  # fmt: skip
+        text = json.dumps(result, allow_nan=False)
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+        typer.echo(text)
+
+    _run(go)
+
+
+@app.command()
 def solve(
     instance: Annotated[
         Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt), VRPLIB or Cordeau PVRP file.")
