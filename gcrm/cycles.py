@@ -531,6 +531,32 @@ def accounts_for_cycle(frame: pd.DataFrame) -> list[CycleAccount]:
     return out
 
 
+def rep_accounts(session: Any, user: Any) -> list[CycleAccount]:
+    """A rep's accounts for cycles: those in territories the rep owns, and their
+    own accounts outside any territory.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    user
+        The rep (a :class:`gcrm.db.models.User`).
+
+    Returns
+    -------
+    list of CycleAccount
+        Accounts with a location and a visit frequency, not do-not-contact.
+    """
+    rep_actor = Actor.from_user(user)
+    owned = territories_frame(session, rep_actor)
+    names = set(owned.loc[owned["owner"] == user.username, "name"])
+    frame = accounts_frame(session, rep_actor, AccountFilter(include_do_not_contact=False))
+    mine = frame["territory"].isin(names) | (
+        frame["territory"].isna() & (frame["owner"] == user.username)
+    )
+    return accounts_for_cycle(frame[mine])
+
+
 def plan_cycles(
     session: Any,
     actor: Any,
@@ -595,14 +621,7 @@ def plan_cycles(
     graph = G if G is not None else load_network(profile=profile)
     out = []
     for user in users:
-        rep_actor = Actor.from_user(user)
-        owned = territories_frame(session, rep_actor)
-        names = set(owned.loc[owned["owner"] == user.username, "name"])
-        frame = accounts_frame(session, rep_actor, AccountFilter(include_do_not_contact=False))
-        mine = frame["territory"].isin(names) | (
-            frame["territory"].isna() & (frame["owner"] == user.username)
-        )
-        accounts = accounts_for_cycle(frame[mine])
+        accounts = rep_accounts(session, user)
         rep = rep_from_user(user)
         dates = working_dates(
             start_date, weeks, country=country, absences=absences.get(user.username, ())

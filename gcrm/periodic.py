@@ -373,7 +373,7 @@ class _Search:
         if n == 0:
             return
         temp0 = self.current / max(1, n)
-        k_max = max(2, min(30, n // 5 + 2))
+        k_max = min(n, max(2, min(30, n // 5 + 2)))
         until = budget.pattern_iterations_until(rnd)
         end = budget.mark(rnd, PATTERN_SHARE)
         while not budget.time_up(end) and (until is None or self.iteration < until):
@@ -402,7 +402,7 @@ class _Search:
 
     def _choose_removal(self, k_max: int) -> list[int]:
         n = len(self.customers)
-        k = int(self.rng.integers(min(2, n), k_max + 1))
+        k = int(self.rng.integers(min(2, k_max), k_max + 1))
         u = self.rng.random()
         if u < 0.6:
             seed_c = int(self.rng.integers(1, n + 1))

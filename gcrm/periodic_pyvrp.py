@@ -194,7 +194,7 @@ class JointModel:
         for k, days in enumerate(allowed):
             mask[k, sorted(days)] = 1
         share = (mask @ mask.T) > 0
-        idx = np.array(nodes)
+        idx = np.array(nodes, dtype=np.int64)
         prox = (self.dist[np.ix_(idx, idx)] + self.dist[np.ix_(idx, idx)].T).astype(float)
         prox[~share] = np.inf
         np.fill_diagonal(prox, np.inf)
@@ -219,6 +219,8 @@ class JointModel:
         list
             Improved routes per day; one-visit customers may have changed day.
         """
+        if not self.nodes:
+            return days
         sol = self._solution(self.data, days, lambda c, d: self.client_at[c, d])
         out = self._ls(sol, self.ce, exhaustive=True)
         return self._days(out, self.nodes)

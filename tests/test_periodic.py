@@ -158,6 +158,18 @@ def test_capacity_and_duration_force_more_routes(tmp_path: Path) -> None:
     assert sum(len(routes) for routes in sol.days) >= 3  # 30 units of demand, 10 per route
 
 
+def test_one_customer_and_no_customer(tmp_path: Path) -> None:
+    """Degenerate plans: a single customer visited on its only day; no customers at all."""
+    one = "1 1 1 2\n0 10\n0 10\n0 0 0 0 0 0 0\n1 3 4 0 1 1 1 2\n"
+    path = _write(tmp_path, one, "one")
+    sol = solve_periodic(read_pvrp(path), iterations=5, seed=0)
+    assert sol.to_dict(read_pvrp(path))["days"] == [[[1]], []]
+    assert sol.cost == pytest.approx(10.0)
+    empty = _write(tmp_path, "1 1 0 2\n0 10\n0 10\n0 0 0 0 0 0 0\n", "empty")
+    sol = solve_periodic(read_pvrp(empty), iterations=5, seed=0)
+    assert sol.feasible and sol.cost == 0.0 and sol.days == ((), ())
+
+
 def test_infeasible_instance_is_reported_not_hidden(tmp_path: Path) -> None:
     """A customer heavier than any vehicle cannot be served: ``feasible`` is False."""
     text = TINY.replace("5 0 3 0 5 2 1 3", "5 0 3 0 500 2 1 3")
