@@ -76,9 +76,10 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--helsinki", action="store_true", help="cycle vs day-by-day on the demo")
     ap.add_argument("--cycle-iterations", type=int, default=300, help="cycle solver iterations")
+    ap.add_argument("--balance", type=float, default=None, help="cycle days capped (e.g. 1.25)")
     args = ap.parse_args()
     if args.helsinki:
-        return helsinki(args.cycle_iterations, args.seed)
+        return helsinki(args.cycle_iterations, args.seed, args.balance)
     bks = json.loads((args.data / "BKS.json").read_text())
     seconds = None if args.iterations and args.seconds <= 0 else args.seconds
     gaps, ok = [], True
@@ -117,7 +118,7 @@ WEEKS = 4
 MIX = ((7, 10), (14, 20), (28, 40))
 
 
-def helsinki(iterations: int, seed: int) -> int:
+def helsinki(iterations: int, seed: int, balance: float | None = None) -> int:
     """Cycle plan against day-by-day planning on the Helsinki demo; exit 1 below target."""
     from gcrm.db.session import session_scope, upgrade_database
     from gcrm.demo import build_demo
@@ -147,7 +148,7 @@ def helsinki(iterations: int, seed: int) -> int:
             end = START + dt.timedelta(days=7 * WEEKS - 1)
             t0 = time.process_time()
             cyc = plan_rep_cycle(rep, accounts, dates, durations, start=START, end=end,
-                                 iterations=iterations, seed=seed)  # fmt: skip
+                                 iterations=iterations, seed=seed, balance=balance)  # fmt: skip
             cpu = time.process_time() - t0
             t0 = time.process_time()
             planned = [a for a in accounts if a.id in cyc.required]  # the same accounts

@@ -623,6 +623,9 @@ def cycle(
     iterations: Annotated[int, typer.Option(help="Solver iterations per rep.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan).")] = 0,
     profile: Annotated[str, typer.Option(help="drive, walk or bike.")] = "drive",
+    balance: Annotated[
+        float | None, typer.Option(help="Cap days at this multiple of the average (e.g. 1.25).")
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON to write.")] = None,
     user: UserOption = None,
 ) -> None:
@@ -637,7 +640,7 @@ def cycle(
             names = [r.strip() for r in reps.split(",") if r.strip()]
             result = plan_cycles(
                 session, actor, names, start, weeks=weeks, country=country or None,
-                iterations=iterations, seed=seed, profile=profile,
+                iterations=iterations, seed=seed, profile=profile, balance=balance,
             )  # fmt: skip
         text = json.dumps(result, allow_nan=False)
         if output is not None:

@@ -24,7 +24,9 @@ Rules (one place for each, all in this module):
   ``max_work_minutes``): drive plus visit time of each day stays within it.
 - **Overload**: when the accounts due need more time than the working days
   hold, the least urgent (latest due, then lowest potential value) are left
-  out and reported, before solving.
+  out and reported; if the plan then leaves time over, the next most urgent
+  are added back (:data:`TOP_UPS` rounds).
+- **Balance** (optional): days first capped at a multiple of the average day.
 
 Times inside a day (arrival at each account, opening-hour windows within the
 day, lunch) are left to the day planner (:mod:`gcrm.routing`, My day).
@@ -33,6 +35,7 @@ day, lunch) are left to the day planner (:mod:`gcrm.routing`, My day).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +57,8 @@ WORKDAYS: tuple[int, ...] = (0, 1, 2, 3, 4)
 MAX_PATTERNS = 48
 #: Share of the working time that the accounts admitted may fill (drive time estimated).
 LOAD_FACTOR = 0.9
+#: Rounds of adding accounts left out when a plan leaves time over.
+TOP_UPS = 2
 #: Longest horizon, in weeks.
 MAX_WEEKS = 8
 
@@ -329,6 +334,7 @@ def plan_rep_cycle(
     iterations: int = 200,
     seconds: float | None = None,
     seed: int = 0,
+    balance: float | None = None,
 ) -> RepCycle:
     """Plan one rep's cycle from prepared inputs (no database).
 
@@ -346,6 +352,10 @@ def plan_rep_cycle(
         The horizon (inclusive), for the frequency rules.
     iterations, seconds, seed
         Solver budget and seed (see :func:`gcrm.periodic.solve_periodic`).
+    balance
+        Balance working days: first cap every day at ``balance`` times the
+        average estimated day (e.g. 1.25), loosening the cap by a fifth until
+        a plan fits. Balanced days cost driving. ``None``: least driving.
 
     Returns
     -------
@@ -354,6 +364,57 @@ def plan_rep_cycle(
     """
     limit = _day_limit(rep)
     skipped: list[dict[str, Any]] = []
+    cand = _candidates(rep, accounts, dates, durations, start, end, limit, skipped)
+    kept, work, rest = _admit(accounts, cand, durations, len(dates) * limit)
+    solve = functools.partial(_solve, rep, accounts, dates=dates, durations=durations,
+                              iterations=iterations, seconds=seconds, seed=seed)  # fmt: skip
+    plan = None
+    if balance is not None:  # first try days capped near the average load
+        longest = max((durations[0, p] + durations[p, 0] + accounts[p - 1].minutes * 60
+                       for p, _ in kept), default=0.0)  # fmt: skip
+        cap = max(balance * work / max(len(dates), 1), float(longest))
+        while cap < limit and (plan is None or not plan.feasible):
+            plan = solve(kept, limits=(limit, cap))
+            cap *= 1.2  # loosen until a plan fits
+    if plan is None or not plan.feasible:
+        plan = solve(kept, limits=(limit, limit))
+    while not plan.feasible and kept:
+        # the estimate was too hopeful: leave out the least urgent and solve again
+        cut = max(1, len(kept) // 8)
+        rest = [(c, 0.0) for c in kept[-cut:]] + rest
+        kept = kept[:-cut]
+        plan = solve(kept, limits=(limit, limit))
+    for _ in range(TOP_UPS):
+        # time left over (a light day, an empty one): add the next most urgent accounts
+        slack = len(dates) * limit - sum(plan.work_seconds)
+        add, need = [], 0.0
+        for c, est in rest:
+            if need + est > LOAD_FACTOR * slack:
+                break
+            add.append(c)
+            need += est
+        if not add:
+            break
+        trial = solve(kept + add, limits=(limit, limit))
+        if not trial.feasible:
+            break
+        plan, kept, rest = trial, kept + add, rest[len(add) :]
+    skipped.extend(_skip(accounts[c[0] - 1], _NO_TIME) for c, _ in rest)
+    plan.skipped = skipped
+    return plan
+
+
+def _candidates(
+    rep: Rep,
+    accounts: Sequence[CycleAccount],
+    dates: Sequence[dt.date],
+    durations: np.ndarray,
+    start: dt.date,
+    end: dt.date,
+    limit: float,
+    skipped: list[dict[str, Any]],
+) -> list[tuple[int, list[tuple[int, ...]]]]:
+    """Accounts due in the horizon with their visit patterns (day indices)."""
     cand: list[tuple[int, list[tuple[int, ...]]]] = []
     index = {d: i for i, d in enumerate(dates)}
     for pos, acc in enumerate(accounts, start=1):
@@ -361,42 +422,30 @@ def plan_rep_cycle(
         if not np.isfinite(reach) or reach + acc.minutes * 60 > limit:
             skipped.append(_skip(acc, "cannot be reached and visited within a working day"))
             continue
-        allowed = [
-            d
-            for d in dates
-            if fits_opening_hours(
-                acc.opening_hours, d, (rep.shift_start, rep.shift_end), acc.minutes
-            )
-        ]
+        shift = (rep.shift_start, rep.shift_end)
+        allowed = [d for d in dates if fits_opening_hours(acc.opening_hours, d, shift, acc.minutes)]
         pats = visit_patterns(acc, start, end, allowed)
         if not pats:
             if visit_count(acc.every_days, acc.last_visit, start, end):
                 skipped.append(_skip(acc, "no working days on which it is open fit its frequency"))
             continue
         cand.append((pos, [tuple(index[d] for d in p) for p in pats]))
-    cand = _admit(accounts, cand, durations, len(dates) * limit, skipped)
-    while True:
-        plan = _solve(rep, accounts, cand, dates, durations, limit, iterations, seconds, seed)
-        plan.skipped = skipped
-        if plan.feasible or not cand:
-            return plan
-        # the estimate was too hopeful: leave out the least urgent and solve again
-        for pos, _ in cand[-max(1, len(cand) // 8) :]:
-            skipped.append(_skip(accounts[pos - 1], _NO_TIME))
-        cand = cand[: -max(1, len(cand) // 8)]
+    return cand
 
 
 def _solve(
     rep: Rep,
     accounts: Sequence[CycleAccount],
     cand: list[tuple[int, list[tuple[int, ...]]]],
+    *,
     dates: Sequence[dt.date],
     durations: np.ndarray,
-    limit: float,
+    limits: tuple[float, float],
     iterations: int,
     seconds: float | None,
     seed: int,
 ) -> RepCycle:
+    limit, cap = limits
     required = {accounts[pos - 1].id: len(pats[0]) for pos, pats in cand}
     days: list[list[int]] = [[] for _ in dates]
     drive = [0.0] * len(dates)
@@ -415,7 +464,7 @@ def _solve(
         patterns=((), *(tuple(p) for _, p in cand)),
         num_vehicles=(1,) * len(dates),
         capacity=(1,) * len(dates),
-        max_duration=(limit,) * len(dates),
+        max_duration=(cap,) * len(dates),
         node_ids=(0, *(accounts[pos - 1].id for pos, _ in cand)),
     )
     sol = solve_periodic(problem, seed=seed, iterations=iterations, seconds=seconds)
@@ -452,37 +501,39 @@ def _admit(
     cand: list[tuple[int, list[tuple[int, ...]]]],
     durations: np.ndarray,
     capacity: float,
-    skipped: list[dict[str, Any]],
-) -> list[tuple[int, list[tuple[int, ...]]]]:
-    """Keep the most urgent accounts whose estimated work fits the horizon (most urgent first)."""
+) -> tuple[list[Any], float, list[tuple[Any, float]]]:
+    """Keep the most urgent accounts whose estimated work fits the horizon.
+
+    Returns the accounts kept (most urgent first), their estimated work (s),
+    and the others with their estimated work, most urgent first.
+    """
     if not cand:
-        return cand
+        return cand, 0.0, []
     pos = np.array([p for p, _ in cand])
     sub = durations[np.ix_(pos, pos)].astype(float)
     np.fill_diagonal(sub, np.inf)
-    nearest = np.sort(np.where(np.isfinite(sub), sub, np.inf), axis=1)[:, :2]
-    travel = (
-        np.where(np.isfinite(nearest), nearest, 0.0).mean(axis=1)
-        if len(pos) > 1
-        else (durations[0, pos] * 2)
-    )
+    nearest = np.sort(sub, axis=1)[:, :2]
+    travel = np.where(np.isfinite(nearest), nearest, 0.0).mean(axis=1)
+    if len(pos) == 1:
+        travel = durations[0, pos] * 2
 
     def urgency(j: int) -> tuple[dt.date, float]:
         acc = accounts[cand[j][0] - 1]
         due = acc.last_visit + dt.timedelta(days=acc.every_days) if acc.last_visit else dt.date.min
         return due, -acc.value
 
-    order = sorted(range(len(cand)), key=urgency)
-    kept, used = [], 0.0
-    for j in order:
+    kept: list[Any] = []
+    rest: list[tuple[Any, float]] = []
+    used = 0.0
+    for j in sorted(range(len(cand)), key=urgency):
         acc = accounts[cand[j][0] - 1]
         need = len(cand[j][1][0]) * (acc.minutes * 60 + float(travel[j]))
-        if used + need <= LOAD_FACTOR * capacity:
-            kept.append(j)
+        if not rest and used + need <= LOAD_FACTOR * capacity:
+            kept.append(cand[j])
             used += need
         else:
-            skipped.append(_skip(acc, _NO_TIME))
-    return [cand[j] for j in kept]
+            rest.append((cand[j], need))
+    return kept, used, rest
 
 
 # --------------------------------------------------------------------------- store
@@ -570,6 +621,7 @@ def plan_cycles(
     seconds: float | None = None,
     seed: int = 0,
     profile: str = "drive",
+    balance: float | None = None,
     G: Any = None,
 ) -> dict[str, Any]:
     """Plan call cycles for reps from the store (the ``cycle`` command).
@@ -594,6 +646,8 @@ def plan_cycles(
         Solver budget per rep and seed.
     profile
         Road network profile.
+    balance
+        Balance working days (see :func:`plan_rep_cycle`).
     G
         Road graph (default: loaded for ``profile``).
 
@@ -630,7 +684,8 @@ def plan_cycles(
         lons = [rep.start[1], *(a.lon for a in accounts)]
         durations = travel_matrix(graph, lats, lons).durations
         plan = plan_rep_cycle(rep, accounts, dates, durations, start=start_date, end=end,
-                              iterations=iterations, seconds=seconds, seed=seed)  # fmt: skip
+                              iterations=iterations, seconds=seconds, seed=seed,
+                              balance=balance)  # fmt: skip
         out.append(plan.to_dict())
     audit(
         session, actor, "cycle", ",".join(reps), {"start": start_date.isoformat(), "weeks": weeks}

@@ -274,6 +274,24 @@ def test_cycle_saves_driving_over_independent_days() -> None:
     assert sum(joint.drive_seconds) < total
 
 
+def test_balanced_days_are_flatter() -> None:
+    """``balance=1.25`` caps days near the average: the busiest day gets lighter,
+    and every rule still holds."""
+    accounts, durations = _synthetic(n=30, seed=9)
+    dates = working_dates(START, 4, country="FI")
+    end = START + dt.timedelta(days=27)
+    free = plan_rep_cycle(REP, accounts, dates, durations, start=START, end=end, iterations=80)
+    flat = plan_rep_cycle(
+        REP, accounts, dates, durations, start=START, end=end, iterations=80, balance=1.25
+    )
+    shift = (REP.shift_start, REP.shift_end)
+    assert check_cycle(flat, accounts, durations, start=START, weeks=4, absences=set(),
+                       shift=shift, limit_minutes=8 * 60 - 30) == []  # fmt: skip
+    assert max(flat.work_seconds) < max(free.work_seconds)
+    busy = [w for w in flat.work_seconds if w]
+    assert max(busy) <= 1.25 * sum(busy) / len(dates) * 1.5
+
+
 def _tsp_nearest(durations: np.ndarray, stops: list[int]) -> float:
     left, at, cost = set(stops), 0, 0.0
     while left:
