@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -270,6 +271,38 @@ def _first_day(every_days: int, last_visit: dt.date | None, start: dt.date) -> d
     if last_visit is None:
         return start
     return max(start, last_visit + dt.timedelta(days=every_days - tolerance(every_days)))
+
+
+def visits_keep_rules(
+    account: CycleAccount, days: Sequence[dt.date], start: dt.date, end: dt.date
+) -> bool:
+    """Whether visit dates meet the frequency rules of :mod:`gcrm.cycles`.
+
+    Parameters
+    ----------
+    account
+        The account.
+    days
+        Its visit dates.
+    start, end
+        The horizon (inclusive).
+
+    Returns
+    -------
+    bool
+        Right count, first visit within one period of its due date, gaps of
+        ``N ± max(1, N // 7)`` days, one visit a day.
+    """
+    n, s = account.every_days, tolerance(account.every_days)
+    got = sorted(days)
+    if len(set(got)) != len(got) or len(got) != visit_count(n, account.last_visit, start, end):
+        return False
+    if not got:
+        return True
+    first = _first_day(n, account.last_visit, start)
+    if not first <= got[0] < first + dt.timedelta(days=n):
+        return False
+    return all(n - s <= (b - a).days <= n + s for a, b in itertools.pairwise(got))
 
 
 def visit_patterns(

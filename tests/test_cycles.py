@@ -20,12 +20,14 @@ from typer.testing import CliRunner
 
 from gcrm._errors import InputError
 from gcrm.cli import app
+from gcrm.cycle_replan import replan_absence
 from gcrm.cycles import (
     CycleAccount,
     RepCycle,
     fits_opening_hours,
     plan_rep_cycle,
     visit_patterns,
+    visits_keep_rules,
     working_dates,
 )
 from gcrm.routing import LunchBreak, Rep
@@ -290,6 +292,41 @@ def test_balanced_days_are_flatter() -> None:
     assert max(flat.work_seconds) < max(free.work_seconds)
     busy = [w for w in flat.work_seconds if w]
     assert max(busy) <= 1.25 * sum(busy) / len(dates) * 1.5
+
+
+def test_absence_replan_keeps_the_other_days() -> None:
+    """A day off after planning: its visits move to other days (rules kept), and
+    every day that neither lost nor gained a visit is exactly as before."""
+    accounts, durations = _synthetic(n=30, seed=9)
+    dates = working_dates(START, 4, country="FI")
+    end = START + dt.timedelta(days=27)
+    plan = plan_rep_cycle(
+        REP, accounts, dates, durations, start=START, end=end, iterations=80, balance=1.25
+    )
+    busy = max(range(len(dates)), key=lambda k: len(plan.days[k]))
+    off = plan.dates[busy]
+    new = replan_absence(plan, REP, accounts, durations, [off], start=START, end=end)
+    assert off not in new.dates
+    before = dict(zip(plan.dates, plan.days, strict=True))
+    changed = [d for d, ids in zip(new.dates, new.days, strict=True) if ids != before[d]]
+    for d in changed:  # a changed day only gained visits, the others in the same order
+        old = before[d]
+        assert [a for a in new.days[new.dates.index(d)] if a in old] == old
+    untouched = [d for d in new.dates if d not in changed]
+    assert len(untouched) >= len(new.dates) - len(plan.days[busy])
+    lost = {s["account_id"] for s in new.skipped if s["reason"].startswith("absence")}
+    moved = set(plan.days[busy])
+    placed = {a for ids in new.days for a in ids} & moved
+    assert placed and placed | lost == moved and not placed & lost
+    shift = (REP.shift_start, REP.shift_end)
+    problems = check_cycle(new, accounts, durations, start=START, weeks=4, absences={off},
+                           shift=shift, limit_minutes=8 * 60 - 30)  # fmt: skip
+    assert [p for p in problems if not any(f"account {a}:" in p for a in lost)] == []
+    weekly = CycleAccount(id=1, name="w", lat=0, lon=0, every_days=7)
+    two_weeks = START + dt.timedelta(days=13)
+    assert visits_keep_rules(weekly, [START, START + dt.timedelta(days=7)], START, two_weeks)
+    assert not visits_keep_rules(weekly, [START, START + dt.timedelta(days=3)], START, two_weeks)
+    assert not visits_keep_rules(weekly, [START], START, two_weeks)
 
 
 def _tsp_nearest(durations: np.ndarray, stops: list[int]) -> float:
