@@ -636,17 +636,63 @@ def plan(
 
 
 @app.command()
+def cycle(
+    reps: Annotated[str, typer.Option(help="Reps (usernames), comma-separated.")],
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    weeks: Annotated[int, typer.Option(help="Horizon in weeks (1-8).")] = 4,
+    country: Annotated[
+        str, typer.Option(help="Public holidays of this country; '' for none.")
+    ] = "FI",
+    iterations: Annotated[int, typer.Option(help="Solver iterations per rep.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan).")] = 0,
+    profile: Annotated[str, typer.Option(help="drive, walk or bike.")] = "drive",
+    balance: Annotated[
+        float | None, typer.Option(help="Cap days at this multiple of the average (e.g. 1.25).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON to write.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Plan call cycles: each account's visit days and every working day's route, as JSON."""
+    from gcrm.cycles import plan_cycles
+    from gcrm.db.session import session_scope
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            names = [r.strip() for r in reps.split(",") if r.strip()]
+            result = plan_cycles(
+                session, actor, names, start, weeks=weeks, country=country or None,
+                iterations=iterations, seed=seed, profile=profile, balance=balance,
+            )  # fmt: skip
+        if output is not None:
+            output.write_text(json.dumps(_plain(result), allow_nan=False), encoding="utf-8")
+        _echo_json(result)
+
+    _run(go)
+
+
+@app.command()
 def solve(
-    instance: Annotated[Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt) or VRPLIB file.")],
+    instance: Annotated[
+        Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt), VRPLIB or Cordeau PVRP file.")
+    ],
     seconds: Annotated[float, typer.Option(help="Time limit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="sol.json to write.")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Solve a benchmark instance with our solver: {"routes": [...], "cost": ...}."""
+    """Solve a benchmark instance: {"routes": [...], "cost": ...}.
+
+    Cordeau PVRP files give {"days": [[[customers], ...routes], ...days], "cost": ...}.
+    """
+    from gcrm.pvrp_io import is_pvrp_file, solve_pvrp_file
     from gcrm.routing import solve_instance_file
 
     def go() -> None:
-        summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
+        if is_pvrp_file(instance):
+            summary = solve_pvrp_file(instance, seconds=seconds, output=output, seed=seed)
+        else:
+            summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
         _echo_json(summary)
 
     _run(go)
