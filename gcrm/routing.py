@@ -142,9 +142,9 @@ MAX_SOLVER_SECONDS = 120.0
 PARALLEL_MIN_CLIENTS = 150
 
 _ITER_BASE = 1_000  # default iteration budget: base + per client
-_ITER_PER_CLIENT = 40
-_PATIENCE_BASE = 400  # default early stop: iterations without improvement
-_PATIENCE_PER_CLIENT = 4
+_ITER_PER_CLIENT = 60
+_PATIENCE_BASE = 500  # default early stop: iterations without improvement
+_PATIENCE_PER_CLIENT = 15
 
 _DAY = 86_400
 _BIG_TIME = 10**7  # stands for "unreachable" in the integer matrices
