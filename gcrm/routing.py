@@ -142,9 +142,10 @@ MAX_SOLVER_SECONDS = 120.0
 PARALLEL_MIN_CLIENTS = 150
 
 _ITER_BASE = 1_000  # default iteration budget: base + per client
-_ITER_PER_CLIENT = 60
-_PATIENCE_BASE = 500  # default early stop: iterations without improvement
-_PATIENCE_PER_CLIENT = 15
+_ITER_PER_CLIENT = 30
+_PATIENCE_BASE = 300  # default early stop: iterations without improvement,
+_PATIENCE_PER_CLIENT = 3  # base + per client + clients² / _PATIENCE_SQUARE
+_PATIENCE_SQUARE = 60
 
 _DAY = 86_400
 _BIG_TIME = 10**7  # stands for "unreachable" in the integer matrices
@@ -524,7 +525,8 @@ class PlanOptions:
         """Iterations without improvement before stopping (``None``: never)."""
         if self.no_improvement is not None:
             return int(self.no_improvement) or None
-        return int(_PATIENCE_BASE + _PATIENCE_PER_CLIENT * n_clients)
+        n = n_clients
+        return int(_PATIENCE_BASE + _PATIENCE_PER_CLIENT * n + n * n / _PATIENCE_SQUARE)
 
     def searches(self, n_clients: int) -> int:
         """How many parallel searches to run (1 or 2)."""

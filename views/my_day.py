@@ -278,9 +278,9 @@ for row in rows:
                         label, key=f"md_{action}{extra.get('by', '')}_{vid}",
                         on_click=_act, args=(action, key, vid), kwargs=extra,
                     )  # fmt: skip
-        if s.status != "done" and s.account_id is not None:
+        if vid == current and s.account_id is not None:  # the next stop: check in there
             buttons = [
-                {"id": "in", "label": "📍 Check in", "primary": vid == current},
+                {"id": "in", "label": "📍 Check in", "primary": True},
                 {"id": "out", "label": "Check out"},
             ]
             _handle_position(geolocate(buttons, key=f"md_geo_{vid}"), s, route)
@@ -295,10 +295,11 @@ if plan.dropped:
 
 st.subheader("Re-plan")
 st.caption("From where you are now and the current time; done stops stay done.")
-value = geolocate(
-    [{"id": "replan", "label": "📍 Re-plan from my position", "primary": True}],
-    key="md_geo_replan",
-)
+with st.container(key="md_replan"):
+    value = geolocate(
+        [{"id": "replan", "label": "📍 Re-plan from my position", "primary": True}],
+        key="md_geo_replan",
+    )
 if value and value.get("nonce") not in st.session_state.setdefault("md_seen", set()):
     st.session_state["md_seen"].add(value.get("nonce"))
     if "lat" in value:

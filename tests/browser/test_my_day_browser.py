@@ -174,6 +174,15 @@ def test_my_day_in_the_field(
         assert (new0, new1) == (name1, name0)
         assert n0.split(". ", 1)[1] != t1.split(". ", 1)[1]  # its time was recomputed
 
+        # Re-plan from the device position (mocked) and the current time.
+        context.set_geolocation({"latitude": lat, "longitude": lon, "accuracy": 20})
+        replan = page.locator("[class*='st-key-md_replan'] iframe").first
+        replan.wait_for(timeout=30_000)
+        replan.content_frame.get_by_role("button", name="Re-plan from my position").click()
+        page.get_by_text(re.compile(r"Re-planned from your position at \d\d:\d\d")).wait_for(
+            timeout=120_000
+        )
+
         # The GPX download is audited.
         with sqlite3.connect(live_db) as con:
             before = con.execute(
