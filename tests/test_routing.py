@@ -1081,3 +1081,32 @@ def test_check_in_stores_position_distance_and_flags_far(demo_copy: str) -> None
     assert stored.loc[far.id, "kind"] == "out" and bool(stored.loc[far.id, "far"])
     assert stored.loc[near.id, "distance_m"] == pytest.approx(near.distance_m)
     assert "flagged" in far.message("X") and "m from the account" in near.message("X")
+
+
+def test_plan_command_writes_gpx_and_ics(demo_copy: str, tmp_path) -> None:
+    """``python -m gcrm plan --gpx FILE --ics FILE`` writes files gpxpy and icalendar read,
+    with as many waypoints and events as the plan has stops."""
+    import gpxpy
+    from icalendar import Calendar
+    from typer.testing import CliRunner
+
+    from gcrm.cli import app
+
+    out, gpx, ics = tmp_path / "plan.json", tmp_path / "day.gpx", tmp_path / "day.ics"
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--rep", "rep1", "--date", "2026-12-01", "--output", str(out),
+         "--gpx", str(gpx), "--ics", str(ics)],
+        env={"GCRM_USER": "rep1", "GCRM_PASSWORD": "demo"},
+    )  # fmt: skip
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["gpx"] == str(gpx) and summary["ics"] == str(ics)
+    plan = Plan.from_json(out)
+    stops = [s for r in plan.routes for s in r.stops]
+    assert stops
+    waypoints = gpxpy.parse(gpx.read_text("utf-8")).waypoints
+    assert len(waypoints) == len(stops)
+    assert all(w.time.utcoffset() == dt.timedelta(0) for w in waypoints)
+    cal = Calendar.from_ical(ics.read_bytes())
+    assert len(list(cal.walk("VEVENT"))) == len(stops) and list(cal.walk("VTIMEZONE"))
