@@ -72,9 +72,13 @@ and :func:`plan_routes` checks the result.
 
 Determinism
 -----------
-The same problem, seed and iteration budget (``PlanOptions.iterations``) give
-the same plan. With only a time limit, the number of iterations depends on
-the machine's speed, so the plan may differ between runs that hit the limit.
+The default budget is work, not wall time (:class:`PlanOptions`): an
+iteration budget that grows with the number of PyVRP clients, and an early
+stop after a run of iterations without improvement. The same problem and seed
+give the same plan whatever the machine's load (unless the wall-time cap,
+``seconds`` or :data:`MAX_SOLVER_SECONDS`, is hit first). Large models run two
+searches with seeds ``seed`` and ``seed + 1`` in two processes and keep the
+better plan (the first on a tie), so they repeat too.
 
 Benchmark instances
 -------------------
