@@ -140,7 +140,7 @@ MAX_INSTANCE_NODES = 5000
 OSM_CREDIT = "© OpenStreetMap contributors"
 
 #: Safety cap on the solver's wall time when no ``seconds`` are given.
-MAX_SOLVER_SECONDS = 120.0
+MAX_SOLVER_SECONDS = 600.0
 
 #: Models with this many PyVRP clients or more use two searches on two cores.
 PARALLEL_MIN_CLIENTS = 150

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -78,12 +79,25 @@ def _act(action: str, route_key: tuple[str, dt.date], visit_id: str, **kw: Any) 
         _flash("error", str(exc))
 
 
-def _audit(filename: str, data: bytes | str) -> None:
-    """Callback of a download button: record the export in the audit log."""
-    with session_scope() as session:
-        day_actions.audit_download(
-            session, actor, st.session_state["md_plan"], filename=filename, data=data
-        )
+def _printable_html(plan: Any) -> str:
+    return itinerary_html(plan, G=road_graph())
+
+
+def _printable_pdf(plan: Any) -> bytes:
+    return itinerary_pdf(plan, G=road_graph())
+
+
+def _deferred(plan: Any, filename: str, build: Callable[[Any], str | bytes]) -> Callable[[], Any]:
+    """A download made when tapped, from this plan, and recorded in the audit log."""
+    who = actor
+
+    def make() -> str | bytes:
+        data = build(plan)
+        with session_scope() as session:
+            day_actions.audit_download(session, who, plan, filename=filename, data=data)
+        return data
+
+    return make
 
 
 def _handle_position(value: dict[str, Any] | None, stop: Any, route: Any) -> None:
@@ -336,37 +350,18 @@ with st.expander("Re-plan without the device position"):
             st.rerun()
 
 st.subheader("Take it with you")
-version = st.session_state.get("md_version", 0)
-gpx, ics = to_gpx(plan), to_ics(plan)
+st.caption("Each file is made from the plan as it is now, when you tap it; downloads are audited.")
 with st.container(horizontal=True):
-    st.download_button(
-        "GPX", gpx, file_name="route.gpx", mime="application/gpx+xml", key="md_dl_gpx",
-        on_click=_audit, args=("route.gpx", gpx),
-    )  # fmt: skip
-    st.download_button(
-        "Calendar", ics, file_name="visits.ics", mime="text/calendar", key="md_dl_ics",
-        on_click=_audit, args=("visits.ics", ics),
-    )  # fmt: skip
-    if st.button("Printable itinerary", key="md_print"):
-        with st.spinner("Drawing the itinerary…"):
-            st.session_state["md_print_files"] = (
-                version,
-                itinerary_html(plan, G=road_graph()),
-                itinerary_pdf(plan, G=road_graph()),
-            )
-    printed = st.session_state.get("md_print_files")
-    if printed is not None and printed[0] == version:
-        _, page_html, page_pdf = printed
+    for label, filename, mime, build in (
+        ("GPX", "route.gpx", "application/gpx+xml", to_gpx),
+        ("Calendar", "visits.ics", "text/calendar", to_ics),
+        ("Itinerary (HTML)", "itinerary.html", "text/html", _printable_html),
+        ("Itinerary (PDF)", "itinerary.pdf", "application/pdf", _printable_pdf),
+    ):
         st.download_button(
-            "HTML", page_html, file_name="itinerary.html", mime="text/html", key="md_dl_html",
-            on_click=_audit, args=("itinerary.html", page_html),
+            label, _deferred(plan, filename, build), file_name=filename, mime=mime,
+            key=f"md_dl_{filename}", on_click="ignore",
         )  # fmt: skip
-        st.download_button(
-            "PDF", page_pdf, file_name="itinerary.pdf", mime="application/pdf",
-            key="md_dl_pdf", on_click=_audit, args=("itinerary.pdf", page_pdf),
-        )  # fmt: skip
-    elif printed is not None:
-        st.caption("The plan changed: prepare the printable itinerary again.")
 for i, link in enumerate(google_maps_links(route, travel_mode=mode), start=1):
     st.link_button(f"Whole route in Google Maps, part {i}", link)
 demo_banner()
