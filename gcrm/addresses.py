@@ -230,6 +230,8 @@ def parse_address(
     pc, town = (postcode or None), (city or None)
     pending_number: str | None = None
     for i, seg in enumerate(segs):
+        if not seg:
+            continue
         if _PO_BOX.match(seg):
             po_box = po_box or seg
             continue
@@ -259,6 +261,11 @@ def parse_address(
             continue
         if found is None:
             got = _street_in(seg.split(), known_street)
+            if got is None and known_street is not None and i + 1 < len(segs):
+                # "Kaivopiha, Mannerheimintie 19": a street name holding a comma
+                joined = _street_in(f"{seg}, {segs[i + 1]}".split(), known_street)
+                if joined is not None and known_street(joined.street):
+                    got, segs[i + 1] = joined, ""
             if got is None and pending_number is not None and _LETTERS.search(seg):
                 got = _Street(seg, pending_number, None)
                 pending_number = None
