@@ -151,8 +151,14 @@ def import_(
     ] = None,
     user: UserOption = None,
 ) -> None:
-    """Import accounts: validate, upsert by external_id, report rejected rows."""
+    """Import accounts: validate, upsert by external_id, report rejected rows.
+
+    Prints the column mapping, value mappings, warnings and every rejected
+    row with all its reasons on stderr and the counts as JSON on stdout;
+    exits with 4 when no row could be imported.
+    """
     from gcrm.db.session import session_scope
+    from gcrm.import_report import format_report, imported_rows
     from gcrm.importer import import_file, load_mapping, write_rejects
 
     def go() -> None:
@@ -161,6 +167,7 @@ def import_(
         with session_scope() as session:
             actor = _acting_user(session, user)
             report = import_file(session, actor, file, mapping=columns, dry_run=dry_run)
+        typer.echo(format_report(report), err=True)
         if report.rejects and (rejects or not dry_run):
             target = rejects or file.with_name(file.name + ".rejected.csv")
             write_rejects(report, target)
@@ -168,6 +175,8 @@ def import_(
         for row, ext, other in report.duplicate_pairs:
             typer.echo(f"row {row}: {ext!r} looks like a duplicate of {other!r}", err=True)
         typer.echo(json.dumps(report.summary()))
+        if report.rows and not imported_rows(report):
+            raise _fail(f"{file.name}: no row could be imported", 4)
 
     _run(go)
 

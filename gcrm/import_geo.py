@@ -220,6 +220,8 @@ def _split(values: dict[str, Any], cells: dict[str, Any], geo: Geo | None) -> Ad
     source = street or full
     if not source or (hn and not extra and street):
         return None
+    if not extra and "\n" not in source and not any(ch.isdigit() for ch in source):
+        return None  # no number, one line: the cell is a street name ("Kaivopiha, Mannerheimintie")
     splitter = geo or Geo(lambda *_: (None, None, _NONE, 0.0, "", ""))
     parts = splitter.parts(source, extra, cells.get("postcode"), cells.get("city"))
     if parts.street:

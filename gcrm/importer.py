@@ -774,9 +774,10 @@ class AccountRow(BaseModel):
     def _phone(cls, v: str | None) -> str | None:
         if not v:
             return None
-        if not _PHONE.fullmatch(v) or len(_NON_DIGITS.sub("", v)) < 5:
-            msg = f"{v!r} is not a phone number"
-            raise ValueError(msg)
+        for part in v.split(";"):  # several numbers, as OSM and exports list them
+            if not _PHONE.fullmatch(part.strip()) or len(_NON_DIGITS.sub("", part)) < 5:
+                msg = f"{v!r} is not a phone number"
+                raise ValueError(msg)
         return v
 
     @field_validator("potential_value", "annual_revenue")
@@ -1061,12 +1062,19 @@ def _parse_cell(col: str, text: str, decimals: dict[str, str]) -> Any:
 
 
 def _validate(
-    table: Table, report: ImportReport, kept: dict[int, dict[str, str]] | None = None
+    table: Table,
+    report: ImportReport,
+    kept: dict[int, dict[str, str]] | None = None,
+    stored: dict[str, dict[str, Any]] | None = None,
+    keep_stored: dict[int, set[str]] | None = None,
 ) -> list[_Valid]:
     """Parse and validate every row; a rejected row lists all of its problems.
 
     Values gcrm cannot map (an unknown account type) are put in ``kept``
-    (row number → field → text) instead of rejecting the row.
+    (row number → field → text) instead of rejecting the row. A cell that
+    fails validation but equals what the store already holds for that
+    ``external_id`` (``stored``) is no reason to reject: the field is left as
+    it is (``keep_stored``: row number → fields), so our own export re-imports.
     """
     frame = table.frame
     decimals = {
@@ -1090,6 +1098,7 @@ def _validate(
                 data[col] = _parse_cell(col, text, decimals)
             except ValueError as exc:
                 errors.append((col, str(exc)))
+        old = stored.get(cells.get("external_id", "")) if stored else None
         row_kept: dict[str, str] = {}
         values.apply(data, row_kept)
         if data.get("name") is None:
@@ -1106,6 +1115,13 @@ def _validate(
                 if field == "row" and "lat/lon" in err["msg"]:
                     field = "lat/lon"
                 errors.append((field, err["msg"].removeprefix("Value error, ")))
+            same = {
+                f for f, _ in errors if old is not None and f in old and cells.get(f) == old[f]
+            }
+            if same and keep_stored is not None and len(same) == len(errors):
+                errors = []
+                keep_stored[rownum] = same
+                row = AccountRow.model_validate({k: v for k, v in data.items() if k not in same})
         if errors or row is None:
             order = {c: i for i, c in enumerate(columns)}
             errors.sort(key=lambda e: order.get(e[0], len(order)))
@@ -1202,7 +1218,9 @@ def import_file(
     if progress:
         progress(0.05, "validating rows")
     kept: dict[int, dict[str, str]] = {}
-    good = _validate(table, report, kept)
+    keep_stored: dict[int, set[str]] = {}
+    stored = _stored_by_ext(session, table)
+    good = _validate(table, report, kept, stored, keep_stored)
     checked, persons = _split_persons(good)
     owners = _Owners(session)
 
@@ -1224,6 +1242,8 @@ def import_file(
     for rownum, row, present, _cells in checked:
         old = existing.get(row.external_id or "")
         values = _row_values(rownum, row, present, owners, kept.get(rownum), old)
+        for f in keep_stored.get(rownum, ()):
+            values.pop(f, None)  # invalid but already stored as it is: left alone
         if row.contact_name:
             separate = "contact_email" in present or "contact_phone" in present
             contact_rows.append(
@@ -1452,6 +1472,19 @@ def _upsert_contacts(session: Session, rows: list[_ContactRow]) -> None:
 
 #: A contact to file under an account: (external_id, name, email, phone).
 _ContactRow = tuple[str, str, str | None, str | None]
+
+
+def _stored_by_ext(session: Session, table: Table) -> dict[str, dict[str, Any]]:
+    """The stored accounts the file's external ids name (for unchanged-cell checks)."""
+    if "external_id" not in table.frame.columns:
+        return {}
+    ids = [e for e in dict.fromkeys(table.frame["external_id"]) if e]
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), 900):
+        stmt = select(Account.__table__).where(Account.external_id.in_(ids[i : i + 900]))
+        for r in session.execute(stmt).mappings():
+            out[r["external_id"]] = {k: ("" if v is None else str(v)) for k, v in r.items()}
+    return out
 
 
 def _row_values(
