@@ -1115,9 +1115,7 @@ def _validate(
                 if field == "row" and "lat/lon" in err["msg"]:
                     field = "lat/lon"
                 errors.append((field, err["msg"].removeprefix("Value error, ")))
-            same = {
-                f for f, _ in errors if old is not None and f in old and cells.get(f) == old[f]
-            }
+            same = {f for f, _ in errors if old is not None and f in old and cells.get(f) == old[f]}
             if same and keep_stored is not None and len(same) == len(errors):
                 errors = []
                 keep_stored[rownum] = same
