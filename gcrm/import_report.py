@@ -11,21 +11,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from gcrm.pins import PRECISION_LABELS
+
 if TYPE_CHECKING:
     from gcrm.importer import ImportReport
-
-#: What each location precision means, most to least certain (the map legend
-#: uses the same words).
-PRECISION_MEANING: dict[str, str] = {
-    "manual": "placed by hand",
-    "provided": "coordinates given in the file",
-    "address": "exact address point",
-    "interpolated": "between two numbers on the street",
-    "street": "somewhere on the street",
-    "postcode": "postcode area only",
-    "city": "town only",
-    "none": "no location: needs a pin",
-}
 
 
 def imported_rows(report: ImportReport) -> int:
@@ -78,7 +67,7 @@ def format_report(report: ImportReport) -> str:
     if report.precisions:
         lines.append("Locations:")
         lines += [
-            f"  {p}: {n} ({PRECISION_MEANING.get(p, p)})" for p, n in report.precisions.items()
+            f"  {p}: {n} ({PRECISION_LABELS.get(p, p)})" for p, n in report.precisions.items()
         ]
     if report.warnings:
         lines.append("Warnings:")
@@ -117,7 +106,7 @@ def report_tables(report: ImportReport) -> dict[str, pd.DataFrame]:
         ),
         "locations": pd.DataFrame(
             [
-                {"precision": p, "rows": n, "meaning": PRECISION_MEANING.get(p, p)}
+                {"precision": p, "rows": n, "meaning": PRECISION_LABELS.get(p, p)}
                 for p, n in report.precisions.items()
             ],
             columns=["precision", "rows", "meaning"],
