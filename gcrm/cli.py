@@ -273,6 +273,39 @@ def users_add(
     _run(go)
 
 
+@users_app.command("set")
+def users_set(
+    username: Annotated[str, typer.Argument(help="Whose settings to change.")],
+    home: Annotated[
+        str | None,
+        typer.Option(help='Home base: an address ("Mannerheimintie 5, Helsinki") or "lat, lon".'),
+    ] = None,
+    clear_home: Annotated[bool, typer.Option("--clear-home", help="Remove the home.")] = False,
+    shift: Annotated[str | None, typer.Option(help="Working hours, e.g. 08:00-16:00.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Set a rep's home base (where routes start and end) and shift (admins)."""
+    from gcrm.db.session import session_scope
+    from gcrm.home_base import set_home_base
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            u = set_home_base(
+                session, actor, username, home=home, clear_home=clear_home, shift=shift
+            )
+            out = {
+                "user": u.username,
+                "home_lat": u.home_lat,
+                "home_lon": u.home_lon,
+                "shift": f"{u.work_start}-{u.work_end}",
+            }
+        typer.echo(json.dumps(out))
+
+    _run(go)
+
+
 @audit_app.command("list")
 def audit_list(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
