@@ -105,6 +105,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gcrm._errors import GcrmError, InputError, NotFoundError, PermissionDeniedError
+from gcrm.plan_notes import explain_plan
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -2504,6 +2505,7 @@ def plan_for_reps(
         problem, G=G, options=PlanOptions(seconds=seconds, seed=seed, iterations=iterations)
     )
     plan.dropped = pre_dropped + plan.dropped
+    explain_plan(plan, full_reason=REASON_FULL, G=G)  # nothing due / home far from roads
     audit(
         session,
         actor,
@@ -2577,6 +2579,7 @@ def plan_command(
         "dropped": len(plan.dropped),
         "drive_s": sum(r.drive_s for r in plan.routes),
         "distance_m": sum(r.distance_m for r in plan.routes),
+        "notes": plan.stats.get("notes", []),
     }
 
 
