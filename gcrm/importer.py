@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from gcrm import crm_layouts
+from gcrm import crm_layouts, import_files
 from gcrm._errors import InputError
 from gcrm.auth import Actor, require
 from gcrm.db.models import (
@@ -178,27 +178,6 @@ class Table:
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
-def _decode(raw: bytes, path: Path) -> tuple[str, str]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        try:
-            return raw.decode("utf-8-sig"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            msg = (
-                f"{path.name}: the file starts with a UTF-8 marker but is not valid UTF-8 "
-                f"(byte {exc.start})"
-            )
-            raise InputError(msg) from exc
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as exc:
-        msg = f"{path.name}: cannot decode the file as utf-8 or cp1252 (byte {exc.start})"
-        raise InputError(msg) from exc
-
-
 def _sniff_delimiter(text: str) -> str:
     sample = "\n".join(text.splitlines()[:50])
     try:
@@ -298,10 +277,7 @@ def _read_xlsx(p: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 def _read_csv(p: Path) -> tuple[list[str], list[tuple[int, list[str]]], str, str]:
     raw = p.read_bytes()
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        msg = f"{p.name}: this is not a text file (it holds NUL bytes)"
-        raise InputError(msg)
-    text, encoding = _decode(raw, p)
+    text, encoding = import_files.decode(raw, p.name)
     if not text.strip():
         msg = f"{p.name}: the file is empty"
         raise InputError(msg)
@@ -320,6 +296,7 @@ def _read_csv(p: Path) -> tuple[list[str], list[tuple[int, list[str]]], str, str
     if not rows:
         msg = f"{p.name}: the file is empty"
         raise InputError(msg)
+    import_files.check_quotes(text, rows, p.name)
     _, header = rows[0]
     return header, rows[1:], encoding, delimiter
 
@@ -336,7 +313,9 @@ def _read_raw(p: Path) -> _Raw:
         raise InputError(msg)
     encoding: str | None = None
     delimiter: str | None = None
+    import_files.check_size(p)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
+        import_files.check_xlsx(p)
         header, rows = _read_xlsx(p)
     else:
         header, rows, encoding, delimiter = _read_csv(p)
