@@ -17,6 +17,7 @@ our kind and stage).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -410,6 +411,7 @@ _SEPARATORS = re.compile(r"[\s\-./:\\()'’&,]+")
 _JUNK = re.compile(r"[^a-z0-9_]")
 
 
+@functools.lru_cache(maxsize=4096)
 def norm_header(text: str) -> str:
     """Return the comparable form of a header.
 

@@ -1044,7 +1044,7 @@ def _validate(
     table: Table,
     report: ImportReport,
     kept: dict[int, dict[str, str]] | None = None,
-    stored: dict[str, dict[str, Any]] | None = None,
+    stored: Callable[[str], dict[str, str] | None] | None = None,
     keep_stored: dict[int, set[str]] | None = None,
 ) -> list[_Valid]:
     """Parse and validate every row; a rejected row lists all of its problems.
@@ -1052,8 +1052,9 @@ def _validate(
     Values gcrm cannot map (an unknown account type) are put in ``kept``
     (row number → field → text) instead of rejecting the row. A cell that
     fails validation but equals what the store already holds for that
-    ``external_id`` (``stored``) is no reason to reject: the field is left as
-    it is (``keep_stored``: row number → fields), so our own export re-imports.
+    ``external_id`` (``stored``, asked only for rows with errors) is no reason
+    to reject: the field is left as it is (``keep_stored``: row number →
+    fields), so our own export re-imports.
     """
     frame = table.frame
     decimals = {
@@ -1077,7 +1078,6 @@ def _validate(
                 data[col] = _parse_cell(col, text, decimals)
             except ValueError as exc:
                 errors.append((col, str(exc)))
-        old = stored.get(cells.get("external_id", "")) if stored else None
         row_kept: dict[str, str] = {}
         values.apply(data, row_kept)
         if data.get("name") is None:
@@ -1094,6 +1094,8 @@ def _validate(
                 if field == "row" and "lat/lon" in err["msg"]:
                     field = "lat/lon"
                 errors.append((field, err["msg"].removeprefix("Value error, ")))
+            ext_id = cells.get("external_id", "")
+            old = stored(ext_id) if stored is not None and ext_id else None
             same = {f for f, _ in errors if old is not None and f in old and cells.get(f) == old[f]}
             if same and keep_stored is not None and len(same) == len(errors):
                 errors = []
@@ -1196,8 +1198,7 @@ def import_file(
         progress(0.05, "validating rows")
     kept: dict[int, dict[str, str]] = {}
     keep_stored: dict[int, set[str]] = {}
-    stored = _stored_by_ext(session, table)
-    good = _validate(table, report, kept, stored, keep_stored)
+    good = _validate(table, report, kept, _stored_lookup(session), keep_stored)
     checked, persons = _split_persons(good)
     owners = _Owners(session)
 
@@ -1451,17 +1452,18 @@ def _upsert_contacts(session: Session, rows: list[_ContactRow]) -> None:
 _ContactRow = tuple[str, str, str | None, str | None]
 
 
-def _stored_by_ext(session: Session, table: Table) -> dict[str, dict[str, Any]]:
-    """The stored accounts the file's external ids name (for unchanged-cell checks)."""
-    if "external_id" not in table.frame.columns:
-        return {}
-    ids = [e for e in dict.fromkeys(table.frame["external_id"]) if e]
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 900):
-        stmt = select(Account.__table__).where(Account.external_id.in_(ids[i : i + 900]))
-        for r in session.execute(stmt).mappings():
-            out[r["external_id"]] = {k: ("" if v is None else str(v)) for k, v in r.items()}
-    return out
+def _stored_lookup(session: Session) -> Callable[[str], dict[str, str] | None]:
+    """The stored account of an external id as text (asked only for rows with errors)."""
+    memo: dict[str, dict[str, str] | None] = {}
+
+    def lookup(ext: str) -> dict[str, str] | None:
+        if ext not in memo:
+            stmt = select(Account.__table__).where(Account.external_id == ext)
+            r = session.execute(stmt).mappings().first()
+            memo[ext] = {k: ("" if v is None else str(v)) for k, v in r.items()} if r else None
+        return memo[ext]
+
+    return lookup
 
 
 def _row_values(
