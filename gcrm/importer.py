@@ -1455,8 +1455,14 @@ _ContactRow = tuple[str, str, str | None, str | None]
 def _stored_lookup(session: Session) -> Callable[[str], dict[str, str] | None]:
     """The stored account of an external id as text (asked only for rows with errors)."""
     memo: dict[str, dict[str, str] | None] = {}
+    known: set[str] = set()
 
     def lookup(ext: str) -> dict[str, str] | None:
+        if not known:  # one query for the ids the store holds, on the first error only
+            known.update(session.scalars(select(Account.external_id)))
+            known.add("")
+        if ext not in known:
+            return None
         if ext not in memo:
             stmt = select(Account.__table__).where(Account.external_id == ext)
             r = session.execute(stmt).mappings().first()
