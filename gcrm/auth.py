@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 from typing import TYPE_CHECKING
 
+import shapely
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session as OrmSession
 
@@ -627,8 +628,12 @@ def update_user(
     is_active: bool | None = None,
     personal_data_grant: bool | None = None,
     display_name: str | None = None,
+    home: tuple[float, float] | bool | None = False,
+    work_start: str | None = None,
+    work_end: str | None = None,
 ) -> User:
-    """Change a user's role, region, status or personal-data grant (admins only).
+    """Change a user's role, region, status, personal-data grant, home base or shift
+    (admins only).
 
     Parameters
     ----------
@@ -643,6 +648,11 @@ def update_user(
         drops the personal-data grant unless it is given again.
     region_id
         New region id, ``None`` for no region; ``False`` (default) keeps it.
+    home
+        New home base ``(lat, lon)``, ``None`` for none; ``False`` (default)
+        keeps it (see :func:`gcrm.home_base.set_home_base` for addresses).
+    work_start, work_end
+        The shift, ``"HH:MM"``; ``None`` keeps it.
 
     Returns
     -------
@@ -680,10 +690,18 @@ def update_user(
         ("is_active", is_active),
         ("personal_data_grant", personal_data_grant),
         ("display_name", display_name),
+        ("work_start", work_start),
+        ("work_end", work_end),
     ):
         if value is not None and getattr(user, field) != value:
             changes[field] = (getattr(user, field), value)
             setattr(user, field, value)
+    if home is not False and home is not True:
+        lat, lon = home if home is not None else (None, None)
+        if (user.home_lat, user.home_lon) != (lat, lon):
+            changes["home"] = ((user.home_lat, user.home_lon), (lat, lon))
+            user.home_lat, user.home_lon = lat, lon
+            user.home_geom = shapely.Point(lon, lat) if lat is not None else None
     if region_id is not False and user.region_id != region_id:
         changes["region_id"] = (user.region_id, region_id)
         user.region_id = region_id  # type: ignore[assignment]

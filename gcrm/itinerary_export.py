@@ -659,4 +659,5 @@ def plan_command(
         "dropped": len(plan.dropped),
         "drive_s": sum(r.drive_s for r in plan.routes),
         "distance_m": sum(r.distance_m for r in plan.routes),
+        "notes": plan.stats.get("notes", []),
     }

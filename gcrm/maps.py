@@ -34,6 +34,7 @@ from folium.template import Template
 
 from gcrm import assets, basemap
 from gcrm._errors import GcrmError, GcrmWarning, InputError
+from gcrm.pins import PRECISION_LABELS
 from gcrm.settings import get_settings
 
 if TYPE_CHECKING:
@@ -190,13 +191,14 @@ class _AccountPoints(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var rows = {{ this.rows_js }};
+            var styles = {{ this.styles_js }};
             var layers = [];
             for (var i = 0; i < rows.length; i++) {
                 var r = rows[i];
-                var marker = L.circleMarker([r[0], r[1]], {
+                var marker = L.circleMarker([r[0], r[1]], Object.assign({
                     radius: 7, color: "#333333", weight: 1,
                     fillColor: r[2], fillOpacity: 0.9
-                });
+                }, styles[r[5]] || {}));
                 marker.bindTooltip(r[3]);
                 var popup = document.createElement("div");
                 popup.innerHTML = r[4];
@@ -218,6 +220,7 @@ class _AccountPoints(MacroElement):
         super().__init__()
         self._name = "AccountPoints"
         self.rows_js = _js_value(rows)
+        self.styles_js = _js_value(PRECISION_STYLES)
 
 
 def base_map(
@@ -559,10 +562,14 @@ def add_accounts(
     colors = _category_colors(labels, color_by)
     lats = [round(float(y), 7) for y in points.geometry.y]
     lons = [round(float(x), 7) for x in points.geometry.x]
+    precisions = _precisions(points)
     rows: list[list[Any]] = [
-        [lat, lon, colors.get(label, OTHER_COLOR), _tooltip_html(row), _popup_html(row)]
-        for (_, row), lat, lon, label in zip(points.iterrows(), lats, lons, labels, strict=True)
-    ]
+        [lat, lon, colors.get(label, OTHER_COLOR), _tooltip_html(row),
+         _popup_html(row) + _precision_html(p), p]
+        for (_, row), lat, lon, label, p in zip(
+            points.iterrows(), lats, lons, labels, precisions, strict=True
+        )
+    ]  # fmt: skip
 
     layer: folium.FeatureGroup | MarkerCluster
     if cluster:
@@ -573,12 +580,95 @@ def add_accounts(
     _AccountPoints(rows).add_to(layer)
     title = color_by.replace("_", " ").capitalize()
     _Legend(title, _legend_entries(labels, colors, color_by)).add_to(m)
+    if "geocode_precision" in accounts.columns:
+        _PrecisionLegend(_precision_counts(accounts)).add_to(m)
 
     if rows and fit:
         m.fit_bounds(
             [[min(lats), min(lons)], [max(lats), max(lons)]], padding=(30, 30), max_zoom=16
         )
     return m
+
+
+# ------------------------------------------------------------ pin precision
+
+#: How sure a pin is, from most to least, with its marker style: a less sure
+#: pin is larger, fainter and more broken-edged (it covers where the place may
+#: be); a hand-placed pin has a heavy edge. ``none`` is not on the map.
+PRECISION_STYLES: dict[str, dict[str, Any]] = {
+    "manual": {"radius": 7, "weight": 3, "color": "#000000", "fillOpacity": 0.95},
+    "provided": {"radius": 7, "weight": 1, "fillOpacity": 0.9},
+    "address": {"radius": 7, "weight": 1, "fillOpacity": 0.9},
+    "interpolated": {"radius": 8, "weight": 2, "dashArray": "4 2", "fillOpacity": 0.75},
+    "street": {"radius": 10, "weight": 2, "dashArray": "2 3", "fillOpacity": 0.5},
+    "postcode": {"radius": 13, "weight": 2, "dashArray": "1 4", "fillOpacity": 0.3},
+    "city": {"radius": 16, "weight": 2, "dashArray": "1 6", "fillOpacity": 0.15},
+    "none": {},
+}
+
+
+def _precisions(points: gpd.GeoDataFrame) -> list[str]:
+    """Each located row's precision (``address`` when the frame has none)."""
+    if "geocode_precision" not in points.columns:
+        return ["address"] * len(points)
+    return [_text(v) or "none" for v in points["geocode_precision"]]
+
+
+def _legend_label(precision: str) -> str:
+    label = PRECISION_LABELS.get(precision, precision)
+    return f"{label}, not shown" if precision == "none" else label
+
+
+def _precision_counts(accounts: gpd.GeoDataFrame) -> list[tuple[str, int]]:
+    counts = accounts["geocode_precision"].fillna("none").astype(str).value_counts()
+    return [(p, int(counts[p])) for p in PRECISION_STYLES if counts.get(p, 0)]
+
+
+def _precision_html(precision: str) -> str:
+    """A popup line saying how sure the pin is."""
+    label = PRECISION_LABELS.get(precision, precision)
+    sure = precision in ("manual", "provided", "address")
+    color = "#2a7a2a" if sure else "#a15c00"
+    return (
+        f"<div style='font:12px sans-serif;margin-top:4px;color:{color}'>"
+        f"Pin: {escape_html(label)}</div>"
+    )
+
+
+class _PrecisionLegend(MacroElement):
+    """A legend of the marker styles of :data:`PRECISION_STYLES` with counts."""
+
+    _template = _Legend._template
+
+    def __init__(self, counts: Sequence[tuple[str, int]]) -> None:
+        super().__init__()
+        self._name = "PrecisionLegend"
+        rows = []
+        for precision, count in counts:
+            st = PRECISION_STYLES[precision]
+            if st:
+                r = int(st["radius"])
+                dash = f" stroke-dasharray='{st['dashArray']}'" if "dashArray" in st else ""
+                icon = (
+                    f"<svg width='34' height='34' style='vertical-align:middle'>"
+                    f"<circle cx='17' cy='17' r='{r}' fill='#4477aa' "
+                    f"fill-opacity='{st['fillOpacity']}' stroke='{st.get('color', '#333')}' "
+                    f"stroke-width='{st['weight']}'{dash}/></svg>"
+                )
+            else:
+                icon = "<span style='display:inline-block;width:34px;text-align:center'>–</span>"
+            rows.append(
+                f"<div style='white-space:nowrap' data-precision='{precision}'>{icon} "
+                f"{escape_html(_legend_label(precision))} "
+                f"<span style='color:#666'>({count})</span></div>"
+            )
+        self.html = (
+            "<div style='background:rgba(255,255,255,.92);padding:6px 9px;border-radius:4px;"
+            "box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.3 sans-serif;color:#222'>"
+            "<div style='font-weight:bold;margin-bottom:2px'>How sure each pin is</div>"
+            f"{''.join(rows)}</div>"
+        )
+        self.html_js = _js_value(self.html)
 
 
 def standalone_html(m: folium.Map) -> str:

@@ -123,7 +123,7 @@ def account_table(session: Session, actor: Actor, flt: AccountFilter | None = No
 
 
 def to_bytes(df: pd.DataFrame, fmt: ExportFormat, *, sheet: str = "accounts") -> bytes:
-    """Serialise a table safely: formulas neutralised in CSV and XLSX.
+    """Serialise a table safely: formulas neutralised in CSV, XLSX cells typed strings.
 
     Parameters
     ----------
@@ -141,10 +141,11 @@ def to_bytes(df: pd.DataFrame, fmt: ExportFormat, *, sheet: str = "accounts") ->
     """
     if fmt == "json":
         return df.to_json(orient="records", date_format="iso", force_ascii=False).encode()
-    safe = df.map(neutralise_formula)
     if fmt == "csv":
+        safe = df.map(neutralise_formula)
         return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
+        safe = df  # typed string cells: no formula can run, so no apostrophe is needed
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="xlsxwriter") as writer:
             # strings_to_formulas off: text stays text even without the quote

@@ -110,6 +110,7 @@ import numpy as np
 
 from gcrm._errors import GcrmError, InputError, NotFoundError, PermissionDeniedError
 from gcrm.due import due_date
+from gcrm.plan_notes import explain_plan
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -2604,6 +2605,7 @@ def plan_for_reps(
         problem, G=G, options=PlanOptions(seconds=seconds, seed=seed, iterations=iterations)
     )
     plan.dropped = pre_dropped + plan.dropped
+    explain_plan(plan, full_reason=REASON_FULL, G=G)  # nothing due / home far from roads
     audit(
         session,
         actor,

@@ -24,7 +24,9 @@ from gcrm.db.session import session_scope
 DATA = Path(__file__).resolve().parent / "data" / "import"
 GOOD = DATA / "good.csv"
 BAD_ROWS = DATA / "bad_rows.csv"
-SUMMARY_KEYS = {"rows", "inserted", "updated", "unchanged", "rejected", "duplicates"}
+SUMMARY_KEYS = {
+    "rows", "inserted", "updated", "unchanged", "rejected", "contacts", "skipped", "duplicates",
+}  # fmt: skip
 BOSS_PASSWORD = "correct horse battery"
 #: Environment acting as the admin ``boss`` of the ``users`` fixture.
 BOSS = {"GCRM_USER": "boss", "GCRM_PASSWORD": BOSS_PASSWORD}
@@ -107,6 +109,8 @@ def test_import_good_file(users: str, tmp_path: Path) -> None:
         "updated": 0,
         "unchanged": 0,
         "rejected": 0,
+        "contacts": 0,
+        "skipped": 0,
         "duplicates": 0,
     }
     assert "error" not in result.stderr
@@ -129,6 +133,8 @@ def test_reimport_via_cli_is_idempotent(users: str, tmp_path: Path) -> None:
         "updated": 0,
         "unchanged": 5,
         "rejected": 0,
+        "contacts": 0,
+        "skipped": 0,
         "duplicates": 0,
     }
     assert count(Account) == 5
@@ -141,14 +147,14 @@ def test_import_with_rejected_rows_writes_the_report(users: str, tmp_path: Path)
     result = invoke("import", str(path))
     assert result.exit_code == 0, result.stderr
     summary = summary_of(result)
-    assert (summary["rows"], summary["inserted"], summary["rejected"]) == (14, 1, 13)
+    assert (summary["rows"], summary["inserted"], summary["rejected"]) == (14, 4, 10)
     report = tmp_path / "bad_rows.csv.rejected.csv"
     assert report.is_file()
     assert str(report) in result.stderr
     with report.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [int(r["row"]) for r in rows] == list(range(3, 16))
-    assert {r["field"] for r in rows} >= {"name", "email", "phone", "lat", "owner"}
+    assert [int(r["row"]) for r in rows] == [3, 4, 5, 6, 7, 8, 9, 13, 14, 15]
+    assert {r["field"] for r in rows} >= {"name", "email", "phone", "lat"}
     assert all(r["reason"] for r in rows)
 
 
@@ -240,9 +246,9 @@ def test_unreadable_file_exits_2(
 def test_import_with_mapping_file(users: str, tmp_path: Path) -> None:
     """``--mapping FILE.json`` maps a file's own headers to the canonical columns."""
     mapping = tmp_path / "mapping.json"
-    mapping.write_text(json.dumps({"Asiakasnro": "external_id", "Firma": "name"}), "utf-8")
+    mapping.write_text(json.dumps({"Asiakasnro": "external_id", "Yhtiö": "name"}), "utf-8")
     path = tmp_path / "custom.csv"
-    path.write_text("Asiakasnro;Firma;Kaupunki\nm1;Mapattu Oy;Turku\n", encoding="utf-8")
+    path.write_text("Asiakasnro;Yhtiö;Kaupunki\nm1;Mapattu Oy;Turku\n", encoding="utf-8")
     without = invoke("import", str(path))
     assert_one_error_line(without, 2, "'name'")
     result = invoke("import", str(path), "--mapping", str(mapping))

@@ -332,13 +332,19 @@ def test_fallback_chain(index: AddressIndex) -> None:
     r = index.geocode("Annankatu", None, "00120")
     assert r.precision == "street"
     assert r.matched == "Annankatu, 00120 Helsinki"
-    r = index.geocode("Xyzzyntie", "5", "00120", "Helsinki")
+    r = index.geocode(None, None, "00120", "Helsinki")
     assert r.precision == "postcode"
     assert r.matched == "00120 Helsinki"
-    assert "not found" in r.reason
-    r = index.geocode("Xyzzyntie", "5", None, "Helsinki")
+    r = index.geocode(None, None, None, "Helsinki")
     assert r.precision == "city"
     assert r.matched == "Helsinki"
+    # a street that does not exist is no place: not a postcode or city-centre pin
+    for pc in ("00120", None):
+        r = index.geocode("Xyzzyntie", "5", pc, "Helsinki")
+        assert (r.precision, r.lat, r.lon) == ("none", None, None)
+        assert "not found" in r.reason
+    r = index.geocode("Olematonkatu", "99", None, "Helsinki")
+    assert (r.precision, r.lat) == ("none", None)
     assert index.geocode(city="Helsingfors").precision == "city"
     assert index.geocode(postcode="120").matched == "00120 Helsinki"  # lost leading zeros
 

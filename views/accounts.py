@@ -11,6 +11,7 @@ from gcrm.db.models import STAGES, AccountKind
 from gcrm.db.session import session_scope
 from gcrm.due import due_date
 from gcrm.maps import accounts_map
+from gcrm.pins import needs_pin
 from gcrm.store import (
     AccountFilter,
     account_detail,
@@ -63,9 +64,14 @@ if accounts.empty:
 show_map(accounts_map(located), key="accounts_map", height=480)
 TABLE_COLUMNS = [
     "name", "kind", "stage", "segment", "owner", "territory", "street",
-    "housenumber", "postcode", "city", "potential_value", "last_visit",
+    "housenumber", "postcode", "city", "geocode_precision", "potential_value", "last_visit",
 ]  # fmt: skip
 st.dataframe(accounts[TABLE_COLUMNS], hide_index=True, width="stretch")
+pins = needs_pin(accounts)
+if not pins.empty:
+    with st.expander(f"Needs a pin ({len(pins)}): no location or only an approximate one"):
+        st.caption("Open the account below and use “Move the pin” to place it by hand.")
+        st.dataframe(pins, hide_index=True, width="stretch", key="acc_needs_pin")
 labels = {
     int(r.id): f"{r.name} — {r.street or ''} {r.housenumber or ''}".strip()
     for r in accounts.itertuples()

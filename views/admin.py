@@ -8,6 +8,7 @@ from gcrm._errors import GcrmError
 from gcrm.auth import create_user, update_user
 from gcrm.db.models import Role
 from gcrm.db.session import session_scope
+from gcrm.home_base import set_home_base
 from gcrm.store import audit_frame, list_users, regions
 from views.common import require_actor
 
@@ -29,6 +30,8 @@ with session_scope() as session:
             "personal data": u.personal_data_grant or u.role != "analyst",
             "grant": bool(u.personal_data_grant),
             "territories": ", ".join(t.name for t in u.territories),
+            "home": f"{u.home_lat:.5f}, {u.home_lon:.5f}" if u.home_lat is not None else "",
+            "shift": f"{u.work_start}-{u.work_end}",
             "last login": u.last_login_at,
         }
         for u in list_users(session, actor)
@@ -70,6 +73,32 @@ with tab_users:
                         personal_data_grant=grant,
                     )
                 st.success(f"Saved {who}.")
+            except GcrmError as exc:
+                st.error(str(exc))
+    with st.form("home_base"):
+        st.markdown("**Home base and shift** (where the day's route starts and ends)")
+        if "adm_home_msg" in st.session_state:
+            st.success(st.session_state.pop("adm_home_msg"))
+        home_text = st.text_input(
+            "Home: an address or 'lat, lon' (empty: keep)",
+            placeholder=current["home"] or "Mannerheimintie 5, Helsinki",
+            key=f"adm_home_{who}",
+        )
+        shift_text = st.text_input("Shift", current["shift"], key=f"adm_shift_{who}")
+        clear = st.checkbox("Remove the home base", key=f"adm_home_clear_{who}")
+        if st.form_submit_button("Save home and shift"):
+            try:
+                with session_scope() as session:
+                    u = set_home_base(
+                        session, actor, who, home=home_text.strip() or None,
+                        clear_home=clear, shift=shift_text.strip() or None,
+                    )  # fmt: skip
+                    where = (
+                        f"{u.home_lat:.5f}, {u.home_lon:.5f}" if u.home_lat is not None else "none"
+                    )
+                    shift_now = f"{u.work_start}-{u.work_end}"
+                st.session_state["adm_home_msg"] = f"Saved {who}: home {where}, shift {shift_now}."
+                st.rerun()
             except GcrmError as exc:
                 st.error(str(exc))
 with tab_add, st.form("add_user"):

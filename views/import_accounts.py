@@ -8,6 +8,7 @@ import streamlit as st
 
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
+from gcrm.import_report import imported_rows, report_tables
 from gcrm.importer import CANONICAL_COLUMNS, ImportReport, import_file, suggest_mapping
 from gcrm.reports import to_bytes
 from gcrm.uploads import private_upload
@@ -48,9 +49,24 @@ with st.expander("Column mapping", expanded=True):
 
 def _show(report: ImportReport) -> None:
     summary = report.summary()
-    c = st.columns(6)
+    c = st.columns(len(summary))
     for col, (label, value) in zip(c, summary.items(), strict=True):
         col.metric(label.capitalize(), value)
+    if report.rows and not imported_rows(report):
+        st.error("No row of this file can be imported: see the reasons below.")
+    tables = report_tables(report)
+    for warning in report.warnings:
+        st.warning(warning)
+    with st.expander("Which column fed which field, and mapped values", expanded=False):
+        st.dataframe(tables["columns"], hide_index=True, key="imp_cols_table")
+        if not tables["values"].empty:
+            st.dataframe(tables["values"], hide_index=True, key="imp_values_table")
+    if not tables["locations"].empty:
+        st.caption("Locations found (rows per precision)")
+        st.dataframe(tables["locations"], hide_index=True, key="imp_loc_table")
+    if report.skipped:
+        st.caption(f"Skipped lines ({len(report.skipped)}): report footers and blank lines")
+        st.dataframe(tables["skipped"], hide_index=True, key="imp_skipped_table")
     if report.rejects:
         st.subheader(f"Rejected rows ({report.rejected})")
         frame = report.rejects_frame()

@@ -311,6 +311,11 @@ class Account(Base, TimestampMixin):
     geocode_precision: Mapped[str] = mapped_column(String(20), default=Precision.NONE.value)
     geocode_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     geocode_source: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    #: JSON: the address text a location came from, its parsed parts, the
+    #: matched address and the reason (see ``gcrm.importer``).
+    geocode_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: JSON: imported values gcrm could not map, kept as given (``{"kind": ...}``).
+    import_values: Mapped[str | None] = mapped_column(Text, nullable=True)
     manual_pin: Mapped[bool] = mapped_column(Boolean, default=False)
     phone: Mapped[str | None] = mapped_column(String(50), nullable=True)
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
