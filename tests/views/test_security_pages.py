@@ -139,6 +139,7 @@ def test_finding_13_account_text_is_plain(demo_copy: str) -> None:
         account.city = "[city](http://evil.example)"
         aid = account.id
     at = _as("rep1").run()
+    at.switch_page("views/accounts.py").run()  # a rep lands on My day
     at.selectbox(key="acc_open").select(aid).run()
     assert not at.exception
     header = at.header[0].value
