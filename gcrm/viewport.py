@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -383,7 +384,7 @@ def accounts_in_shapes(
     flt: density.MapFilter | None,
     drawn: Any,
     *,
-    limit: int = MAX_FEATURES,
+    limit: int = 50_000,
 ) -> gpd.GeoDataFrame:
     """The matching accounts inside drawn shapes, read only from their bounding box.
 
@@ -456,3 +457,30 @@ def accounts_around(
     flt = flt or density.MapFilter()
     base = dataclasses.replace(flt.account_filter(), bbox=box)
     return flt.apply(accounts_frame(session, actor, base, limit=int(limit), offset=0))
+
+
+_ROW = re.compile(
+    r"\[\s*-?\d+(?:\.\d+)?,\s*-?\d+(?:\.\d+)?,\s*-?[\d.e+-]+(?:,\s*\"(?:[^\"\\]|\\.)*\")?\s*\]"
+)
+_FEATURE = re.compile(r"\"type\":\s*\"Feature\"")
+_MARKER = re.compile(r"\bL\.(?:marker|circleMarker|circle)\(")
+
+
+def count_features(html: str) -> int:
+    """Count the features a rendered map carries (to check :data:`MAX_FEATURES`).
+
+    Counts GeoJSON features, ``[lat, lon, weight]`` rows (heat points and
+    clusters) and markers created one by one (``L.marker``,
+    ``L.circleMarker``, ``L.circle``) in the map's HTML or script.
+
+    Parameters
+    ----------
+    html
+        A folium map's rendered HTML (or streamlit-folium's ``script``).
+
+    Returns
+    -------
+    int
+        The number of features.
+    """
+    return len(_ROW.findall(html)) + len(_FEATURE.findall(html)) + len(_MARKER.findall(html))
