@@ -10,6 +10,7 @@ import streamlit as st
 
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
+from gcrm.jobs import status, submit
 from gcrm.maps import layer_map
 from gcrm.store import (
     account_group_stats,
@@ -20,13 +21,12 @@ from gcrm.store import (
     territories_frame,
 )
 from gcrm.territories import (
-    build_and_save_territories,
     import_territories,
     save_and_assign,
     territories_from_drawings,
 )
 from gcrm.viewport import LARGE, Viewport, viewport_map
-from views.common import demo_banner, require_actor, road_graph, show_map
+from views.common import demo_banner, require_actor, show_map
 
 actor = require_actor()
 st.title("Territories")
@@ -135,21 +135,34 @@ with tab_build, st.form("build"):
     balance = st.radio("Balance", ["workload", "potential"], horizontal=True)
     set_owners = st.checkbox("Make each territory's rep the owner of its accounts")
     if st.form_submit_button("Build and save"):
-        with st.status("Building territories…", expanded=False) as status:
-            try:
-                with session_scope() as session:
-                    result = build_and_save_territories(
-                        session, actor, int(k), balance, G=road_graph(), set_owners=set_owners
-                    )
-                status.update(label="Territories saved", state="complete")
-                st.session_state["terr_result"] = result
-                st.session_state["terr_flash"] = (
-                    f"Built and saved {result['territories']} territories."
-                )
-                st.rerun()
-            except GcrmError as exc:
-                status.update(label="Failed", state="error")
-                st.error(str(exc))
+        # A build takes seconds to minutes: it runs in a worker, not in this page.
+        try:
+            payload = {"k": int(k), "balance": balance, "set_owners": set_owners}
+            st.session_state["terr_job"] = submit("territories", payload, actor.username)
+        except GcrmError as exc:
+            st.error(str(exc))
+
+
+@st.fragment(run_every=1.0)
+def _build_progress() -> None:
+    """Progress of the territory build job; the result once it is done."""
+    job_id = st.session_state.get("terr_job")
+    if job_id is None:
+        return
+    state = status(job_id, actor.username)
+    if not state.finished:
+        st.progress(state.progress, text=state.message or "Queued, waiting for a worker…")
+        return
+    del st.session_state["terr_job"]
+    if state.status == "failed":
+        st.error(f"The build failed: {state.message}")
+        return
+    st.session_state["terr_result"] = state.result
+    st.session_state["terr_flash"] = f"Built and saved {state.result['territories']} territories."
+    st.rerun()
+
+
+_build_progress()
 if "terr_result" in st.session_state:
     r = st.session_state["terr_result"]
     c = st.columns(4)
