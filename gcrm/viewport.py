@@ -459,9 +459,7 @@ def accounts_around(
     return flt.apply(accounts_frame(session, actor, base, limit=int(limit), offset=0))
 
 
-_ROW = re.compile(
-    r"\[\s*-?\d+(?:\.\d+)?,\s*-?\d+(?:\.\d+)?,\s*-?[\d.e+-]+(?:,\s*\"(?:[^\"\\]|\\.)*\")?\s*\]"
-)
+_ROW = re.compile(r"\[\s*-?\d{1,3}\.\d+,\s*-?\d{1,3}\.\d+,\s*(?:-?\d|\")")
 _FEATURE = re.compile(r"\"type\":\s*\"Feature\"")
 _MARKER = re.compile(r"\bL\.(?:marker|circleMarker|circle)\(")
 
@@ -469,8 +467,8 @@ _MARKER = re.compile(r"\bL\.(?:marker|circleMarker|circle)\(")
 def count_features(html: str) -> int:
     """Count the features a rendered map carries (to check :data:`MAX_FEATURES`).
 
-    Counts GeoJSON features, ``[lat, lon, weight]`` rows (heat points and
-    clusters) and markers created one by one (``L.marker``,
+    Counts GeoJSON features, ``[lat, lon, ...]`` rows (heat points,
+    clusters, account points) and markers created one by one (``L.marker``,
     ``L.circleMarker``, ``L.circle``) in the map's HTML or script.
 
     Parameters
