@@ -2,11 +2,13 @@
 
 Usage::
 
-    python benchmarks/import_bench.py [--rows 100000] [--postgres URL]
+    python benchmarks/import_bench.py [--rows 100000] [--postgres URL] [--one-address-only]
 
 PostgreSQL runs when ``--postgres`` or ``GCRM_TEST_POSTGRES_URL`` gives a server
 (a new database is created and dropped). Target: >= 10,000 rows/s on SQLite.
 The baseline is that target: the ratio printed is rows/s divided by 10,000.
+It then imports 100,000 rows that share one address next to 100,000 distinct
+rows and prints the ratio of their rates (issue 13: at most 1.5).
 """
 
 from __future__ import annotations
@@ -100,12 +102,72 @@ def run(url: str, csv_path: Path, rows: int) -> float:
     return rows / seconds
 
 
+def generate_one_address(path: Path, rows: int, seed: int = 2) -> None:
+    """Write ``rows`` accounts that all share one street address (a shopping centre).
+
+    Names differ (so the duplicate check cannot stop at the first match);
+    coordinates are given so that geocoding plays no part.
+    """
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        header = ["external_id", "name", "street", "housenumber", "postcode", "city", "lat", "lon"]
+        w.writerow(header)
+        for i in range(rows):
+            w.writerow(
+                [
+                    f"M{i:07d}",
+                    f"{rng.choice(SEGMENTS)} {i * 7919 % 100003} {rng.randint(1, 999)}",
+                    "Mannerheimintie",
+                    "20",
+                    "00100",
+                    "Helsinki",
+                    "60.170000",
+                    "24.938000",
+                ]
+            )
+
+
+def one_address_ratio(tmpdir: Path, rows: int) -> float:
+    """Issue 13 (finding 11): rows/s for ``rows`` rows at one address next to ``rows``
+    distinct rows, each into a fresh SQLite database; returns distinct / one-address
+    (target <= 1.5)."""
+    distinct_csv = tmpdir / "distinct.csv"
+    same_csv = tmpdir / "one_address.csv"
+    generate(distinct_csv, rows, seed=3)
+    generate_one_address(same_csv, rows)
+    rates, cpu_rates = {}, {}
+    for label, path in (("distinct", distinct_csv), ("one address", same_csv)):
+        print(f"{label}: {rows:,} rows")
+        c0 = time.process_time()
+        rates[label] = run(f"sqlite:///{tmpdir / f'{label[:3]}.db'}", path, rows)
+        cpu_rates[label] = rows / (time.process_time() - c0)
+    ratio = rates["distinct"] / rates["one address"]
+    cpu_ratio = cpu_rates["distinct"] / cpu_rates["one address"]
+    print(
+        f"one address vs distinct: {rates['one address']:,.0f} vs {rates['distinct']:,.0f} "
+        f"rows/s (wall), ratio {ratio:.2f}; {cpu_rates['one address']:,.0f} vs "
+        f"{cpu_rates['distinct']:,.0f} rows per CPU-s, ratio {cpu_ratio:.2f} (target <= 1.5)"
+    )
+    return cpu_ratio
+
+
 def main() -> None:
     """Generate the file, import it, print rows/s and the ratio to the target."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--postgres", default=os.environ.get("GCRM_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--one-address-only",
+        action="store_true",
+        help="Only compare rows at one address with distinct rows (issue 13).",
+    )
     args = parser.parse_args()
+    if args.one_address_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["GCRM_DATA_DIR"] = tmp
+            one_address_ratio(Path(tmp), args.rows)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         os.environ["GCRM_DATA_DIR"] = str(tmpdir)
@@ -138,6 +200,7 @@ def main() -> None:
                     c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         else:
             print("PostgreSQL: skipped (no --postgres or GCRM_TEST_POSTGRES_URL)")
+        one_address_ratio(tmpdir, args.rows)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import Session as OrmSession
 
 from gcrm._errors import PermissionDeniedError
-from gcrm.db.models import Account, Role, Territory, User
+from gcrm.db.models import Account, Contact, Role, Territory, User
+from gcrm.passwords import MIN_LENGTH, check_password
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -57,6 +60,9 @@ class Actor:
         The user's region (managers' scope).
     personal_data_grant
         An analyst allowed to see personal fields in clear.
+    credential
+        A fingerprint of the password hash at login: a changed password
+        ends the sessions opened with the old one (see :func:`refresh_actor`).
     """
 
     id: int | None
@@ -64,6 +70,7 @@ class Actor:
     role: str
     region_id: int | None = None
     personal_data_grant: bool = False
+    credential: str = ""
 
     @classmethod
     def from_user(cls, user: User) -> Actor:
@@ -85,6 +92,7 @@ class Actor:
             role=user.role,
             region_id=user.region_id,
             personal_data_grant=bool(user.personal_data_grant),
+            credential=_credential(user.password_hash),
         )
 
     def can(self, action: str) -> bool:
@@ -227,8 +235,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 #: Fields holding personal data: shown only to roles that need them.
 PERSONAL_FIELDS: frozenset[str] = frozenset({"phone", "email", "notes", "contact_name"})
 
-#: Shortest password :func:`change_password` accepts.
-MIN_PASSWORD_LENGTH = 10
+#: Shortest password accepted (see :mod:`gcrm.passwords`).
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 
 
 def sees_personal_data(actor: Actor) -> bool:
@@ -252,43 +260,93 @@ def sees_personal_data(actor: Actor) -> bool:
     return actor.role in (Role.REP.value, Role.MANAGER.value, Role.ADMIN.value, "system")
 
 
-def pseudonym(value: str | None, kind: str = "person") -> str | None:
-    """Return a stable, non-reversible stand-in for a personal value.
+def pseudonym(contact: Contact) -> str:
+    """Return the stand-in analysts see for a contact's name.
+
+    The pseudonym is drawn at random when the contact is stored
+    (:func:`gcrm.db.models.new_pseudonym`) and kept: the same person shows
+    the same pseudonym everywhere, and no chosen input (an imported guess of
+    a name) can reproduce it, unlike a keyed hash of the value.
 
     Parameters
     ----------
-    value
-        The clear value.
-    kind
-        A label for the token (``person``, ``email``...).
+    contact
+        The stored contact.
 
     Returns
     -------
-    str or None
-        ``"person-1a2b3c4d"``; ``None`` stays ``None``.
+    str
+        ``"person-3f9a1c07b2"``.
     """
-    if value is None or value == "":
-        return value
-    import hashlib
-
-    from gcrm.settings import installation_secret
-
-    salt = installation_secret()
-    digest = hashlib.blake2b(f"{salt}|{value}".encode(), digest_size=4).hexdigest()
-    return f"{kind}-{digest}"
+    return contact.pseudonym or f"person-{contact.id}"
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def login(session: Session, username: str, password: str) -> Actor:
-    """Check a username and password; lock after repeated failures; audit every attempt.
+def _credential(password_hash: str | None) -> str:
+    """A short fingerprint of a password hash (never the hash itself)."""
+    import hashlib
+
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password: verified for unknown users so that a
+    failed login costs the same time whether the user exists or not."""
+    import secrets
+
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def audit_apart(
+    session: Session,
+    username: str | None,
+    action: str,
+    target: str | None = None,
+    details: str | None = None,
+) -> None:
+    """Write one audit line in its own transaction, committed at once.
+
+    The caller's transaction may still roll back (a denied or failed
+    action): this line stays.
 
     Parameters
     ----------
     session
-        An open session (the audit line is written in it).
+        Any session on the database (only its engine is used).
+    username
+        Who acted (``None``: unknown).
+    action, target, details
+        As :class:`~gcrm.db.models.AuditEvent`.
+    """
+    from gcrm.db.models import AuditEvent
+
+    with OrmSession(bind=session.get_bind()) as own:
+        own.add(AuditEvent(username=username, action=action, target=target, details=details))
+        own.commit()
+
+
+#: The one answer to every failed login (unknown user, wrong password, locked).
+LOGIN_FAILED = (
+    "wrong username or password (after repeated failures an account is locked for a while)"
+)
+
+
+def login(session: Session, username: str, password: str) -> Actor:
+    """Check a username and password; lock after repeated failures; audit every attempt.
+
+    The attempt is recorded (audit line, failure count, lock, last login) in
+    a transaction of its own, committed before this returns or raises: the
+    caller's transaction holds no write lock because of it and its rollback
+    removes nothing. The web and the CLI both log in here.
+
+    Parameters
+    ----------
+    session
+        An open session (only its engine is used).
     username
         Login name.
     password
@@ -302,9 +360,9 @@ def login(session: Session, username: str, password: str) -> Actor:
     Raises
     ------
     AuthenticationError
-        On an unknown or inactive user or a wrong password (one message for
-        all, so it tells an attacker nothing), or while the account is
-        locked after ``GCRM_LOCKOUT_ATTEMPTS`` failures in a row.
+        On an unknown or inactive user, a wrong password or a locked account,
+        always with :data:`LOGIN_FAILED` and after one password verification,
+        so neither the words nor the time tell whether the user exists.
     """
     from gcrm._errors import AuthenticationError
     from gcrm.db.models import AuditEvent
@@ -312,33 +370,119 @@ def login(session: Session, username: str, password: str) -> Actor:
 
     settings = get_settings()
     now = _now()
-    user = session.scalar(select(User).where(User.username == username))
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        session.add(AuditEvent(username=username, action="login_failed", target="locked"))
-        session.flush()
-        msg = "this account is locked after repeated failed logins; try again later"
-        raise AuthenticationError(msg)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        session.add(AuditEvent(username=username, action="login_failed", target="password"))
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= settings.lockout_attempts:
-                user.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
-                user.failed_logins = 0
-                session.add(AuditEvent(username=username, action="lockout", target="password"))
-        session.flush()
-        msg = "wrong username or password"
-        raise AuthenticationError(msg)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    session.add(AuditEvent(username=username, action="login", target="password"))
-    session.flush()
+    with OrmSession(bind=session.get_bind()) as own:
+        user = own.scalar(select(User).where(User.username == username))
+        stored = user.password_hash if user is not None and user.password_hash else None
+        matches = verify_password(stored or _dummy_hash(), password) and stored is not None
+        locked = user is not None and user.locked_until is not None and user.locked_until > now
+        if user is None or not user.is_active or locked or not matches:
+            own.add(
+                AuditEvent(
+                    username=username,
+                    action="login_failed",
+                    target="locked" if locked else "password",
+                )
+            )
+            if user is not None and not locked:
+                user.failed_logins += 1
+                if user.failed_logins >= settings.lockout_attempts:
+                    user.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
+                    user.failed_logins = 0
+                    own.add(AuditEvent(username=username, action="lockout", target="password"))
+            own.commit()
+            raise AuthenticationError(LOGIN_FAILED)
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now
+        own.add(AuditEvent(username=username, action="login", target="password"))
+        actor = Actor.from_user(user)
+        own.commit()
+    return actor
+
+
+def refresh_actor(session: Session, actor: Actor) -> Actor | None:
+    """Re-read a logged-in user before acting for them.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The actor of an open (web) session.
+
+    Returns
+    -------
+    Actor or None
+        ``None`` when the user is gone, deactivated, locked or has changed
+        their password since logging in; otherwise the user's actor as
+        stored now (a changed role, region or grant shows in it).
+    """
+    if actor.id is None:
+        return actor
+    user = session.get(User, actor.id)
+    if user is None or not user.is_active:
+        return None
+    if user.locked_until is not None and user.locked_until > _now():
+        return None
+    if _credential(user.password_hash) != actor.credential:
+        return None
     return Actor.from_user(user)
 
 
-def change_password(session: Session, actor: Actor, old: str, new: str) -> None:
+def recheck(actor: Actor) -> Actor | None:
+    """Re-read an open session's user from the database (see :func:`refresh_actor`).
+
+    The app calls this on every request, before any page acts.
+
+    Parameters
+    ----------
+    actor
+        The actor stored in the browser session.
+
+    Returns
+    -------
+    Actor or None
+        The user as stored now, or ``None`` when the session must end.
+    """
+    from gcrm.db.session import session_scope
+
+    with session_scope() as session:
+        return refresh_actor(session, actor)
+
+
+def audit_event(
+    actor: Actor | None, action: str, target: str | None = None, details: dict | None = None
+) -> None:
+    """Write one audit line now, in a transaction of its own.
+
+    For events that happen outside any store call, such as a file download
+    in the app (see ``views.common.audited_download``).
+
+    Parameters
+    ----------
+    actor
+        Who acted.
+    action
+        ``download``, ``denied``...
+    target
+        What (a file name...).
+    details
+        JSON-serialisable details.
+    """
+    import json
+
+    from gcrm.db.session import session_scope
+
+    text = json.dumps(details, default=str, ensure_ascii=False) if details else None
+    with session_scope() as session:
+        audit_apart(session, actor.username if actor else None, action, target, text)
+
+
+def change_password(session: Session, actor: Actor, old: str, new: str) -> Actor:
     """Change the acting user's own password.
+
+    Sessions opened with the old password end at their next request (see
+    :func:`refresh_actor`); the caller keeps the returned actor to stay in.
 
     Parameters
     ----------
@@ -349,32 +493,32 @@ def change_password(session: Session, actor: Actor, old: str, new: str) -> None:
     old
         The current password.
     new
-        The new password (at least :data:`MIN_PASSWORD_LENGTH` characters,
-        different from the old one).
+        The new password (see :func:`gcrm.passwords.check_password`).
+
+    Returns
+    -------
+    Actor
+        The actor with the new password's fingerprint.
 
     Raises
     ------
     AuthenticationError
         If ``old`` is wrong.
     InputError
-        If ``new`` is too short or unchanged.
+        If ``new`` breaks the password policy or is unchanged.
     """
-    from gcrm._errors import AuthenticationError, InputError
+    from gcrm._errors import AuthenticationError
     from gcrm.db.models import AuditEvent
 
     user = session.get(User, actor.id) if actor.id is not None else None
     if user is None or not verify_password(user.password_hash, old):
         msg = "the current password is wrong"
         raise AuthenticationError(msg)
-    if len(new) < MIN_PASSWORD_LENGTH:
-        msg = f"new password: use at least {MIN_PASSWORD_LENGTH} characters"
-        raise InputError(msg)
-    if new == old:
-        msg = "new password: must differ from the current one"
-        raise InputError(msg)
+    check_password(new, field="new password", old=old)
     user.password_hash = hash_password(new)
     session.add(AuditEvent(username=actor.username, action="password_change", target="self"))
     session.flush()
+    return Actor.from_user(user)
 
 
 def session_expired(last_activity: dt.datetime, now: dt.datetime | None = None) -> bool:
@@ -452,9 +596,7 @@ def create_user(
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         msg = f"username: {username!r} exists already"
         raise InputError(msg)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        msg = f"password: use at least {MIN_PASSWORD_LENGTH} characters"
-        raise InputError(msg)
+    check_password(password)
     user = User(
         username=username,
         display_name=display_name or username,
@@ -497,7 +639,8 @@ def update_user(
     username
         Who to change.
     role, is_active, personal_data_grant, display_name
-        New values; ``None`` keeps the current one.
+        New values; ``None`` keeps the current one, except that a new role
+        drops the personal-data grant unless it is given again.
     region_id
         New region id, ``None`` for no region; ``False`` (default) keeps it.
 
@@ -529,6 +672,8 @@ def update_user(
         (role is not None and role != Role.ADMIN.value) or is_active is False
     ):
         raise InputError("you cannot remove your own admin role or deactivate yourself")
+    if role is not None and role != user.role and personal_data_grant is None:
+        personal_data_grant = False  # a grant never carries over to a new role
     changes: dict[str, tuple[object, object]] = {}
     for field, value in (
         ("role", role),

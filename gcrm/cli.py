@@ -59,11 +59,34 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+#: The user the running command acts as, once logged in (for the audit of a denial).
+_ACTING: dict[str, str] = {}
+
+
+def _audit_denied(fn, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Record a denied command in its own transaction (its own work rolled back)."""
+    from gcrm.auth import audit_apart
+    from gcrm.db.session import session_scope
+
+    if "username" not in _ACTING:
+        return
+    # ``go`` is defined inside the command's function: "erase_contact_cmd.<locals>.go"
+    outer = fn.__qualname__.split(".<locals>", 1)[0]
+    command = outer.removesuffix("_cmd").strip("_").replace("_", " ")
+    details = json.dumps({"command": command, "reason": message}, ensure_ascii=False)
+    with session_scope() as session:
+        audit_apart(session, _ACTING["username"], "denied", command or None, details)
+
+
 def _run(fn):  # type: ignore[no-untyped-def]
     """Call ``fn`` turning gcrm's errors into one message and an exit code."""
+    _ACTING.clear()
     try:
         return fn()
-    except (AuthenticationError, PermissionDeniedError) as exc:
+    except PermissionDeniedError as exc:
+        _audit_denied(fn, str(exc))
+        raise _fail(str(exc), 3) from None
+    except AuthenticationError as exc:
         raise _fail(str(exc), 3) from None
     except InputError as exc:
         raise _fail(str(exc), 2) from None
@@ -88,11 +111,9 @@ def _acting_user(session, user: str | None):  # type: ignore[no-untyped-def]
             msg = "no password: set GCRM_PASSWORD or run in a terminal to be prompted"
             raise AuthenticationError(msg)
         password = typer.prompt(f"Password for {username}", hide_input=True)
-    try:
-        return login(session, username, password)
-    except AuthenticationError:
-        session.commit()  # keep the audit line of the failed attempt
-        raise
+    actor = login(session, username, password)  # audited in its own transaction
+    _ACTING["username"] = actor.username
+    return actor
 
 
 def _ensure_db() -> None:
@@ -182,16 +203,22 @@ def accounts_list(
     text: Annotated[str | None, typer.Option(help="Name/address contains.")] = None,
     user: UserOption = None,
 ) -> None:
-    """List the accounts the acting user may see."""
+    """List the accounts the acting user may see (``--format csv`` is an audited export)."""
+    from gcrm.auth import require
     from gcrm.db.session import session_scope
-    from gcrm.store import AccountFilter, accounts_frame
+    from gcrm.store import AccountFilter, accounts_frame, audit
 
     def go() -> None:
         _ensure_db()
         with session_scope() as session:
             actor = _acting_user(session, user)
+            if fmt == OutputFormat.csv:
+                require(actor, "export")
             flt = AccountFilter(kinds=kind or (), territories=territory or (), text=text)
             df = accounts_frame(session, actor, flt).drop(columns="geometry")
+            action = "export" if fmt == OutputFormat.csv else "view"
+            details = {"rows": len(df), "format": fmt.value, "command": "accounts list"}
+            audit(session, actor, action, "accounts", details)
         _print_frame(df, fmt)
 
     _run(go)
@@ -318,13 +345,14 @@ def erase_contact_cmd(
     user: UserOption = None,
 ) -> None:
     """Anonymise a person everywhere (contacts, notes, audit details)."""
-    from gcrm.db.session import session_scope
+    from gcrm.db.session import purge_freed_bytes, session_scope
     from gcrm.store import erase_contact
 
     def go() -> None:
         _ensure_db()
         with session_scope() as session:
             erase_contact(session, _acting_user(session, user), contact_id)
+        purge_freed_bytes()
         _echo_json({"erased": f"contact:{contact_id}"})
 
     _run(go)
@@ -336,13 +364,14 @@ def erase_account_cmd(
     user: UserOption = None,
 ) -> None:
     """Anonymise an account and its people, keeping aggregates."""
-    from gcrm.db.session import session_scope
+    from gcrm.db.session import purge_freed_bytes, session_scope
     from gcrm.store import erase_account
 
     def go() -> None:
         _ensure_db()
         with session_scope() as session:
             erase_account(session, _acting_user(session, user), account_id)
+        purge_freed_bytes()
         _echo_json({"erased": f"account:{account_id}"})
 
     _run(go)
@@ -607,17 +636,63 @@ def plan(
 
 
 @app.command()
+def cycle(
+    reps: Annotated[str, typer.Option(help="Reps (usernames), comma-separated.")],
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    weeks: Annotated[int, typer.Option(help="Horizon in weeks (1-8).")] = 4,
+    country: Annotated[
+        str, typer.Option(help="Public holidays of this country; '' for none.")
+    ] = "FI",
+    iterations: Annotated[int, typer.Option(help="Solver iterations per rep.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan).")] = 0,
+    profile: Annotated[str, typer.Option(help="drive, walk or bike.")] = "drive",
+    balance: Annotated[
+        float | None, typer.Option(help="Cap days at this multiple of the average (e.g. 1.25).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON to write.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Plan call cycles: each account's visit days and every working day's route, as JSON."""
+    from gcrm.cycles import plan_cycles
+    from gcrm.db.session import session_scope
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            names = [r.strip() for r in reps.split(",") if r.strip()]
+            result = plan_cycles(
+                session, actor, names, start, weeks=weeks, country=country or None,
+                iterations=iterations, seed=seed, profile=profile, balance=balance,
+            )  # fmt: skip
+        if output is not None:
+            output.write_text(json.dumps(_plain(result), allow_nan=False), encoding="utf-8")
+        _echo_json(result)
+
+    _run(go)
+
+
+@app.command()
 def solve(
-    instance: Annotated[Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt) or VRPLIB file.")],
+    instance: Annotated[
+        Path, typer.Argument(help="TSPLIB (.tsp), Solomon (.txt), VRPLIB or Cordeau PVRP file.")
+    ],
     seconds: Annotated[float, typer.Option(help="Time limit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="sol.json to write.")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Solve a benchmark instance with our solver: {"routes": [...], "cost": ...}."""
+    """Solve a benchmark instance: {"routes": [...], "cost": ...}.
+
+    Cordeau PVRP files give {"days": [[[customers], ...routes], ...days], "cost": ...}.
+    """
+    from gcrm.pvrp_io import is_pvrp_file, solve_pvrp_file
     from gcrm.routing import solve_instance_file
 
     def go() -> None:
-        summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
+        if is_pvrp_file(instance):
+            summary = solve_pvrp_file(instance, seconds=seconds, output=output, seed=seed)
+        else:
+            summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
         _echo_json(summary)
 
     _run(go)

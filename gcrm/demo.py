@@ -202,11 +202,10 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
         session.flush()
         created = True
 
-    pw_hash: str | None = None
     for username, display, role, lat, lon in DEMO_USERS:
         if username in existing_users:
             continue
-        pw_hash = pw_hash or hash_password(password)
+        pw_hash = hash_password(password)  # a fresh random salt per user
         user = User(
             username=username,
             display_name=display,

@@ -105,14 +105,18 @@ def account_table(session: Session, actor: Actor, flt: AccountFilter | None = No
         ):
             row = personal.setdefault(c.account_id, {})
             if "contact_name" not in row:
-                row.update(contact_name=c.name, contact_email=c.email, contact_phone=c.phone)
+                row.update(
+                    contact_name=c.name,
+                    contact_email=c.email,
+                    contact_phone=c.phone,
+                    contact_pseudonym=pseudonym(c),
+                )
     extra = pd.DataFrame.from_dict(personal, orient="index").reindex(ids)
     for col in _PERSONAL_EXPORT_COLUMNS:
         df[col] = extra[col].to_numpy() if col in extra.columns else None
     if not sees_personal_data(actor):
-        df["contact_name"] = [
-            pseudonym(v) if isinstance(v, str) else None for v in df["contact_name"]
-        ]
+        given = extra["contact_pseudonym"] if "contact_pseudonym" in extra.columns else []
+        df["contact_name"] = [v if isinstance(v, str) else None for v in given] or None
         for col in ("phone", "email", "contact_email", "contact_phone"):
             df[col] = None
     return df[list(ACCOUNT_EXPORT_COLUMNS)]

@@ -19,8 +19,6 @@ tests that change the environment call ``get_settings.cache_clear()``.
 - ``GCRM_GEOCODER_URL``: Nominatim or Photon URL of the optional online fallback
   (used only with ``GCRM_ALLOW_NETWORK=true``); default the public Nominatim.
 - ``GCRM_SQLITE_BUSY_TIMEOUT_S``: how long SQLite waits for a lock; default 30.
-- ``GCRM_SECRET_KEY``: secret for pseudonyms in exports; default a random key
-  kept in ``<data_dir>/secret.key``.
 - ``GCRM_LOCKOUT_ATTEMPTS``: failed logins in a row that lock an account; default 5.
 - ``GCRM_LOCKOUT_MINUTES``: how long a locked account stays locked; default 15.
 - ``GCRM_SESSION_TIMEOUT_MINUTES``: idle minutes before the app logs a user out;
@@ -72,7 +70,6 @@ class Settings(BaseSettings):
     geocode_min_score: float = Field(default=0.6, ge=0, le=1)
     geocoder_url: str | None = None
     sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
-    secret_key: str | None = None
     lockout_attempts: int = Field(default=5, ge=1)
     lockout_minutes: float = Field(default=15.0, gt=0)
     session_timeout_minutes: float = Field(default=60.0, gt=0)
@@ -93,27 +90,6 @@ class Settings(BaseSettings):
     def resolved_osm_file(self) -> Path:
         """The region's OSM file, defaulting to the bundled Helsinki extract."""
         return self.osm_file if self.osm_file is not None else bundled_osm_file()
-
-
-def installation_secret() -> str:
-    """Return ``GCRM_SECRET_KEY``, or a random key kept in ``<data_dir>/secret.key``.
-
-    Returns
-    -------
-    str
-        A secret that stays the same across restarts of one installation.
-    """
-    settings = get_settings()
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.data_dir / "secret.key"
-    if not path.exists():
-        import secrets
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32), encoding="ascii")
-        path.chmod(0o600)
-    return path.read_text(encoding="ascii").strip()
 
 
 @functools.cache

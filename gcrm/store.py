@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -37,6 +36,8 @@ from gcrm.db.models import (
     Territory,
     User,
 )
+from gcrm.redact import redact_json, redact_text, secret_pattern
+from gcrm.territory_rule import clip_to_region
 
 #: Columns of :func:`accounts_frame`, in order.
 ACCOUNT_COLUMNS: tuple[str, ...] = (
@@ -639,6 +640,13 @@ def log_interaction(
     return interaction
 
 
+#: The outcomes offered when a visit is logged; any other (typed) outcome is
+#: free text and shown only to roles that see personal data.
+STANDARD_OUTCOMES: frozenset[str] = frozenset(
+    {"order", "follow-up", "no decision", "not interested", "demo booked"}
+)
+
+
 def interactions_frame(
     session: Session, actor: Actor, account_ids: Iterable[int] | None = None
 ) -> pd.DataFrame:
@@ -657,7 +665,8 @@ def interactions_frame(
     -------
     pandas.DataFrame
         Columns id, account_id, account, user, kind, occurred_at, outcome, notes,
-        newest first.
+        newest first. For actors who do not see personal data, notes are
+        empty and outcomes other than :data:`STANDARD_OUTCOMES` read "other".
     """
     require(actor, "view")
     stmt = (
@@ -683,6 +692,10 @@ def interactions_frame(
     df = pd.DataFrame(rows, columns=cols)
     if not sees_personal_data(actor):
         df["notes"] = None
+        # a free-text outcome may name people: only the standard ones stay
+        df["outcome"] = [
+            o if o in STANDARD_OUTCOMES or o is None else "other" for o in df["outcome"]
+        ]
     return df
 
 
@@ -711,7 +724,7 @@ def contacts_of(session: Session, actor: Actor, account_id: int) -> list[dict[st
         out.append(
             {
                 "id": c.id,
-                "name": c.name if clear else pseudonym(c.name),
+                "name": c.name if clear else pseudonym(c),
                 "role": c.role,
                 "phone": c.phone if clear else None,
                 "email": c.email if clear else None,
@@ -813,7 +826,8 @@ def territories_frame(session: Session, actor: Actor) -> gpd.GeoDataFrame:
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns id, name, owner, region, geometry.
+        Columns id, name, owner, region, geometry (clipped to the region,
+        :func:`gcrm.territory_rule.clip_to_region`).
     """
     require(actor, "view")
     stmt = (
@@ -834,7 +848,7 @@ def territories_frame(session: Session, actor: Actor) -> gpd.GeoDataFrame:
             "name": t.name,
             "owner": t.owner.username if t.owner else None,
             "region": t.region.name if t.region else None,
-            "geometry": t.geom,
+            "geometry": clip_to_region(t.geom, t.region.geom if t.region else None),
         }
         for t in session.scalars(stmt)
     ]
@@ -957,40 +971,45 @@ def audit_frame(
     return pd.DataFrame(rows, columns=["id", "at", "username", "action", "target", "details"])
 
 
-_ERASED = "[erased]"
+def _erase_everywhere(session: Session, secrets: list[str | None]) -> None:
+    """Remove a person's values from every copy, field by field (see :mod:`gcrm.redact`).
 
+    Interaction notes and outcomes, audit targets and details, and saved
+    plans are searched; a field that mentions the person is replaced whole.
+    """
+    from gcrm.db.models import SavedPlan
 
-def _scrub(text: str | None, secrets: Iterable[str]) -> str | None:
-    if text is None:
-        return None
-    out = text
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            out = re.sub(re.escape(secret), _ERASED, out, flags=re.IGNORECASE)
-    return out
-
-
-def _scrub_everywhere(session: Session, secrets: list[str]) -> None:
-    """Replace personal strings in interaction notes and the audit log."""
-    secrets = [x for x in secrets if x and len(x) >= 3]
-    if not secrets:
+    pattern = secret_pattern(secrets)
+    if pattern is None:
         return
-    for it in session.scalars(select(Interaction).where(Interaction.notes.is_not(None))):
-        new = _scrub(it.notes, secrets)
-        if new != it.notes:
-            it.notes = new
-    for ev in session.scalars(select(AuditEvent).where(AuditEvent.details.is_not(None))):
-        new = _scrub(ev.details, secrets)
-        if new != ev.details:
-            ev.details = new
+    for it in session.scalars(
+        select(Interaction).where(
+            or_(Interaction.notes.is_not(None), Interaction.outcome.is_not(None))
+        )
+    ):
+        it.notes = redact_text(it.notes, pattern)
+        it.outcome = redact_text(it.outcome, pattern)
+    for ev in session.scalars(
+        select(AuditEvent).where(
+            or_(AuditEvent.details.is_not(None), AuditEvent.target.is_not(None))
+        )
+    ):
+        ev.target = redact_text(ev.target, pattern)
+        ev.details = redact_json(ev.details, pattern)
+    for plan in session.scalars(select(SavedPlan)):
+        plan.route_json = redact_json(plan.route_json, pattern) or plan.route_json
 
 
 def erase_contact(session: Session, actor: Actor, contact_id: int) -> None:
     """Anonymise a person everywhere, keeping aggregates (right to erasure).
 
     The contact's name, phone and e-mail are removed; every interaction note
-    and audit line that mentions them has those strings replaced by
-    ``[erased]``. The contact row stays (counted, marked do-not-contact).
+    or outcome, audit target or audit detail value and saved-plan value that
+    mentions them is replaced by ``[erased]`` (field by field, see
+    :mod:`gcrm.redact`). The contact row stays (counted, marked
+    do-not-contact). After the commit, call
+    :func:`gcrm.db.session.purge_freed_bytes` so no old copy stays in the
+    database files.
 
     Parameters
     ----------
@@ -1011,7 +1030,7 @@ def erase_contact(session: Session, actor: Actor, contact_id: int) -> None:
     if contact is None:
         msg = f"no contact with id {contact_id}"
         raise NotFoundError(msg)
-    secrets = [s for s in (contact.name, contact.phone, contact.email) if s]
+    secrets = [contact.name, contact.phone, contact.email]
     contact.name = f"Erased person {contact.id}"
     contact.phone = None
     contact.email = None
@@ -1019,7 +1038,7 @@ def erase_contact(session: Session, actor: Actor, contact_id: int) -> None:
     contact.do_not_contact = True
     contact.marketing_consent = False
     contact.erased_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    _scrub_everywhere(session, secrets)
+    _erase_everywhere(session, secrets)
     audit(session, actor, "erase", f"contact:{contact_id}")
     session.flush()
 
@@ -1043,15 +1062,16 @@ def erase_account(session: Session, actor: Actor, account_id: int) -> None:
     """
     require(actor, "erase")
     account = get_account(session, actor, account_id)
-    secrets = [s for s in (account.name, account.phone, account.email) if s]
+    secrets = [account.name, account.phone, account.email]
     for contact in account.contacts:
-        secrets += [s for s in (contact.name, contact.phone, contact.email) if s]
+        secrets += [contact.name, contact.phone, contact.email]
         contact.name = f"Erased person {contact.id}"
         contact.phone = contact.email = contact.role = None
         contact.do_not_contact = True
         contact.erased_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for it in account.interactions:
         it.notes = None
+        it.outcome = redact_text(it.outcome, secret_pattern(secrets))
     account.name = f"Erased account {account.id}"
     account.street = account.housenumber = None
     account.phone = account.email = None
@@ -1063,7 +1083,7 @@ def erase_account(session: Session, actor: Actor, account_id: int) -> None:
     account.do_not_contact = True
     account.marketing_consent = False
     account.erased_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    _scrub_everywhere(session, secrets)
+    _erase_everywhere(session, secrets)
     audit(session, actor, "erase", f"account:{account_id}")
     session.flush()
 
@@ -1340,6 +1360,12 @@ def save_territories(
             raise InputError(msg)
         geoms.append(MultiPolygon(polys))
     target = _target_region(session, actor, region)
+    if target is not None and target.geom is not None:
+        geoms = [clip_to_region(g, target.geom) for g in geoms]
+        outside = [n for n, g in zip(names, geoms, strict=True) if g.is_empty]
+        if outside:
+            msg = f"territory {outside[0]!r} lies outside the region {target.name!r}"
+            raise InputError(msg)
     owners: list[int | None] = []
     raw_owners = frame["owner"] if "owner" in frame.columns else [None] * len(frame)
     for name, owner in zip(names, raw_owners, strict=True):

@@ -47,6 +47,7 @@ rep's home base.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import time
@@ -63,6 +64,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gcrm._errors import InputError
 from gcrm.density import drive_times, haversine_m, located, metric_crs, voronoi_cells
+from gcrm.territory_rule import holding_territory
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -352,6 +354,19 @@ class TerritoryAssignment:
         }
 
 
+def _overlapping_pairs(terr: gpd.GeoDataFrame) -> set[frozenset[int]]:
+    """Pairs of territory positions that overlap by more than 1 m² (not just touch)."""
+    metric = terr.to_crs(metric_crs(terr))
+    mgeoms = np.asarray(metric.geometry.values, dtype=object)
+    tree = shapely.STRtree(mgeoms)
+    a_idx, b_idx = tree.query(mgeoms, predicate="intersects")
+    out: set[frozenset[int]] = set()
+    for a, b in zip(a_idx.tolist(), b_idx.tolist(), strict=True):
+        if a < b and shapely.intersection(mgeoms[a], mgeoms[b]).area > 1.0:
+            out.add(frozenset((a, b)))
+    return out
+
+
 def assign_accounts(
     accounts: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, *, key: str = "name"
 ) -> TerritoryAssignment:
@@ -369,41 +384,41 @@ def assign_accounts(
     Returns
     -------
     TerritoryAssignment
-        Every account either gets exactly one territory (the first by name
-        among those covering it: points on a shared border, or in an
-        overlap, are reported as ambiguous only for overlaps) or is reported
-        as outside or unlocated.
+        Every account either gets exactly one territory, by the one rule of
+        :func:`gcrm.territory_rule.holding_territory` (the first by name
+        among those covering it; points in an overlap, not on a shared
+        border, are also reported as ambiguous) or is reported as outside or
+        unlocated.
     """
     ids = accounts["id"].tolist()
     pts = located(accounts)
     terr = territories.to_crs(4326) if territories.crs is not None else territories
-    terr = terr[terr.geometry.notna() & ~terr.geometry.is_empty]
+    terr = terr[[g is not None and not g.is_empty for g in terr.geometry]]
     order = np.argsort(np.asarray([str(n) for n in terr[key]]), kind="stable")
     terr = terr.iloc[order]
     names = [str(n) for n in terr[key]]
     result: dict[Any, str | None] = dict.fromkeys(ids)
     ambiguous: list[Any] = []
     if len(pts) and len(terr):
-        geoms = np.asarray(terr.geometry.values, dtype=object)
-        tree = shapely.STRtree(geoms)
-        p_idx, t_idx = tree.query(
-            np.asarray(pts.geometry.values, dtype=object), predicate="covered_by"
-        )
-        hits: dict[int, list[int]] = {}
-        for p, t in zip(p_idx.tolist(), t_idx.tolist(), strict=True):
-            hits.setdefault(p, []).append(t)
+        geoms = list(terr.geometry.values)
         pt_ids = pts["id"].tolist()
-        metric = None
-        for p, found in hits.items():
-            ts = sorted(found)
-            result[pt_ids[p]] = names[ts[0]]
-            if len(ts) > 1:
-                # On a shared border the point is in both; only a true overlap is ambiguous.
-                if metric is None:
-                    metric = terr.to_crs(metric_crs(terr))
-                    mgeoms = np.asarray(metric.geometry.values, dtype=object)
-                areas = [shapely.intersection(mgeoms[ts[0]], mgeoms[t]).area for t in ts[1:]]
-                if max(areas) > 1.0:
+        holder = holding_territory(
+            names, geoms, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
+        )
+        for pid, t in zip(pt_ids, holder, strict=True):
+            result[pid] = names[t] if t is not None else None
+        # On a shared border a point is in both; only a true overlap is ambiguous.
+        overlaps = _overlapping_pairs(terr)
+        if overlaps:
+            tree = shapely.STRtree(np.asarray(geoms, dtype=object))
+            p_idx, t_idx = tree.query(
+                np.asarray(pts.geometry.values, dtype=object), predicate="covered_by"
+            )
+            seen: dict[int, set[int]] = {}
+            for p, t in zip(p_idx.tolist(), t_idx.tolist(), strict=True):
+                seen.setdefault(p, set()).add(t)
+            for p, ts in seen.items():
+                if any(frozenset(pair) in overlaps for pair in itertools.combinations(ts, 2)):
                     ambiguous.append(pt_ids[p])
     located_ids = set(pts["id"].tolist())
     territory = pd.Series(result, dtype=object, name="territory")

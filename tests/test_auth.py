@@ -12,7 +12,6 @@ from gcrm.auth import (
     Actor,
     change_password,
     login,
-    pseudonym,
     require,
     sees_personal_data,
     session_expired,
@@ -126,8 +125,6 @@ def test_roles_and_personal_data() -> None:
     assert sees_personal_data(rep)
     assert not sees_personal_data(analyst)
     assert sees_personal_data(granted)
-    assert pseudonym("Aino Virtanen") == pseudonym("Aino Virtanen") != "Aino Virtanen"
-    assert pseudonym("Aino Virtanen").startswith("person-")
 
 
 def test_app_session_times_out(demo_copy: str, monkeypatch) -> None:

@@ -19,7 +19,7 @@ from gcrm.store import (
     set_manual_pin,
     update_account,
 )
-from views.common import demo_banner, require_actor, show_map
+from views.common import demo_banner, plain, require_actor, show_map
 
 actor = require_actor()
 st.title("Accounts")
@@ -91,15 +91,16 @@ except GcrmError as exc:
 acc = detail["account"]
 
 st.divider()
-st.header(acc["name"])
+st.header(plain(acc["name"]))
 left, right = st.columns([3, 2])
 with left:
-    address = " ".join(str(x) for x in (acc["street"], acc["housenumber"]) if x)
+    address = plain(" ".join(str(x) for x in (acc["street"], acc["housenumber"]) if x))
     st.markdown(
-        f"**{acc['kind']}** · stage **{acc['stage']}** · {acc['segment'] or 'no segment'}  \n"
-        f"{address}, {acc['postcode'] or ''} {acc['city'] or ''}  \n"
-        f"Owner: {acc['owner'] or '—'} · Territory: {acc['territory'] or '—'}  \n"
-        f"Location: {acc['geocode_precision']}"
+        f"**{plain(acc['kind'])}** · stage **{plain(acc['stage'])}** · "
+        f"{plain(acc['segment'] or 'no segment')}  \n"
+        f"{address}, {plain(acc['postcode'])} {plain(acc['city'])}  \n"
+        f"Owner: {plain(acc['owner'] or '—')} · Territory: {plain(acc['territory'] or '—')}  \n"
+        f"Location: {plain(acc['geocode_precision'])}"
         + (" (pin placed by hand)" if acc["manual_pin"] else "")
     )
     if acc["do_not_contact"]:
@@ -155,7 +156,7 @@ if actor.can("edit"):
                     update_account(session, actor, account_id, values)
                 st.success("Saved.")
             except GcrmError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
     with tab_log, st.form("log_interaction"):
         kind = st.selectbox("Kind", ["visit", "call", "email", "note"])
         outcome = st.text_input("Outcome")
@@ -173,7 +174,7 @@ if actor.can("edit"):
                     )
                 st.success("Logged.")
             except GcrmError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
     with tab_pin, st.form("move_pin"):
         st.caption("Place the pin by hand where the address data is wrong.")
         lat = st.number_input("Latitude", value=float(acc["lat"] or 60.17), format="%.6f")
@@ -184,5 +185,5 @@ if actor.can("edit"):
                     set_manual_pin(session, actor, account_id, lat, lon)
                 st.success("Pin moved; geocoding will not move it again.")
             except GcrmError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
 demo_banner()

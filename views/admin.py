@@ -27,6 +27,7 @@ with session_scope() as session:
             "region": u.region.name if u.region else None,
             "active": u.is_active,
             "personal data": u.personal_data_grant or u.role != "analyst",
+            "grant": bool(u.personal_data_grant),
             "territories": ", ".join(t.name for t in u.territories),
             "last login": u.last_login_at,
         }
@@ -53,7 +54,7 @@ with tab_users:
         active = st.checkbox("Active", current["active"], key=f"adm_active_{who}")
         grant = st.checkbox(
             "Analyst may see personal data",
-            bool(current["personal data"]),
+            bool(current["grant"]),
             key=f"adm_grant_{who}",
         )
         if st.form_submit_button("Save"):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Any
 
 import streamlit as st
 
-from gcrm.auth import Actor, session_expired
+from gcrm.auth import Actor, audit_event, recheck, session_expired
 from gcrm.settings import get_settings
 
 ACTOR_KEY = "actor"
@@ -28,23 +30,80 @@ def prepare() -> None:
 ACTIVITY_KEY = "last_activity"
 
 
+def log_out(reason: str | None = None) -> None:
+    """End this browser session: forget everything it holds, not only the user.
+
+    Prepared downloads, plans, search results and widget values of the
+    previous user must not reach the next person at the same browser.
+    """
+    st.session_state.clear()
+    if reason:
+        st.session_state["logout_reason"] = reason
+
+
 def current_actor() -> Actor | None:
     """Return the logged-in user of this browser session, if any.
 
-    A session idle for longer than ``GCRM_SESSION_TIMEOUT_MINUTES`` is logged
-    out here, before any page runs.
+    Before any page runs, the user is re-read from the database: a session
+    idle for longer than ``GCRM_SESSION_TIMEOUT_MINUTES``, or whose user was
+    deactivated, locked, changed their password or got another role, region
+    or personal-data grant, is logged out here and keeps nothing.
     """
     actor = st.session_state.get(ACTOR_KEY)
     if actor is None:
         return None
     last = st.session_state.get(ACTIVITY_KEY)
     if last is not None and session_expired(last):
-        st.session_state.pop(ACTOR_KEY, None)
-        st.session_state.pop(ACTIVITY_KEY, None)
-        st.session_state["logout_reason"] = "Your session timed out. Please log in again."
+        log_out("Your session timed out. Please log in again.")
+        return None
+    fresh = recheck(actor)
+    if fresh is None:
+        log_out("Your session has ended (account or password changed). Please log in again.")
+        return None
+    if fresh != actor:
+        log_out("Your rights have changed. Please log in again.")
         return None
     st.session_state[ACTIVITY_KEY] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return actor
+
+
+def audited_download(
+    label: str,
+    data: bytes | str,
+    *,
+    actor: Actor,
+    file_name: str,
+    mime: str,
+    what: str,
+    key: str | None = None,
+    where: Any = None,
+) -> None:
+    """A download button whose click writes an audit line (``download``).
+
+    Every file the app hands out goes through here (or through an audited
+    export of :mod:`gcrm.reports`).
+
+    Parameters
+    ----------
+    label, data, file_name, mime, key
+        As ``st.download_button``.
+    actor
+        The logged-in user.
+    what
+        What the file holds (``route GPX``, ``itinerary PDF``...).
+    where
+        A container (a column) to put the button in; default the page.
+    """
+    size = len(data.encode() if isinstance(data, str) else data)
+    (where or st).download_button(
+        label,
+        data,
+        file_name=file_name,
+        mime=mime,
+        key=key,
+        on_click=audit_event,
+        args=(actor, "download", file_name, {"what": what, "bytes": size}),
+    )
 
 
 def require_actor() -> Actor:
@@ -54,6 +113,26 @@ def require_actor() -> Actor:
         st.warning("Please log in.")
         st.stop()
     return actor
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&\"'/@])")
+
+
+def plain(value: object) -> str:
+    """Return text that Streamlit shows as typed, never as Markdown.
+
+    Account names, addresses, outcomes and file names come from users and
+    imported files: ``![x](http://host/…)`` must not make browsers fetch a
+    remote image, ``[text](http://…)`` must not become a link, ``**`` must not
+    bold. Every ASCII punctuation character is backslash-escaped (CommonMark:
+    an escaped character is literal), which also breaks bare-URL autolinks,
+    Streamlit's ``:color[…]`` directives and ``$…$`` maths; line breaks
+    become spaces. Use it for every stored or uploaded text put into
+    ``st.markdown``, ``st.header``, ``st.success``...
+    """
+    text = "" if value is None else str(value)
+    text = " ".join(text.split())
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def demo_banner() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -11,7 +10,8 @@ from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
 from gcrm.importer import CANONICAL_COLUMNS, ImportReport, import_file, suggest_mapping
 from gcrm.reports import to_bytes
-from views.common import require_actor
+from gcrm.uploads import private_upload
+from views.common import audited_download, plain, require_actor
 
 actor = require_actor()
 st.title("Import accounts")
@@ -27,14 +27,9 @@ upload = st.file_uploader("Accounts file", type=["csv", "txt", "tsv", "xlsx"], k
 if upload is None:
     st.stop()
 
-folder = Path(tempfile.gettempdir()) / "gcrm-uploads"
-folder.mkdir(exist_ok=True)
-path = folder / f"{upload.file_id}-{Path(upload.name).name}"
-if not path.exists():
-    path.write_bytes(upload.getvalue())
-
 try:
-    suggested = suggest_mapping(path)
+    with private_upload(upload.getvalue(), upload.name) as path:
+        suggested = suggest_mapping(path)
 except GcrmError as exc:
     st.error(str(exc))
     st.stop()
@@ -60,11 +55,13 @@ def _show(report: ImportReport) -> None:
         st.subheader(f"Rejected rows ({report.rejected})")
         frame = report.rejects_frame()
         st.dataframe(frame, hide_index=True, width="stretch")
-        st.download_button(
+        audited_download(
             "Download rejected rows (CSV)",
             to_bytes(frame, "csv"),
+            actor=actor,
             file_name=f"{Path(upload.name).stem}.rejected.csv",
             mime="text/csv",
+            what="rejected import rows",
             key="imp_rejects",
         )
     if report.duplicate_pairs:
@@ -80,7 +77,7 @@ def _show(report: ImportReport) -> None:
 left, right = st.columns(2)
 if left.button("Preview (dry run)", key="imp_dry"):
     try:
-        with session_scope() as session:
+        with private_upload(upload.getvalue(), upload.name) as path, session_scope() as session:
             report = import_file(session, actor, path, mapping=mapping, dry_run=True)
         st.session_state["imp_preview"] = report
     except GcrmError as exc:
@@ -88,7 +85,7 @@ if left.button("Preview (dry run)", key="imp_dry"):
 if right.button("Import", type="primary", key="imp_commit"):
     bar = st.progress(0.0, text="Starting…")
     try:
-        with session_scope() as session:
+        with private_upload(upload.getvalue(), upload.name) as path, session_scope() as session:
             report = import_file(
                 session,
                 actor,
@@ -98,9 +95,9 @@ if right.button("Import", type="primary", key="imp_commit"):
             )
         st.session_state["imp_done"] = report
         st.session_state.pop("imp_preview", None)
-        st.success(f"Imported {upload.name}.")
+        st.success(f"Imported {plain(upload.name)}.")
     except GcrmError as exc:
-        st.error(f"Nothing was imported: {exc}")
+        st.error(f"Nothing was imported: {plain(exc)}")
 
 if "imp_done" in st.session_state:
     _show(st.session_state["imp_done"])

@@ -1,10 +1,10 @@
-"""Log out: forget this browser session's user."""
+"""Log out: forget this browser session's user and everything the session holds."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from views.common import ACTOR_KEY
+from views.common import log_out
 
-st.session_state.pop(ACTOR_KEY, None)
+log_out()
 st.rerun()

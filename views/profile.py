@@ -7,7 +7,7 @@ import streamlit as st
 from gcrm._errors import GcrmError
 from gcrm.auth import change_password
 from gcrm.db.session import session_scope
-from views.common import require_actor
+from views.common import ACTOR_KEY, require_actor
 
 actor = require_actor()
 st.title("My profile")
@@ -22,7 +22,8 @@ with st.form("change_password"):
         else:
             try:
                 with session_scope() as session:
-                    change_password(session, actor, old, new)
+                    # this session stays in; others opened with the old password end
+                    st.session_state[ACTOR_KEY] = change_password(session, actor, old, new)
                 st.success("Password changed.")
             except GcrmError as exc:
                 st.error(str(exc))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -25,6 +22,7 @@ from gcrm.territories import (
     save_and_assign,
     territories_from_drawings,
 )
+from gcrm.uploads import private_upload
 from gcrm.viewport import LARGE, Viewport, viewport_map
 from views.common import demo_banner, require_actor, show_map
 
@@ -187,10 +185,11 @@ with tab_upload:
     upload = st.file_uploader("Territories (GeoJSON)", type=["geojson", "json"], key="terr_up")
     replace = st.checkbox("Replace the existing territories", key="terr_replace")
     if upload is not None and st.button("Import territories", key="terr_import"):
-        path = Path(tempfile.mkdtemp()) / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
         try:
-            with session_scope() as session:
+            with (
+                private_upload(upload.getvalue(), upload.name) as path,
+                session_scope() as session,
+            ):
                 result = import_territories(session, actor, path, replace=replace)
             st.session_state["terr_flash"] = (
                 f"Imported {result['territories']} territories; "

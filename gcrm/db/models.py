@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+import secrets
 from typing import Any
 
 import shapely
@@ -188,6 +189,27 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def new_pseudonym(kind: str = "person") -> str:
+    """Return a fresh random pseudonym such as ``person-3f9a1c07b2``.
+
+    Parameters
+    ----------
+    kind
+        The label before the random part.
+
+    Returns
+    -------
+    str
+        40 random bits: drawn, not derived from any value.
+    """
+    return f"{kind}-{secrets.token_hex(5)}"
+
+
+def _person_pseudonym() -> str:
+    # a column default: SQLAlchemy would pass its context as ``kind``
+    return new_pseudonym()
+
+
 class Base(DeclarativeBase):
     """Declarative base of every gcrm table."""
 
@@ -334,6 +356,9 @@ class Contact(Base, TimestampMixin):
     do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: What analysts without a grant see instead of the name: random per
+    #: record, so no chosen input can reproduce it.
+    pseudonym: Mapped[str] = mapped_column(String(40), default=_person_pseudonym)
 
     account: Mapped[Account] = relationship(back_populates="contacts")
 

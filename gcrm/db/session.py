@@ -7,6 +7,7 @@ journaling, a busy timeout and foreign keys on; PostgreSQL gets PostGIS.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,47 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 _ENGINES: dict[str, Engine] = {}
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600).
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so
+    they are private too. A new folder is made 0700.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.chmod(side, 0o600)
+
+
+def purge_freed_bytes(url: str | None = None) -> None:
+    """Make sure deleted or overwritten values are gone from the database files.
+
+    Call after a committed erasure. SQLite: the write-ahead log is
+    checkpointed and truncated, the file rebuilt (``VACUUM``, which drops
+    free pages and old cell contents) and the log truncated again.
+    PostgreSQL: ``VACUUM`` the tables that hold personal data (old row
+    versions become free space; the server reuses it).
+
+    Parameters
+    ----------
+    url
+        Database URL; ``None`` for the settings' database.
+    """
+    engine = get_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.exec_driver_sql("VACUUM")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            for table in ("contacts", "accounts", "interactions", "audit_log", "saved_plans"):
+                conn.exec_driver_sql(f"VACUUM {table}")
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for a database URL.
 
@@ -57,7 +99,7 @@ def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _on_sqlite_connect)
     else:
