@@ -1,7 +1,7 @@
 """Job queue: heavy work (territory builds, report files) runs in worker processes.
 
 Revision ID: 0004_jobs19
-Revises: 0004_i13_security
+Revises: 0004_i14_checkins
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_jobs19"
-down_revision = "0004_i13_security"
+down_revision = "0004_i14_checkins"
 branch_labels = None
 depends_on = None
 
