@@ -145,12 +145,14 @@ def extent(
 
 
 def _covered(dialect: str, today: dt.date) -> ColumnElement[bool]:
+    # gcrm.due's rule in SQL: covered = a target, visited, and not due today
+    # (last visit + target days > today). tests/test_viewport.py checks they agree.
     every = Account.visit_every_days
     if dialect == "postgresql":
         age = literal(today) - Account.last_visit
     else:
         age = func.julianday(literal(today.isoformat())) - func.julianday(Account.last_visit)
-    return and_(every > 0, Account.last_visit.is_not(None), cast(age, Float) <= every)
+    return and_(every > 0, Account.last_visit.is_not(None), cast(age, Float) < every)
 
 
 def group_stats(
