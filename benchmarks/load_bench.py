@@ -87,7 +87,9 @@ async def _settled(page) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-async def _user(browser, base: str, n: int, rounds: int, out: list, rng) -> None:  # type: ignore[no-untyped-def]
+async def _user(
+    browser, base: str, n: int, rounds: int, out: list, rng, *, keep_open: bool = False
+) -> None:  # type: ignore[no-untyped-def]
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     username = ["manager", "analyst", "rep1", "rep2"][n % 4]
@@ -112,8 +114,18 @@ async def _user(browser, base: str, n: int, rounds: int, out: list, rng) -> None
         await page.get_by_role("heading", name="Accounts").first.wait_for(timeout=TIMEOUT_MS)
 
     async def open_page(key: str) -> None:
-        await page.get_by_role("link", name=PAGES[key]).first.click()
-        await page.get_by_role("heading", name=PAGES[key]).first.wait_for(timeout=TIMEOUT_MS)
+        # A click that lands while the previous script run is still finishing can be
+        # dropped by the page: click again until the page's heading shows.
+        heading = page.get_by_role("heading", name=PAGES[key]).first
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while True:
+            await page.get_by_role("link", name=PAGES[key]).first.click()
+            try:
+                await heading.wait_for(timeout=10_000)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
         if key == "prospect_map":
             deadline = time.monotonic() + TIMEOUT_MS / 1000
             while time.monotonic() < deadline:
@@ -131,7 +143,8 @@ async def _user(browser, base: str, n: int, rounds: int, out: list, rng) -> None
             if username.startswith("rep") and key == "territories":
                 continue
             await timed(key, open_page(key))
-    await context.close()
+    if not keep_open:
+        await context.close()
 
 
 async def _drive(base: str, users: int, rounds: int) -> list:  # type: ignore[type-arg]

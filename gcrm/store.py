@@ -360,6 +360,11 @@ def accounts_extent(
     return aggregates.extent(session, _conditions(actor, flt))
 
 
+def accounts_value(session: Session, actor: Actor, flt: AccountFilter | None = None) -> float:
+    """Summed potential value of the matching accounts, in SQL."""
+    return aggregates.value_sum(session, _conditions(actor, flt))
+
+
 def account_cells(
     session: Session,
     actor: Actor,

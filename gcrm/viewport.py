@@ -310,7 +310,7 @@ def _area_layer(
 def viewport_map(
     session: Session,
     actor: Actor,
-    flt: density.MapFilter | None,
+    flt: density.MapFilter | AccountFilter | None,
     layer: str,
     view: Viewport,
     *,
@@ -328,7 +328,7 @@ def viewport_map(
     session, actor
         An open session and the acting user (their scope applies).
     flt
-        The density filter (every condition is applied in SQL).
+        The density filter, or a store filter (every condition is applied in SQL).
     layer
         ``markers`` (grid clusters that refine with the zoom), ``heat``,
         ``hex``, ``postcode`` or ``territory``.
@@ -356,7 +356,10 @@ def viewport_map(
     if layer not in maps.LAYERS:
         msg = f"unknown layer {layer!r}: expected one of {', '.join(maps.LAYERS)}"
         raise InputError(msg)
-    account_filter = (flt or density.MapFilter()).account_filter()
+    if isinstance(flt, AccountFilter):
+        account_filter = flt
+    else:
+        account_filter = (flt or density.MapFilter()).account_filter()
     m = maps.base_map((view.lat, view.lon), view.zoom, tiles=tiles)
     maps._lean(m)
     if layer == "markers":

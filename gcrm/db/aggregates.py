@@ -144,6 +144,12 @@ def extent(
     return int(total or 0), int(located or 0), bounds  # type: ignore[return-value]
 
 
+def value_sum(session: Session, conditions: Sequence[ColumnElement[bool]]) -> float:
+    """Summed potential value of the selected accounts (missing values count 0)."""
+    stmt = select(func.sum(func.coalesce(Account.potential_value, 0.0))).where(*conditions)
+    return float(session.scalar(stmt) or 0.0)
+
+
 def _covered(dialect: str, today: dt.date) -> ColumnElement[bool]:
     # gcrm.due's rule in SQL: covered = a target, visited, and not due today
     # (last visit + target days > today). tests/test_viewport.py checks they agree.

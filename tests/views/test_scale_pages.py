@@ -139,3 +139,19 @@ def test_territories_draw_tab_at_100k(big: str) -> None:
     counts = at.dataframe[0].value["accounts"]
     assert counts.sum() > 100_000
     assert len(_maps(at)) == 2  # the territory map and the drawing map
+
+
+def test_accounts_page_is_paged_at_100k(big: str) -> None:
+    """Accounts counts in the database, shows one page of rows and clusters on the map."""
+    at = _open("manager", "views/accounts.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Accounts"]) > 100_000
+    first = at.dataframe[0].value
+    assert len(first) == 200
+    at.number_input(key="acc_page").set_value(3).run()
+    third = at.dataframe[0].value
+    assert len(third) == 200 and set(third["name"]).isdisjoint(first["name"])
+    (script,) = _maps(at)
+    assert 0 < count_features(script) <= MAX_FEATURES
+    at.text_input(key="acc_text").set_value("Synthetic account 0005000").run()
+    assert int({m.label: m.value for m in at.metric}["Accounts"]) == 1
