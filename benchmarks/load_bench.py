@@ -111,7 +111,9 @@ async def _user(
         await page.get_by_label("Username", exact=True).fill(username)
         await page.get_by_label("Password", exact=True).fill("demo")
         await page.get_by_role("button", name="Log in").click()
-        await page.get_by_role("heading", name="Accounts").first.wait_for(timeout=TIMEOUT_MS)
+        # Reps land on My day, the others on Accounts.
+        landing = "My day" if username.startswith("rep") else "Accounts"
+        await page.get_by_role("heading", name=landing).first.wait_for(timeout=TIMEOUT_MS)
 
     async def open_page(key: str) -> None:
         # A click that lands while the previous script run is still finishing can be
