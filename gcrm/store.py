@@ -981,10 +981,23 @@ def facets(session: Session, actor: Actor) -> dict[str, list[str]]:
     dict
         ``kind``, ``stage``, ``segment``, ``owner``, ``territory`` → sorted values.
     """
-    df = accounts_frame(session, actor)
+    # DISTINCT in the database: a large store is never loaded for its filter lists.
+    conds = _conditions(actor, None)
+    columns: dict[str, Any] = {
+        "kind": Account.kind,
+        "stage": Account.stage,
+        "segment": Account.segment,
+        "owner": User.username,
+        "territory": Territory.name,
+    }
     out: dict[str, list[str]] = {}
-    for col in ("kind", "stage", "segment", "owner", "territory"):
-        out[col] = sorted(str(v) for v in df[col].dropna().unique())
+    for key, col in columns.items():
+        stmt = select(col).distinct().where(*conds, col.is_not(None))
+        if key == "owner":
+            stmt = stmt.join(User, User.id == Account.owner_id).select_from(Account)
+        elif key == "territory":
+            stmt = stmt.join(Territory, Territory.id == Account.territory_id).select_from(Account)
+        out[key] = sorted(str(v) for v in session.scalars(stmt))
     return out
 
 

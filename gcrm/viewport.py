@@ -273,7 +273,7 @@ def _hex_layer(
 ) -> tuple[int, int]:
     box = view.bbox(pad=0.0)
     res = density.hex_resolution(box, cells_across=VIEW_PX[0] / CELL_PX)
-    cells = _cells(session, actor, flt, view, finer=4)
+    cells = _cells(session, actor, flt, view, finer=2)
     bins = hex_bins_of_cells(cells, res)
     if len(bins) > MAX_FEATURES:
         bins = hex_bins_of_cells(cells, max(res - 1, 0))
