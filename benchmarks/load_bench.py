@@ -107,7 +107,7 @@ async def _user(
         out.append((action, time.perf_counter() - t, error))
 
     async def login() -> None:
-        await page.goto(base)
+        await page.goto(base, timeout=TIMEOUT_MS)
         await page.get_by_label("Username", exact=True).fill(username)
         await page.get_by_label("Password", exact=True).fill("demo")
         await page.get_by_role("button", name="Log in").click()
