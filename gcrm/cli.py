@@ -841,6 +841,20 @@ def _print_frame(df, fmt: OutputFormat) -> None:  # type: ignore[no-untyped-def]
         typer.echo(df.to_string(index=False) if not df.empty else "(none)")
 
 
+@app.command("worker")
+def worker(
+    once: bool = typer.Option(False, "--once", help="Stop when the queue is empty."),
+    poll: float = typer.Option(1.0, "--poll", help="Seconds between looks at an empty queue."),
+    max_jobs: int | None = typer.Option(None, "--max-jobs", help="Stop after this many jobs."),
+) -> None:
+    """Run queued jobs (territory builds, report files) until stopped."""
+    from gcrm import jobs  # imports the territory and report code: only for workers
+
+    _ensure_db()
+    n = jobs.work(once=once, poll_s=poll, max_jobs=max_jobs)
+    typer.echo(f"{n} job(s) run")
+
+
 def main() -> None:
     """Run the CLI."""
     app()

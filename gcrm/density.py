@@ -230,9 +230,8 @@ class MapFilter:
         Returns
         -------
         gcrm.store.AccountFilter
-            Kinds, stages, segments, owners, territories, value bounds and
-            do-not-contact; the last-visit conditions are applied by
-            :meth:`apply`.
+            Every condition (the last-visit ones are applied again by
+            :meth:`apply`, with the same meaning).
         """
         return AccountFilter(
             kinds=self.kinds,
@@ -243,6 +242,9 @@ class MapFilter:
             min_value=self.min_value,
             max_value=self.max_value,
             include_do_not_contact=self.include_do_not_contact,
+            visited_since=self.visited_since,
+            not_visited_since=self.not_visited_since,
+            never_visited=self.never_visited,
         )
 
     def apply(self, accounts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

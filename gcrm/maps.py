@@ -1025,6 +1025,7 @@ def add_hexagons(
     value: str = "count",
     fit: bool = True,
     name: str = "Hexagons",
+    bins: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Add H3 hexagons coloured by account count or potential value, with a legend.
 
@@ -1043,6 +1044,9 @@ def add_hexagons(
         Fit the view to the hexagons.
     name : str
         Name of the layer.
+    bins : geopandas.GeoDataFrame, optional
+        Hexagons already counted (as :func:`gcrm.density.hex_bins` returns
+        them, e.g. from database aggregates); ``accounts`` is then unused.
 
     Returns
     -------
@@ -1055,7 +1059,8 @@ def add_hexagons(
     if value not in ("count", "value"):
         msg = f"hexagons are coloured by 'count' or 'value', not {value!r}"
         raise InputError(msg)
-    bins = density.hex_bins(accounts, resolution=resolution)
+    if bins is None:
+        bins = density.hex_bins(accounts, resolution=resolution)
     colors, entries = _scale([float(v) for v in bins[value]], value)
     features = []
     for (_, row), color in zip(bins.iterrows(), colors, strict=True):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from gcrm._errors import InputError, NotFoundError, PermissionDeniedError
 from gcrm.auth import Actor, account_scope, pseudonym, require, sees_personal_data
+from gcrm.db import aggregates
 from gcrm.db.models import (
     STAGES,
     Account,
@@ -91,6 +92,10 @@ class AccountFilter:
         ``False`` drops do-not-contact accounts.
     ids
         Only these account ids.
+    visited_since, not_visited_since
+        Last visit on or after / never or before this day.
+    never_visited
+        ``True``: never visited; ``False``: visited at least once.
     """
 
     kinds: Sequence[str] = ()
@@ -104,6 +109,9 @@ class AccountFilter:
     max_value: float | None = None
     include_do_not_contact: bool = True
     ids: Sequence[int] = ()
+    visited_since: dt.date | None = None
+    not_visited_since: dt.date | None = None
+    never_visited: bool | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Return the SQL conditions of this filter (scope not included)."""
@@ -152,6 +160,15 @@ class AccountFilter:
             conds.append(Account.do_not_contact.is_(False))
         if self.ids:
             conds.append(Account.id.in_(list(self.ids)))
+        if self.visited_since is not None:
+            conds.append(Account.last_visit >= self.visited_since)
+        if self.not_visited_since is not None:
+            conds.append(
+                or_(Account.last_visit.is_(None), Account.last_visit < self.not_visited_since)
+            )
+        if self.never_visited is not None:
+            never = Account.last_visit.is_(None)
+            conds.append(never if self.never_visited else Account.last_visit.is_not(None))
         return conds
 
 
@@ -240,7 +257,12 @@ def count_accounts(session: Session, actor: Actor, flt: AccountFilter | None = N
 
 
 def accounts_frame(
-    session: Session, actor: Actor, flt: AccountFilter | None = None
+    session: Session,
+    actor: Actor,
+    flt: AccountFilter | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> gpd.GeoDataFrame:
     """Return the matching accounts as a GeoDataFrame (EPSG:4326).
 
@@ -252,6 +274,8 @@ def accounts_frame(
         The acting user; their scope applies.
     flt
         The filter.
+    limit, offset
+        One page of rows in name order (``None``: every row).
 
     Returns
     -------
@@ -270,6 +294,8 @@ def accounts_frame(
         .outerjoin(terr, terr.c.id == Account.territory_id)
         .order_by(Account.name, Account.id)
     )
+    if limit is not None:
+        stmt = stmt.limit(int(limit)).offset(max(int(offset), 0))
     rows = session.execute(stmt).mappings().all()
     df = pd.DataFrame(rows, columns=[c.key for c in cols] + ["owner", "territory"])
     df = df[list(ACCOUNT_COLUMNS)]
@@ -277,6 +303,116 @@ def accounts_frame(
         pd.to_numeric(df["lon"], errors="coerce"), pd.to_numeric(df["lat"], errors="coerce")
     )
     return gpd.GeoDataFrame(df, geometry=geometry, crs="EPSG:4326")
+
+
+def _conditions(actor: Actor, flt: AccountFilter | None) -> list[ColumnElement[bool]]:
+    require(actor, "view")
+    return [account_scope(actor), *(flt or AccountFilter()).conditions()]
+
+
+def accounts_page(
+    session: Session,
+    actor: Actor,
+    flt: AccountFilter | None = None,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Return one page of matching accounts and how many match in all.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user; their scope applies.
+    flt
+        The filter (its ``text`` searches in the database).
+    page
+        1-based page number (pages past the end are empty).
+    per_page
+        Rows per page (1-1,000).
+
+    Returns
+    -------
+    tuple
+        ``(frame, total)``: the page as :func:`accounts_frame` returns it,
+        in name order, and the number of matching accounts.
+    """
+    if not 1 <= int(per_page) <= 1000:
+        msg = f"per_page must be between 1 and 1000, got {per_page}"
+        raise InputError(msg)
+    offset = (max(int(page), 1) - 1) * int(per_page)
+    frame = accounts_frame(session, actor, flt, limit=int(per_page), offset=offset)
+    return frame, count_accounts(session, actor, flt)
+
+
+def accounts_extent(
+    session: Session, actor: Actor, flt: AccountFilter | None = None
+) -> tuple[int, int, tuple[float, float, float, float] | None]:
+    """Count, located count and bounds of the matching accounts, in SQL.
+
+    Returns
+    -------
+    tuple
+        See :func:`gcrm.db.aggregates.extent`.
+    """
+    return aggregates.extent(session, _conditions(actor, flt))
+
+
+def accounts_value(session: Session, actor: Actor, flt: AccountFilter | None = None) -> float:
+    """Summed potential value of the matching accounts, in SQL."""
+    return aggregates.value_sum(session, _conditions(actor, flt))
+
+
+def account_cells(
+    session: Session,
+    actor: Actor,
+    flt: AccountFilter | None = None,
+    *,
+    cell_deg: float,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> pd.DataFrame:
+    """Grid clusters of the matching accounts in a viewport, counted in SQL.
+
+    Parameters
+    ----------
+    session, actor, flt
+        As :func:`accounts_frame`.
+    cell_deg
+        Grid cell side in degrees.
+    bbox
+        ``(min_lon, min_lat, max_lon, max_lat)`` of the viewport (PostGIS:
+        through the spatial index); ``None``: everywhere.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`gcrm.db.aggregates.grid_cells`.
+    """
+    conds = _conditions(actor, flt)
+    if bbox is not None:
+        dialect = session.get_bind().dialect.name
+        conds += aggregates.bbox_conditions(bbox, dialect)
+    return aggregates.grid_cells(session, conds, cell_deg=cell_deg)
+
+
+def account_group_stats(
+    session: Session,
+    actor: Actor,
+    flt: AccountFilter | None = None,
+    *,
+    by: str,
+    today: dt.date | None = None,
+) -> pd.DataFrame:
+    """Count, value and coverage of the matching accounts per postcode or territory.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`gcrm.db.aggregates.group_stats`.
+    """
+    return aggregates.group_stats(session, _conditions(actor, flt), by=by, today=today)
 
 
 def get_account(session: Session, actor: Actor, account_id: int) -> Account:
@@ -845,10 +981,23 @@ def facets(session: Session, actor: Actor) -> dict[str, list[str]]:
     dict
         ``kind``, ``stage``, ``segment``, ``owner``, ``territory`` → sorted values.
     """
-    df = accounts_frame(session, actor)
+    # DISTINCT in the database: a large store is never loaded for its filter lists.
+    conds = _conditions(actor, None)
+    columns: dict[str, Any] = {
+        "kind": Account.kind,
+        "stage": Account.stage,
+        "segment": Account.segment,
+        "owner": User.username,
+        "territory": Territory.name,
+    }
     out: dict[str, list[str]] = {}
-    for col in ("kind", "stage", "segment", "owner", "territory"):
-        out[col] = sorted(str(v) for v in df[col].dropna().unique())
+    for key, col in columns.items():
+        stmt = select(col).distinct().where(*conds, col.is_not(None))
+        if key == "owner":
+            stmt = stmt.join(User, User.id == Account.owner_id).select_from(Account)
+        elif key == "territory":
+            stmt = stmt.join(Territory, Territory.id == Account.territory_id).select_from(Account)
+        out[key] = sorted(str(v) for v in session.scalars(stmt))
     return out
 
 

@@ -15,12 +15,16 @@ from gcrm.pins import needs_pin
 from gcrm.store import (
     AccountFilter,
     account_detail,
+    accounts_extent,
     accounts_frame,
+    accounts_page,
+    accounts_value,
     facets,
     log_interaction,
     set_manual_pin,
     update_account,
 )
+from gcrm.viewport import LARGE, Viewport, viewport_map
 from views.common import demo_banner, plain, require_actor, show_map
 
 actor = require_actor()
@@ -47,25 +51,48 @@ flt = AccountFilter(
     owners=owners,
     text=text or None,
 )
+PER_PAGE = 200
 with session_scope() as session:
-    accounts = accounts_frame(session, actor, flt)
+    total, n_located, extent = accounts_extent(session, actor, flt)
+    # A large result is paged and counted in the database and mapped as clusters.
+    large = total > LARGE
+    if large:
+        page_no = int(st.session_state.get("acc_page", 1))
+        page_no = min(max(page_no, 1), max((total - 1) // PER_PAGE + 1, 1))
+        accounts, _ = accounts_page(session, actor, flt, page=page_no, per_page=PER_PAGE)
+        value = accounts_value(session, actor, flt)
+    else:
+        accounts = accounts_frame(session, actor, flt)
+        value = float(accounts["potential_value"].fillna(0).sum())
 
-located = accounts[~accounts.geometry.is_empty & accounts.geometry.notna()]
 c1, c2, c3 = st.columns(3)
-c1.metric("Accounts", len(accounts))
-c2.metric("On the map", len(located))
-c3.metric("Potential value (€)", f"{accounts['potential_value'].fillna(0).sum():,.0f}")
+c1.metric("Accounts", total)
+c2.metric("On the map", n_located)
+c3.metric("Potential value (€)", f"{value:,.0f}")
 
-if accounts.empty:
+if total == 0:
     st.info("No account matches these filters.")
     demo_banner()
     st.stop()
 
-show_map(accounts_map(located), key="accounts_map", height=480)
+if large and extent is not None:
+    with session_scope() as session:
+        clusters = viewport_map(session, actor, flt, "markers", Viewport.fit(extent))
+    show_map(clusters.map, key="accounts_map", height=480)
+    st.caption("Many accounts: the map shows clusters (see the Prospect map to zoom in).")
+else:
+    located = accounts[~accounts.geometry.is_empty & accounts.geometry.notna()]
+    show_map(accounts_map(located), key="accounts_map", height=480)
 TABLE_COLUMNS = [
     "name", "kind", "stage", "segment", "owner", "territory", "street",
     "housenumber", "postcode", "city", "geocode_precision", "potential_value", "last_visit",
 ]  # fmt: skip
+if large:
+    pages = (total - 1) // PER_PAGE + 1
+    st.number_input(
+        f"Page (of {pages:,}; {PER_PAGE} accounts a page, by name)",
+        min_value=1, max_value=pages, key="acc_page",
+    )  # fmt: skip
 st.dataframe(accounts[TABLE_COLUMNS], hide_index=True, width="stretch")
 pins = needs_pin(accounts)
 if not pins.empty:

@@ -9,7 +9,15 @@ from gcrm.db.session import session_scope
 from gcrm.density import filtered_accounts, isochrone, near_here, select_accounts
 from gcrm.maps import LAYERS, add_near_here, add_selection, layer_map
 from gcrm.reports import export_accounts
-from gcrm.store import AccountFilter, facets, region_geometry, territories_frame
+from gcrm.store import (
+    AccountFilter,
+    accounts_extent,
+    accounts_page,
+    facets,
+    region_geometry,
+    territories_frame,
+)
+from gcrm.viewport import LARGE, Viewport, accounts_around, accounts_in_shapes, viewport_map
 from views.common import (
     demo_banner,
     map_filter_sidebar,
@@ -24,7 +32,10 @@ with session_scope() as session:
     options = facets(session, actor)
 flt = map_filter_sidebar(options, "pm")
 with session_scope() as session:
-    accounts = filtered_accounts(session, actor, flt)
+    total, n_located, extent = accounts_extent(session, actor, flt.account_filter())
+    # Large stores are drawn from database aggregates in the viewport, never loaded whole.
+    large = total > LARGE and extent is not None
+    accounts = None if large else filtered_accounts(session, actor, flt)
     territories = territories_frame(session, actor)
     region = region_geometry(session, actor)
 
@@ -40,7 +51,7 @@ layer = c1.radio(
     "Layer", list(LAYERS), format_func=LABELS.get, horizontal=True, key="pm_layer", index=0
 )
 weight = c2.radio("Weight", ["count", "potential"], horizontal=True, key="pm_weight")
-st.caption(f"{len(accounts):,} accounts match the filters.")
+st.caption(f"{total:,} accounts match the filters.")
 
 areas = None
 if layer == "postcode":
@@ -49,16 +60,33 @@ if layer == "postcode":
         st.stop()
     areas = postcode_areas_of_region(region.wkt)
 value = "value" if weight == "potential" else "count"
+kept = st.session_state.get("pm_drawn") or []
+view = st.session_state.get("pm_view")
+if large and view is None:
+    view = Viewport.fit(extent)
 try:
-    m = layer_map(
-        accounts,
-        layer,
-        weight=weight,
-        value=value,
-        areas=areas,
-        territories=territories,
-        draw=True,
-    )
+    if large:
+        with session_scope() as session:
+            drawn_map = viewport_map(
+                session, actor, flt, layer, view, weight=weight, value=value, areas=areas,
+                territories=territories, draw=True,
+            )  # fmt: skip
+            selected_large = accounts_in_shapes(session, actor, flt, kept) if kept else None
+        m = drawn_map.map
+        st.caption(
+            f"Zoom in to refine: {drawn_map.features:,} clusters or areas drawn for "
+            f"{drawn_map.accounts:,} accounts in view."
+        )
+    else:
+        m = layer_map(
+            accounts,
+            layer,
+            weight=weight,
+            value=value,
+            areas=areas,
+            territories=territories,
+            draw=True,
+        )
 except GcrmError as exc:
     st.error(str(exc))
     st.stop()
@@ -71,19 +99,24 @@ if near is not None:
     )  # fmt: skip
 # The selection is kept across redraws (a search or a filter rebuilds the map, which
 # forgets what was drawn on it): drawn again as an outline, its accounts ringed.
-kept = st.session_state.get("pm_drawn") or []
 if kept:
-    add_selection(m, kept, select_accounts(accounts, kept))
+    add_selection(m, kept, selected_large if large else select_accounts(accounts, kept))
 
 from streamlit_folium import st_folium  # noqa: E402
 
-state = st_folium(
-    m, key="pm_map", height=560, use_container_width=True, returned_objects=["all_drawings"]
-)
+# A large store's map is redrawn for the new view when the user zooms or pans far.
+returned = ["all_drawings", "zoom", "center"] if large else ["all_drawings"]
+state = st_folium(m, key="pm_map", height=560, use_container_width=True, returned_objects=returned)
 new_drawn = (state or {}).get("all_drawings") or []
 if new_drawn and new_drawn != kept:
     st.session_state["pm_drawn"] = new_drawn
     st.rerun()
+if large and view is not None and (state or {}).get("center") and (state or {}).get("zoom"):
+    center = state["center"]
+    seen = Viewport(float(center["lat"]), float(center["lng"]), int(state["zoom"]))
+    if view.moved(seen):
+        st.session_state["pm_view"] = seen
+        st.rerun()
 drawn = kept
 
 st.subheader("Selection")
@@ -94,7 +127,7 @@ else:
         st.session_state.pop("pm_drawn", None)
         st.session_state.pop("selected_account_ids", None)
         st.rerun()
-    selected = select_accounts(accounts, drawn)
+    selected = selected_large if large else select_accounts(accounts, drawn)
     st.session_state["selected_account_ids"] = [int(i) for i in selected["id"]]
     st.write(f"**{len(selected)}** accounts selected.")
     st.dataframe(
@@ -121,8 +154,15 @@ else:
         st.caption("The selection is kept for route planning on the My day page.")
 
 st.subheader("Near here")
+if large:
+    # Too many accounts to list: search by name, street, city or id in the database.
+    query = st.text_input("Find the account to search from", key="pm_near_q")
+    with session_scope() as session:
+        options, _ = accounts_page(session, actor, AccountFilter(text=query or None), per_page=50)
+else:
+    options = accounts
 with st.form("near_here"):
-    labels = {f"{r.name} · #{int(r.id)}": int(r.id) for r in accounts.itertuples()}
+    labels = {f"{r.name} · #{int(r.id)}": int(r.id) for r in options.itertuples()}
     picked = st.selectbox("From account", list(labels), index=None, key="pm_near_from")
     origin = labels.get(picked) if picked else None
     mode = st.radio("Within", ["radius", "drive time"], horizontal=True, key="pm_near_mode")
@@ -135,9 +175,14 @@ if go:
         st.error("Pick an account to search from.")
     else:
         try:
-            row = accounts[accounts["id"] == origin].iloc[0]
+            row = options[options["id"] == origin].iloc[0]
             lat, lon = float(row["lat"]), float(row["lon"])
             area = None
+            if large:
+                # Only the box the search can reach is read (drive time: at 120 km/h).
+                reach = amount if mode == "radius" else amount * 2000.0
+                with session_scope() as session:
+                    accounts = accounts_around(session, actor, flt, lat, lon, reach)
             if mode == "radius":
                 found = near_here(accounts, int(origin), radius_m=amount)
             else:

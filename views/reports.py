@@ -6,10 +6,10 @@ import streamlit as st
 
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
+from gcrm.jobs import result_file, status, submit
 from gcrm.reports import (
     REGION_ROW,
     display_summary,
-    export_report,
     rep_report,
     territory_report,
 )
@@ -49,20 +49,39 @@ if actor.can("export"):
     )
     fmt = st.selectbox("Format", formats, key="rp_fmt")
     if st.button("Prepare the file", key="rp_prepare"):
+        # Report files can take a while: a worker writes them, the page shows progress.
         try:
-            with session_scope() as session:
-                export = export_report(session, actor, kind, fmt, graph=road_graph())
-            st.session_state["rp_file"] = export
+            job = submit("report", {"kind": kind, "fmt": fmt}, actor.username)
+            st.session_state["rp_job"] = job
+            st.session_state.pop("rp_file", None)
         except GcrmError as exc:
             st.error(str(exc))
-    export = st.session_state.get("rp_file")
-    if export is not None:
-        st.download_button(
-            f"Download {export.filename} ({export.rows} rows)",
-            export.data,
-            file_name=export.filename,
-            mime=export.mime,
-            key="rp_download",
-        )
-        st.caption(f"Recorded in the audit log (SHA-256 {export.sha256[:12]}…).")
+
+    @st.fragment(run_every=1.0)
+    def _report_progress() -> None:
+        """Progress of the report job; the download once the file is ready."""
+        job_id = st.session_state.get("rp_job")
+        if job_id is not None:
+            state = status(job_id, actor.username)
+            if not state.finished:
+                st.progress(state.progress, text=state.message or "Queued, waiting for a worker…")
+                return
+            del st.session_state["rp_job"]
+            if state.status == "failed":
+                st.error(f"The report failed: {state.message}")
+                return
+            data = result_file(job_id, actor.username) or b""
+            st.session_state["rp_file"] = {**state.result, "data": data}
+        export = st.session_state.get("rp_file")
+        if export is not None:
+            st.download_button(
+                f"Download {export['filename']} ({export['rows']} rows)",
+                export["data"],
+                file_name=export["filename"],
+                mime=export["mime"],
+                key="rp_download",
+            )
+            st.caption(f"Recorded in the audit log (SHA-256 {export['sha256'][:12]}…).")
+
+    _report_progress()
 demo_banner()

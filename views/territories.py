@@ -7,16 +7,24 @@ import streamlit as st
 
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
+from gcrm.jobs import status, submit
 from gcrm.maps import layer_map
-from gcrm.store import accounts_frame, list_users, set_territory_owner, territories_frame
+from gcrm.store import (
+    account_group_stats,
+    accounts_extent,
+    accounts_frame,
+    list_users,
+    set_territory_owner,
+    territories_frame,
+)
 from gcrm.territories import (
-    build_and_save_territories,
     import_territories,
     save_and_assign,
     territories_from_drawings,
 )
 from gcrm.uploads import private_upload
-from views.common import demo_banner, require_actor, road_graph, show_map
+from gcrm.viewport import LARGE, Viewport, viewport_map
+from views.common import demo_banner, require_actor, show_map
 
 actor = require_actor()
 st.title("Territories")
@@ -26,18 +34,29 @@ if flash:
     st.success(flash)
 with session_scope() as session:
     territories = territories_frame(session, actor)
-    accounts = accounts_frame(session, actor)
+    total, _, extent = accounts_extent(session, actor)
+    # Counted in the database: the page never loads a large store's accounts whole.
+    counts = account_group_stats(session, actor, by="territory").set_index("key")["count"]
+    large = total > LARGE and extent is not None
+    accounts = None if large else accounts_frame(session, actor)
+    view = Viewport.fit(extent) if large and extent is not None else None
 
 if territories.empty:
     st.info("No territory yet.")
 else:
-    show_map(layer_map(accounts, "territory", territories=territories), key="terr_map", height=480)
-    counts = accounts["territory"].value_counts()
+    if view is not None:
+        with session_scope() as session:
+            terr_map = viewport_map(
+                session, actor, None, "territory", view, territories=territories
+            ).map
+    else:
+        terr_map = layer_map(accounts, "territory", territories=territories)
+    show_map(terr_map, key="terr_map", height=480)
     table = territories.drop(columns="geometry").assign(
         accounts=territories["name"].map(counts).fillna(0).astype(int)
     )
     st.dataframe(table[["name", "owner", "region", "accounts"]], hide_index=True, width="stretch")
-    outside = int(accounts["territory"].isna().sum())
+    outside = total - int(counts.sum())
     if outside:
         st.warning(f"{outside} accounts in your view lie in no territory.")
 
@@ -77,7 +96,13 @@ with tab_draw:
     st.caption("Draw one polygon (or rectangle) per territory, then name them in drawing order.")
     from streamlit_folium import st_folium
 
-    drawing = layer_map(accounts, "markers", draw=True) if len(accounts) else None
+    # Clusters from the database above LARGE accounts (markers one by one refuse
+    # more than 20,000 and would stop the page with an InputError).
+    if view is not None:
+        with session_scope() as session:
+            drawing = viewport_map(session, actor, None, "markers", view, draw=True).map
+    else:
+        drawing = layer_map(accounts, "markers", draw=True) if total else None
     state = (
         st_folium(drawing, key="terr_draw_map", height=420, use_container_width=True,
                   returned_objects=["all_drawings"])
@@ -108,21 +133,34 @@ with tab_build, st.form("build"):
     balance = st.radio("Balance", ["workload", "potential"], horizontal=True)
     set_owners = st.checkbox("Make each territory's rep the owner of its accounts")
     if st.form_submit_button("Build and save"):
-        with st.status("Building territories…", expanded=False) as status:
-            try:
-                with session_scope() as session:
-                    result = build_and_save_territories(
-                        session, actor, int(k), balance, G=road_graph(), set_owners=set_owners
-                    )
-                status.update(label="Territories saved", state="complete")
-                st.session_state["terr_result"] = result
-                st.session_state["terr_flash"] = (
-                    f"Built and saved {result['territories']} territories."
-                )
-                st.rerun()
-            except GcrmError as exc:
-                status.update(label="Failed", state="error")
-                st.error(str(exc))
+        # A build takes seconds to minutes: it runs in a worker, not in this page.
+        try:
+            payload = {"k": int(k), "balance": balance, "set_owners": set_owners}
+            st.session_state["terr_job"] = submit("territories", payload, actor.username)
+        except GcrmError as exc:
+            st.error(str(exc))
+
+
+@st.fragment(run_every=1.0)
+def _build_progress() -> None:
+    """Progress of the territory build job; the result once it is done."""
+    job_id = st.session_state.get("terr_job")
+    if job_id is None:
+        return
+    state = status(job_id, actor.username)
+    if not state.finished:
+        st.progress(state.progress, text=state.message or "Queued, waiting for a worker…")
+        return
+    del st.session_state["terr_job"]
+    if state.status == "failed":
+        st.error(f"The build failed: {state.message}")
+        return
+    st.session_state["terr_result"] = state.result
+    st.session_state["terr_flash"] = f"Built and saved {state.result['territories']} territories."
+    st.rerun()
+
+
+_build_progress()
 if "terr_result" in st.session_state:
     r = st.session_state["terr_result"]
     c = st.columns(4)

@@ -23,7 +23,9 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -445,3 +447,24 @@ class VisitCheckin(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     far: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Job(Base):
+    """A piece of heavy work queued for a worker (territory build, report file, ...)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result_file: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

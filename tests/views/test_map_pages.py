@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from gcrm.auth import actor_for
 from gcrm.db.models import AuditEvent, Territory
 from gcrm.db.session import session_scope
+from tests.views.jobwait import finish_jobs
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -58,6 +59,8 @@ def test_territories_page_builds_balanced_territories(demo_copy: str) -> None:
     at = _page("manager", "views/territories.py")
     assert at.dataframe
     at.button(key="FormSubmitter:build-Build and save").click().run()
+    assert not at.exception, at.exception
+    finish_jobs(at)
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Territories"] == "3"
@@ -80,6 +83,10 @@ def test_reports_page_and_audited_download(demo_copy: str) -> None:
     at.selectbox(key="rp_fmt").select("csv").run()
     at.button(key="rp_prepare").click().run()
     assert not at.exception
+    finish_jobs(at)
+    assert not at.exception, at.exception
+    (button,) = at.get("download_button")
+    assert ".csv (" in button.proto.label, button.proto.label
     with session_scope() as s:
         n = s.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "export")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gcrm.auth import login
 from gcrm.db.session import session_scope
 from gcrm.store import territories_frame
+from tests.views.jobwait import finish_jobs
 from tests.views.test_map_pages import _page
 
 
@@ -33,6 +34,8 @@ def test_build_replaces_the_map_and_table_at_once(demo_copy: str) -> None:
     """After Build, the table lists the built territories, not the old ones."""
     at = _page("manager", "views/territories.py")
     at.button(key="FormSubmitter:build-Build and save").click().run()
+    assert not at.exception, at.exception
+    finish_jobs(at)
     assert not at.exception, at.exception
     with session_scope() as s:
         saved = set(territories_frame(s, login(s, "manager", "demo"))["name"])

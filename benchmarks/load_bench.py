@@ -1,0 +1,315 @@
+"""A sales team at once: N simulated users against one process and the scaled-out set-up.
+
+Usage::
+
+    python benchmarks/load_bench.py --postgres URL [--users 1,10,20] [--apps 2] [--workers 1]
+
+Each user is a browser context of one headless Debian Chromium (Playwright),
+so every user speaks Streamlit's real websocket protocol; the browser itself
+uses CPU on the same machine, which this script reports beside the figures.
+A user logs in, opens Accounts, the Prospect map (waiting until the map is
+drawn) and Territories, with 1-3 s of think time between actions, twice.
+
+Two set-ups are measured in the same run, on one fresh PostgreSQL/PostGIS
+demo database: a single ``streamlit run`` process, and ``scripts/serve.sh``
+(``--apps`` processes behind nginx with sticky sessions, plus ``--workers``
+job workers). Per action: p50 and p95 seconds and errors (an exception box
+on the page, or a time-out). Target (issue 19): at N = 20, the scaled-out p95
+of every action <= 3x its N = 1 value; errors 0. The machine is shared with
+other work, so the figures are taken under load; server CPU seconds are
+printed per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHROMIUM = "/usr/bin/chromium"
+ACTIONS = ("login", "accounts", "prospect_map", "territories")
+PAGES = {"accounts": "Accounts", "prospect_map": "Prospect map", "territories": "Territories"}
+TIMEOUT_MS = 180_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    msg = f"{url} did not answer"
+    raise RuntimeError(msg)
+
+
+def _pids_cpu(pids: list[int]) -> float:
+    """User+system CPU seconds of processes and their children (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / tick
+    return total
+
+
+async def _settled(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit has finished running the page script."""
+    await page.wait_for_timeout(150)
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=TIMEOUT_MS,
+        polling=100,
+    )
+
+
+async def _user(
+    browser, base: str, n: int, rounds: int, out: list, rng, *, keep_open: bool = False
+) -> None:  # type: ignore[no-untyped-def]
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    username = ["manager", "analyst", "rep1", "rep2"][n % 4]
+
+    async def timed(action: str, coro) -> None:  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        error = None
+        try:
+            await coro
+            await _settled(page)
+            if await page.locator('[data-testid="stException"]').count():
+                error = "exception on the page"
+        except Exception as exc:  # a time-out or a crash is an error of this action
+            error = f"{type(exc).__name__}: {str(exc)[:120]}"
+        out.append((action, time.perf_counter() - t, error))
+
+    async def login() -> None:
+        await page.goto(base, timeout=TIMEOUT_MS)
+        await page.get_by_label("Username", exact=True).fill(username)
+        await page.get_by_label("Password", exact=True).fill("demo")
+        await page.get_by_role("button", name="Log in").click()
+        # Reps land on My day, the others on Accounts.
+        landing = "My day" if username.startswith("rep") else "Accounts"
+        await page.get_by_role("heading", name=landing).first.wait_for(timeout=TIMEOUT_MS)
+
+    async def open_page(key: str) -> None:
+        # A click that lands while the previous script run is still finishing can be
+        # dropped by the page: click again until the page's heading shows.
+        heading = page.get_by_role("heading", name=PAGES[key]).first
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while True:
+            await page.get_by_role("link", name=PAGES[key]).first.click()
+            try:
+                await heading.wait_for(timeout=10_000)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+        if key == "prospect_map":
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while time.monotonic() < deadline:
+                frames = [f for f in page.frames if "component" in f.url]
+                if frames and await frames[0].locator("path.leaflet-interactive, canvas").count():
+                    return
+                await page.wait_for_timeout(200)
+            raise TimeoutError("the map did not draw")
+
+    await asyncio.sleep(rng.uniform(0, 2))
+    await timed("login", login())
+    for _ in range(rounds):
+        for key in PAGES:
+            await asyncio.sleep(rng.uniform(1, 3))
+            if username.startswith("rep") and key == "territories":
+                continue
+            await timed(key, open_page(key))
+    if not keep_open:
+        await context.close()
+
+
+async def _drive(base: str, users: int, rounds: int) -> list:  # type: ignore[type-arg]
+    from playwright.async_api import async_playwright
+
+    out: list = []  # type: ignore[type-arg]
+    rng = random.Random(users)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking"],
+        )  # fmt: skip
+        await asyncio.gather(*(_user(browser, base, i, rounds, out, rng) for i in range(users)))
+        await browser.close()
+    return out
+
+
+def _stats(rows: list) -> dict[str, tuple[float, float, int, int]]:  # type: ignore[type-arg]
+    out = {}
+    for action in ACTIONS:
+        times = sorted(t for a, t, e in rows if a == action and e is None)
+        errors = sum(1 for a, _, e in rows if a == action and e is not None)
+        if not times:
+            out[action] = (float("nan"), float("nan"), 0, errors)
+            continue
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        out[action] = (statistics.median(times), p95, len(times), errors)
+    return out
+
+
+def _start_single(env: dict[str, str], folder: str) -> tuple[str, list[subprocess.Popen]]:  # type: ignore[type-arg]
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env={**env, "GCRM_JOBS": "queue"},
+        stdout=open(Path(folder) / "single.log", "w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "gcrm", "worker"], cwd=ROOT, env={**env, "GCRM_JOBS": "queue"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_http(f"http://127.0.0.1:{port}/_stcore/health")
+    return f"http://127.0.0.1:{port}", [proc, worker]
+
+
+def _start_scaled(env: dict[str, str], folder: str, apps: int, workers: int) -> tuple[str, Path]:
+    port = _free_port()
+    serve = Path(folder) / "serve"
+    senv = {
+        **env,
+        "GCRM_APPS": str(apps),
+        "GCRM_WORKERS": str(workers),
+        "GCRM_HTTP_PORT": str(port),
+        "GCRM_APP_PORT": str(_free_port()),
+        "GCRM_SERVE_DIR": str(serve),
+        "GCRM_SERVE_DETACH": "1",
+    }
+    subprocess.run(["bash", "scripts/serve.sh"], cwd=ROOT, env=senv, check=True)
+    _wait_http(f"http://127.0.0.1:{port}/_stcore/health")
+    return f"http://127.0.0.1:{port}", serve
+
+
+def _serve_pids(serve: Path) -> list[int]:
+    return [int(p.read_text()) for p in serve.glob("*.pid") if p.read_text().strip().isdigit()]
+
+
+def _postgres_db(server: str) -> tuple[str, str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"gcrm_load_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        make_url(server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    db = make_url(server).set(drivername="postgresql+psycopg", database=name)
+    return db.render_as_string(hide_password=False), name
+
+
+def _run(label: str, base: str, pids: list[int], users: list[int], rounds: int) -> dict:  # type: ignore[type-arg]
+    results = {}
+    asyncio.run(_drive(base, 1, 1))  # warm up: first page loads, caches
+    for n in users:
+        cpu0, t0 = _pids_cpu(pids), time.perf_counter()
+        rows = asyncio.run(_drive(base, n, rounds))
+        wall, cpu = time.perf_counter() - t0, _pids_cpu(pids) - cpu0
+        results[n] = _stats(rows)
+        print(f"\n{label}, N = {n}: {wall:.0f} s wall, server CPU {cpu:.0f} s")
+        print(f"{'action':14} {'p50 s':>7} {'p95 s':>7} {'ok':>4} {'errors':>6}")
+        for action, (p50, p95, ok, err) in results[n].items():
+            print(f"{action:14} {p50:7.2f} {p95:7.2f} {ok:4d} {err:6d}")
+        for a, _, e in rows:
+            if e:
+                print(f"  error in {a}: {e}")
+    return results
+
+
+def main() -> None:
+    """Start both set-ups on one demo database and drive N users against each."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres", default=os.environ.get("GCRM_TEST_POSTGRES_URL"))
+    parser.add_argument("--users", default="1,10,20")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--apps", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if not args.postgres or not shutil.which(os.environ.get("GCRM_NGINX", "nginx")):
+        sys.exit("needs --postgres URL (PostGIS) and nginx (apt-get install nginx-light)")
+    users = [int(u) for u in args.users.split(",")]
+    from sqlalchemy import create_engine, text
+
+    url, name = _postgres_db(args.postgres)
+    with create_engine(url).connect() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        conn.commit()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GCRM_DATABASE_URL": url, "GCRM_DATA_DIR": tmp}
+        subprocess.run(
+            [sys.executable, "-m", "gcrm", "setup"], cwd=ROOT, env=env, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        base, procs = _start_single(env, tmp)
+        try:
+            single = _run("single process", base, [p.pid for p in procs], users, args.rounds)
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+                p.wait(30)
+        base, serve = _start_scaled(env, tmp, args.apps, args.workers)
+        try:
+            scaled = _run(
+                f"scaled out ({args.apps} apps + nginx)", base, _serve_pids(serve), users,
+                args.rounds,
+            )  # fmt: skip
+        finally:
+            subprocess.run(["bash", "scripts/serve.sh", "stop"], cwd=ROOT, check=False,
+                           env={**env, "GCRM_SERVE_DIR": str(serve)})  # fmt: skip
+    print("\np95 at the largest N vs N = 1 (target <= 3x for the scaled-out set-up)")
+    top = users[-1]
+    for action in ACTIONS:
+        r_single = single[top][action][1] / single[users[0]][action][1]
+        r_scaled = scaled[top][action][1] / scaled[users[0]][action][1]
+        print(f"{action:14} single {r_single:5.2f}x   scaled {r_scaled:5.2f}x")
+    errors = sum(v[3] for r in (single, scaled) for s in r.values() for v in s.values())
+    print(f"errors: {errors}")
+    _drop(args.postgres, name)
+
+
+def _drop(server: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(
+        make_url(server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Server memory per idle session, and whether it is given back when sessions end.
+
+Usage::
+
+    python benchmarks/memory_bench.py [--sessions 10] [--postgres URL]
+
+Starts one ``streamlit run app.py`` on a fresh demo database, opens one warm-up
+session in Debian's Chromium (it loads the shared caches: road graph,
+basemap, postcode areas), then ``--sessions`` more browser contexts that each
+log in and visit Accounts, the Prospect map and Territories, then stay idle.
+Prints the server's resident memory (VmRSS) before, with the idle sessions
+open, and 30 s after they were closed. Target (issue 19): <= 20 MB per idle
+session after its pages were visited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+from load_bench import CHROMIUM, _free_port, _postgres_db, _user, _wait_http  # noqa: E402
+
+TARGET_MB = 20.0
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _sessions(base: str, n: int, pid: int) -> tuple[float, float, int]:
+    from playwright.async_api import async_playwright
+
+    out: list = []  # type: ignore[type-arg]
+    rng = random.Random(0)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )
+        # The users keep their contexts open (idle) until we have measured.
+        contexts_before = len(browser.contexts)
+        await asyncio.gather(
+            *(_user(browser, base, i, 1, out, rng, keep_open=True) for i in range(n))
+        )
+        await asyncio.sleep(5)
+        opened = len(browser.contexts) - contexts_before
+        with_sessions = _rss_mb(pid)
+        await browser.close()
+    await asyncio.sleep(30)
+    errors = sum(1 for *_, e in out if e)
+    return with_sessions, _rss_mb(pid), errors + (n - opened)
+
+
+def main() -> None:
+    """Measure."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--postgres", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/mem.db"
+        if args.postgres:
+            url, _ = _postgres_db(args.postgres)
+            from sqlalchemy import create_engine, text
+
+            with create_engine(url).connect() as conn:
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                conn.commit()
+        env = {**os.environ, "GCRM_DATABASE_URL": url, "GCRM_DATA_DIR": tmp}
+        subprocess.run(
+            [sys.executable, "-m", "gcrm", "setup"], cwd=ROOT, env=env, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_http(f"{base}/_stcore/health")
+            start = _rss_mb(proc.pid)
+            _, warm, _ = asyncio.run(_sessions(base, 1, proc.pid))
+            t = time.perf_counter()
+            idle, after, errors = asyncio.run(_sessions(base, args.sessions, proc.pid))
+            per = (idle - warm) / args.sessions
+            print(f"server RSS at start {start:.0f} MB; after one warm-up session {warm:.0f} MB")
+            print(f"with {args.sessions} idle sessions (pages visited): {idle:.0f} MB")
+            print(f"per idle session: {per:.1f} MB (target <= {TARGET_MB:.0f} MB)")
+            print(
+                f"30 s after the sessions closed: {after:.0f} MB ({after - warm:+.0f} MB vs warm)"
+            )
+            print(f"errors: {errors}; {time.perf_counter() - t:.0f} s")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""A job queue in the database: PostgreSQL ``FOR UPDATE SKIP LOCKED``, SQLite as fallback.
+
+Rows of :class:`gcrm.db.models.Job` go ``queued`` → ``running`` → ``done`` or
+``failed``. Any number of worker processes, on any machine that reaches the
+database, claim jobs with :func:`claim`: on PostgreSQL the candidate row is
+locked with ``SELECT ... FOR UPDATE SKIP LOCKED`` so two workers never wait on
+or take the same job; on SQLite (one machine) a conditional ``UPDATE ... WHERE
+status = 'queued'`` makes the claim atomic. A running job whose worker stopped
+sending heartbeats is queued again. Each function opens and commits its own
+short transaction, so progress is visible to the page at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from gcrm.db.models import Job
+from gcrm.db.session import session_scope
+
+#: Job states.
+STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
+
+#: A running job with no heartbeat for this long is given to another worker.
+STALE_AFTER = dt.timedelta(minutes=10)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobState:
+    """What a page shows of a job.
+
+    Attributes
+    ----------
+    id, kind, username, status
+        Identity, kind, who asked, and one of :data:`STATES`.
+    progress
+        0-1.
+    message
+        The latest progress message or error.
+    payload, result
+        Decoded JSON.
+    has_file
+        Whether a result file is stored (:func:`result_file`).
+    """
+
+    id: int
+    kind: str
+    username: str
+    status: str
+    progress: float
+    message: str | None
+    payload: dict[str, Any]
+    result: Any
+    has_file: bool
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job is done or failed."""
+        return self.status in ("done", "failed")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _state(job: Job) -> JobState:
+    return JobState(
+        id=int(job.id),
+        kind=job.kind,
+        username=job.username,
+        status=job.status,
+        progress=float(job.progress or 0.0),
+        message=job.message,
+        payload=json.loads(job.payload or "{}"),
+        result=json.loads(job.result) if job.result else None,
+        has_file=job.result_file is not None,
+    )
+
+
+def enqueue(kind: str, payload: dict[str, Any], username: str, *, url: str | None = None) -> int:
+    """Queue a job and return its id."""
+    with session_scope(url) as session:
+        job = Job(
+            kind=kind,
+            payload=json.dumps(payload, default=str),
+            username=username,
+            status="queued",
+            progress=0.0,
+            created_at=_now(),
+        )
+        session.add(job)
+        session.flush()
+        return int(job.id)
+
+
+def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -> JobState | None:
+    """Take the oldest queued job (or a stale running one) for ``worker``.
+
+    Returns
+    -------
+    JobState or None
+        The claimed job, now ``running``; ``None`` when nothing waits.
+    """
+    with session_scope(url) as session:
+        stale = _now() - STALE_AFTER
+        session.execute(
+            update(Job)
+            .where(Job.status == "running", Job.heartbeat_at < stale)
+            .values(status="queued", worker=None)
+        )
+        stmt = select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(1)
+        if kinds:
+            stmt = stmt.where(Job.kind.in_(kinds))
+        job_id = session.scalar(stmt.with_for_update(skip_locked=True))
+        if job_id is None:
+            return None
+        taken = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(status="running", worker=worker, heartbeat_at=_now(), progress=0.0)
+        )
+        if getattr(taken, "rowcount", 0) != 1:
+            return None
+        job = session.get(Job, job_id)
+        assert job is not None
+        return _state(job)
+
+
+def report_progress(job_id: int, progress: float, message: str, *, url: str | None = None) -> None:
+    """Record a running job's progress (0-1) and message; also its heartbeat."""
+    with session_scope(url) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                progress=min(max(float(progress), 0.0), 1.0),
+                message=message[:500],
+                heartbeat_at=_now(),
+            )
+        )
+
+
+def finish(
+    job_id: int,
+    *,
+    result: Any = None,
+    file: bytes | None = None,
+    error: str | None = None,
+    url: str | None = None,
+) -> None:
+    """Mark a job done (with its result and file) or failed (with the error)."""
+    values: dict[str, Any] = {"finished_at": _now(), "heartbeat_at": _now()}
+    if error is None:
+        values.update(
+            status="done",
+            progress=1.0,
+            message="Done",
+            result=json.dumps(result, default=str),
+            result_file=file,
+        )
+    else:
+        values.update(status="failed", message=error[:500])
+    with session_scope(url) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
+
+
+def get(job_id: int, *, url: str | None = None) -> JobState | None:
+    """The job's current state, ``None`` if there is no such job."""
+    with session_scope(url) as session:
+        job = session.get(Job, job_id)
+        return None if job is None else _state(job)
+
+
+def result_file(job_id: int, *, url: str | None = None) -> bytes | None:
+    """The job's result file, if it has one."""
+    with session_scope(url) as session:
+        return session.scalar(select(Job.result_file).where(Job.id == job_id))
+
+
+def counts(*, url: str | None = None) -> dict[str, int]:
+    """How many jobs are in each state."""
+    with session_scope(url) as session:
+        rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    out = dict.fromkeys(STATES, 0)
+    out.update({str(status): int(n) for status, n in rows})
+    return out
