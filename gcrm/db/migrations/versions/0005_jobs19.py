@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_jobs19"
-down_revision = "0004_i14_checkins"
+down_revision = "0004_i12_geocode_detail"
 branch_labels = None
 depends_on = None
 
