@@ -25,7 +25,7 @@ from gcrm.maps import fitted_route_map, suggested_visits_map
 from gcrm.routing import GOOGLE_TRAVEL_MODES, plan_for_reps, replan
 from gcrm.store import AccountFilter, accounts_frame, get_user, list_users, save_plan
 from gcrm.suggestions import suggest_visits, suggestion_counts
-from views.common import demo_banner, require_actor, road_graph, show_map
+from views.common import demo_banner, plain, require_actor, road_graph, show_map
 from views.geolocation import geolocate
 
 
@@ -213,6 +213,8 @@ if st.button("Optimise", type="primary", key="md_optimise"):
                     )  # fmt: skip
                 _set_plan(new_plan)
                 status.update(label="Route planned", state="complete")
+                for note in new_plan.stats.get("notes", []):  # nothing due, home far from roads
+                    st.warning(plain(note))
             except GcrmError as exc:
                 status.update(label="Planning failed", state="error")
                 st.error(str(exc))

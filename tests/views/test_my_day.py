@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from gcrm.auth import actor_for
 from gcrm.day_actions import audit_download, local_now
-from gcrm.db.models import Account, AuditEvent, Interaction
+from gcrm.db.models import Account, AuditEvent, Interaction, User
 from gcrm.db.session import session_scope
 from gcrm.itinerary_export import to_gpx
 from gcrm.reports import rep_report
@@ -194,3 +194,15 @@ def test_analyst_has_no_my_day(demo_copy: str) -> None:
     except Exception:
         return
     assert at.exception or any("does not plan" in e.value for e in at.error)
+
+
+def test_home_far_from_roads_is_explained_on_the_page(demo_copy: str) -> None:
+    """A home base out at sea: Optimise shows the note naming the home base and its
+    distance to the roads, not a silent plan with no visits."""
+    with session_scope() as s:
+        u = s.scalar(select(User).where(User.username == "rep1"))
+        u.home_lat, u.home_lon = 60.10, 24.93
+    at = _my_day("rep1")
+    _optimise(at, 3)
+    warnings = [w.value for w in at.warning]
+    assert any("home base" in w and "km from" in w for w in warnings), warnings
