@@ -147,7 +147,7 @@ def _apply_flags(session: Session, flags: dict[int, Flags]) -> None:
 
 def test_no_campaign_reaches_anyone_it_must_not(scope_db: Engine) -> None:  # noqa: F811
     @settings(
-        max_examples=440,
+        max_examples=480,
         deadline=None,
         derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
