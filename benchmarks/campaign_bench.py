@@ -109,9 +109,7 @@ def main() -> None:
                 lambda: audience_frame(s, mgr, d.account_filter(), channel="email")
             )
             w, c, seg = _timed(lambda: members(s, mgr, d, channel="email", G=G))
-        print(
-            f"accounts: {args.accounts:,}; in scope and reachable by e-mail: {len(base):,}"
-        )
+        print(f"accounts: {args.accounts:,}; in scope and reachable by e-mail: {len(base):,}")
         print(f"baseline (scoped SQL audience, no drive area): {bw:.2f} s wall, {bc:.2f} s CPU")
         print(
             f"drive-time segment ({args.minutes:g} min): {len(seg):,} members in {w:.2f} s wall, "
