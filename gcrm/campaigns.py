@@ -64,7 +64,6 @@ from gcrm.store import (
     audit,
     get_account,
     log_interaction,
-    reachable_ids,
     withdraw_marketing_consent,
 )
 
@@ -340,17 +339,17 @@ def _send_one(
             return None
         msg_pk, account_id, step = msg.id, msg.account_id, msg.step
         recipient, message_id = msg.recipient, msg.message_id
-    # the claim is committed: from here on a crash leaves ``sending``
-    with session_scope(url) as session:
         campaign = tables.find_campaign(session, campaign_id)
         assert campaign is not None
         actor = campaign_actor(session, campaign)
-        if account_id not in reachable_ids(session, actor, [account_id], channel="email"):
+        # re-checked now (scope and the contact rule): consent may have gone since queuing
+        row = audience_frame(session, actor, AccountFilter(ids=[account_id]), channel="email")
+        if row.empty:
             tables.finish(session, msg_pk, attempt, "skipped", "no longer reachable")
             return "skipped"
-        row = audience_frame(session, actor, AccountFilter(ids=[account_id]), channel="email")
         fields = _fields(row.iloc[0], campaign_id)
         subject, body = _step_texts(campaign, step)
+    # the claim is committed: from here on a crash leaves ``sending``
     subj, text, html_doc = render(subject, body, fields)
     email = build_message(
         sender=settings.smtp_from,
