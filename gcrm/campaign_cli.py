@@ -272,3 +272,24 @@ def unsubscribe_cmd(token: Annotated[str, typer.Argument(help="Token from the e-
             cli._echo_json(unsubscribe(session, token))
 
     cli._run(go)
+
+
+@campaigns_app.command("import-responses")
+def import_responses_cmd(
+    name: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    path: Annotated[Path, typer.Argument(help="CSV: external_id, kind, converted, value.")],
+    user: UserOption = None,
+) -> None:
+    """Import replies or orders from a CSV (all rows or none)."""
+    from gcrm import cli
+    from gcrm.campaigns import import_responses
+    from gcrm.db.session import session_scope
+
+    def go() -> None:
+        cli._ensure_db()
+        with session_scope() as session:
+            actor = cli._acting_user(session, user)
+            n = import_responses(session, actor, name, path.read_bytes(), filename=path.name)
+        cli._echo_json({"imported": n})
+
+    cli._run(go)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import smtplib
 import uuid
 from collections.abc import Callable, Sequence
@@ -60,6 +61,7 @@ from gcrm.settings import Settings, get_settings
 from gcrm.store import (
     CHANNELS,
     AccountFilter,
+    account_ids_by_external,
     audience_frame,
     audit,
     get_account,
@@ -601,3 +603,93 @@ def log_response(
 def segment_definition(session: Session, campaign: Campaign) -> SegmentDefinition:
     """Return the definition of a campaign's segment."""
     return load_segment(session, campaign.segment_id)[1]
+
+
+_TRUE = {"1", "true", "yes", "y", "x", "kyllä"}
+_FALSE = {"", "0", "false", "no", "n", "ei"}
+
+
+def import_responses(
+    session: Session, actor: Actor, ref: int | str, data: bytes, *, filename: str = "responses.csv"
+) -> int:
+    """Import replies or orders from a CSV: all rows or none.
+
+    Columns: ``external_id`` (or ``account_id``), optional ``kind`` (``reply``
+    or ``order``; default ``reply``), ``converted`` (yes/no) and ``value``.
+    Accounts must be in the actor's scope.
+
+    Returns
+    -------
+    int
+        Rows imported.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the row and the field of the first bad value.
+    """
+    campaign = get_campaign(session, actor, ref)
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        msg = f"{filename}: not a readable CSV ({exc})"
+        raise InputError(msg) from exc
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    key = "external_id" if "external_id" in frame.columns else "account_id"
+    if key not in frame.columns:
+        msg = f"{filename}: needs an external_id or account_id column"
+        raise InputError(msg)
+    found = account_ids_by_external(session, actor, frame[key]) if key == "external_id" else {}
+    rows = []
+    for n, rec in enumerate(frame.to_dict("records"), start=2):
+        ref_value = str(rec[key]).strip()
+        aid = found.get(ref_value) if key == "external_id" else _int_or_none(ref_value)
+        if aid is not None and key == "account_id":
+            try:
+                get_account(session, actor, aid)
+            except NotFoundError:
+                aid = None
+        if aid is None:
+            msg = f"{filename}, row {n}, {key}: {ref_value!r} is not an account you may see"
+            raise InputError(msg)
+        kind = str(rec.get("kind", "") or "reply").strip().lower()
+        if kind not in ("reply", "order"):
+            msg = f"{filename}, row {n}, kind: {kind!r} is not reply or order"
+            raise InputError(msg)
+        conv = str(rec.get("converted", "") or ("yes" if kind == "order" else "")).strip().lower()
+        if conv not in _TRUE | _FALSE:
+            msg = f"{filename}, row {n}, converted: {conv!r} is not yes or no"
+            raise InputError(msg)
+        value = _float_or_none(str(rec.get("value", "")).strip().replace(",", "."))
+        if value is False:
+            msg = f"{filename}, row {n}, value: {rec.get('value')!r} is not a number"
+            raise InputError(msg)
+        rows.append((int(aid), kind, conv in _TRUE, value))
+    for aid, kind, converted, value in rows:
+        tables.add_response(
+            session,
+            campaign_id=campaign.id,
+            account_id=aid,
+            kind=kind,
+            converted=converted,
+            value=value,
+            source="import",
+            at=_now(),
+        )
+    audit(session, actor, "import", filename, {"campaign": campaign.id, "responses": len(rows)})
+    return len(rows)
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def _float_or_none(text: str) -> float | bool | None:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return False

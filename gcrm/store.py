@@ -1704,3 +1704,34 @@ def withdraw_marketing_consent(
     )
     session.flush()
     return changed
+
+
+def account_ids_by_external(
+    session: Session, actor: Actor, external_ids: Iterable[str]
+) -> dict[str, int]:
+    """Map external ids to account ids, within the actor's scope.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    external_ids
+        The external ids looked for.
+
+    Returns
+    -------
+    dict
+        ``{external_id: id}`` of those found in scope (others are absent).
+    """
+    wanted = list(dict.fromkeys(str(e) for e in external_ids))
+    out: dict[str, int] = {}
+    for i in range(0, len(wanted), 500):
+        stmt = (
+            _account_select(actor, None)
+            .where(Account.external_id.in_(wanted[i : i + 500]))
+            .with_only_columns(Account.external_id, Account.id)
+        )
+        out.update({str(e): int(a) for e, a in session.execute(stmt)})
+    return out

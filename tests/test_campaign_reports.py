@@ -92,3 +92,24 @@ def test_exports_are_audited_and_letters_need_consent(campaign: dict) -> None:
     assert len(PdfReader(io.BytesIO(pdf.data)).pages) == 6
     assert {t for _, t, _ in audits} >= {export.filename, letters.filename, pdf.filename}
     assert all(d["sha256"] for _, _, d in audits)
+
+
+def test_import_responses_all_or_nothing(campaign: dict) -> None:
+    from gcrm._errors import InputError
+    from gcrm.campaigns import import_responses
+    from gcrm.db import campaign_tables as tables
+
+    good = "External_ID;kind;converted;value\n".replace(";", ",") + "x3,order,,120,5\n"
+    bad = "external_id,kind\nx4,reply\nx9,reply\n"  # x9 is in the other region
+    with session_scope() as s:
+        mgr = actor_for(s, "mgr")
+        with pytest.raises(InputError, match=r"replies.csv, row 3, external_id: 'x9'"):
+            import_responses(s, mgr, campaign["cid"], bad.encode(), filename="replies.csv")
+        assert len(tables.responses_frame(s, campaign["cid"])) == 2  # nothing added
+        with pytest.raises(InputError, match="row 2, value"):
+            import_responses(s, mgr, campaign["cid"], b"external_id,value\nx3,lots\n")
+        n = import_responses(s, mgr, campaign["cid"], good.replace("120,5", '"120,5"').encode())
+        assert n == 1
+        frame = tables.responses_frame(s, campaign["cid"])
+    row = frame[frame["kind"] == "order"].iloc[0]
+    assert bool(row["converted"]) and row["value"] == 120.5

@@ -4,6 +4,7 @@ recipients, rendering and escaping, unsubscribe, crash-and-restart, run-due."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -233,3 +234,33 @@ def test_killed_sender_sends_each_message_once(
         outbox = tables.outbox_frame(s, cid)
     assert set(outbox["status"]) == {"sent"}
     assert set(outbox["message_id"]) == set(ids)
+
+
+def test_cli_create_preview_send_report(smtp: SmtpServer, world: dict, tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"GCRM_PASSWORD": PASSWORD}
+    body = tmp_path / "body.txt"
+    body.write_text(BODY, encoding="utf-8")
+    ring = [[24.9, 60.1], [25.0, 60.1], [25.0, 60.2], [24.9, 60.2], [24.9, 60.1]]
+    area = json.dumps({"area": {"type": "Polygon", "coordinates": [ring]}})
+    steps = [
+        ["campaigns", "segment", "lasso", "--definition", area],
+        ["campaigns", "create", "Cli", "--segment", "lasso", "--channels", "email,call",
+         "--subject", "Hi {{ name }}", "--body-file", str(body)],
+        ["campaigns", "preview", "Cli"],
+        ["campaigns", "send", "Cli"],
+        ["campaigns", "report", "Cli", "--by", "postcode"],
+    ]  # fmt: skip
+    outs = []
+    for args in steps:
+        res = runner.invoke(app, [*args, "--user", "mgr"], env=env)
+        assert res.exit_code == 0, (args, res.output)
+        outs.append(res.stdout)
+    assert '"email": 5' in outs[2] and '"call": 7' in outs[2]
+    assert '"sent": 5' in outs[3]
+    assert {r.recipients[0] for r in smtp.received} == world["mailable"]
+    typo = ["--subject", "{{ nmae }}", "--body-file", str(body), "--user", "mgr"]
+    bad = runner.invoke(app, ["campaigns", "create", "X", "--segment", "lasso", *typo], env=env)
+    assert bad.exit_code == 2 and "subject: template error" in bad.output
+    denied = runner.invoke(app, ["campaigns", "send", "Cli", "--user", "rep"], env=env)
+    assert denied.exit_code in (1, 3)
