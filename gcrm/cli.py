@@ -24,6 +24,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from gcrm._errors import AuthenticationError, GcrmError, InputError, PermissionDeniedError
+from gcrm.campaign_cli import campaigns_app
 
 app = typer.Typer(
     name="gcrm",
@@ -44,6 +45,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(territories_app, name="territories")
 app.add_typer(erase_app, name="erase")
+app.add_typer(campaigns_app, name="campaigns")
 
 
 class OutputFormat(StrEnum):

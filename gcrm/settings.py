@@ -25,6 +25,16 @@ tests that change the environment call ``get_settings.cache_clear()``.
   default ``Europe/Helsinki``.
 - ``GCRM_SESSION_TIMEOUT_MINUTES``: idle minutes before the app logs a user out;
   default 60.
+- ``GCRM_SMTP_HOST`` / ``GCRM_SMTP_PORT``: the mail server of campaign e-mail;
+  default ``localhost`` / 25.
+- ``GCRM_SMTP_USER`` / ``GCRM_SMTP_PASSWORD``: its login (none by default).
+- ``GCRM_SMTP_FROM``: the sender address; default ``gcrm@localhost``.
+- ``GCRM_SMTP_TLS``: ``none`` (default), ``starttls`` or ``ssl``.
+- ``GCRM_SMTP_TIMEOUT_S``: socket timeout of the mail server; default 30.
+- ``GCRM_CAMPAIGN_SECRET``: key that signs unsubscribe tokens; default a random
+  key kept in ``<data_dir>/campaign_secret`` (created on first use, mode 600).
+- ``GCRM_PUBLIC_URL``: the app's address, for unsubscribe links; default
+  ``http://localhost:8501``.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The project's root folder (the one holding ``app.py``).
@@ -76,6 +86,15 @@ class Settings(BaseSettings):
     lockout_minutes: float = Field(default=15.0, gt=0)
     session_timeout_minutes: float = Field(default=60.0, gt=0)
     timezone: str = "Europe/Helsinki"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "gcrm@localhost"
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    campaign_secret: SecretStr | None = None
+    public_url: str = "http://localhost:8501"
 
     @property
     def cache_dir(self) -> Path:
