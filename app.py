@@ -27,6 +27,8 @@ else:
         st.Page("views/territories.py", title="Territories", icon="🧭"),
         st.Page("views/reports.py", title="Reports", icon="📊"),
     ]
+    if actor.can("plan") and actor.role in ("manager", "admin"):
+        pages.append(st.Page("views/visit_plan.py", title="Visit plan", icon="📅"))
     if actor.can("import"):
         pages.append(st.Page("views/import_accounts.py", title="Import", icon="📥"))
     if actor.can("admin"):

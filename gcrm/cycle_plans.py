@@ -66,7 +66,7 @@ def stored_cycle(
     dict
         :meth:`RepCycle.to_dict` plus ``start``, ``end``, per day ``visits``
         (``account_id``, ``name``, ``arrival``, ``start``, ``end``, ``fixed``,
-        ``on_time``), ``accounts`` and ``appointments``.
+        ``on_time``), ``accounts``, ``appointments`` and ``home`` (``[lat, lon]``).
     """
     appointments = appointments or {}
     out = plan.to_dict()
@@ -105,6 +105,7 @@ def stored_cycle(
         for a, t in pinned.items()
     ]
     out["start"], out["end"] = start.isoformat(), end.isoformat()
+    out["home"] = [rep.start[0], rep.start[1]]
     return out
 
 
@@ -318,59 +319,73 @@ def cycle_ics(
     """
     routes = []
     for saved in saved_cycles(session, actor, rep=rep):
-        routes += _routes(saved["rep"], saved["plan"])
+        routes += cycle_routes(saved["rep"], saved["plan"])
     plan = Plan(routes=routes, dropped=[], problem=cast(Any, None))
     return to_ics(plan, timezone=timezone)
 
 
-def _routes(rep: str, stored: Mapping[str, Any]) -> list[RoutePlan]:
-    """A saved cycle's days as routes for the iCalendar writer."""
+def cycle_routes(
+    rep: str, stored: Mapping[str, Any], *, day: dt.date | None = None
+) -> list[RoutePlan]:
+    """A saved cycle's days as routes (for the iCalendar writer and the route map).
+
+    Parameters
+    ----------
+    rep
+        The rep's username.
+    stored
+        A saved cycle (:func:`stored_cycle`).
+    day
+        Only this date.
+
+    Returns
+    -------
+    list of RoutePlan
+        One per day with visits, starting and ending at the rep's home base.
+    """
     accounts = stored["accounts"]
+    home = stored.get("home") or [0.0, 0.0]
     routes = []
-    for day in stored["days"]:
-        stops = []
-        for v in day.get("visits", []):
-            acc = accounts.get(str(v["account_id"]), {})
-            arrival, start = (
-                dt.datetime.fromisoformat(v["arrival"]),
-                dt.datetime.fromisoformat(v["start"]),
-            )
-            end = dt.datetime.fromisoformat(v["end"])
-            stops.append(
-                PlannedStop(
-                    visit_id=f"cycle-{v['account_id']}",
-                    account_id=int(v["account_id"]),
-                    name=str(v["name"]),
-                    address="",
-                    lat=float(acc.get("lat", 0.0)),
-                    lon=float(acc.get("lon", 0.0)),
-                    arrival=arrival,
-                    wait_s=int((start - arrival).total_seconds()),
-                    start=start,
-                    end=end,
-                    departure=end,
-                    leg_duration_s=0,
-                    leg_distance_m=0,
-                    fixed=bool(v.get("fixed")),
-                )
-            )
-        if stops:
-            d = dt.date.fromisoformat(day["date"])
-            routes.append(
-                RoutePlan(
-                    rep,
-                    rep,
-                    d,
-                    0.0,
-                    0.0,
-                    0.0,
-                    0.0,
-                    stops[0].arrival,
-                    stops[-1].end,
-                    stops,
-                    None,
-                    0,
-                    0,
-                )
-            )
+    for day_row in stored["days"]:
+        if day is not None and day_row["date"] != day.isoformat():
+            continue
+        routes += _route(rep, day_row, accounts, (float(home[0]), float(home[1])))
     return routes
+
+
+def _route(
+    rep: str, day: Mapping[str, Any], accounts: Mapping[str, Any], home: tuple[float, float]
+) -> list[RoutePlan]:
+    """One saved day as a route (empty when it has no visit)."""
+    stops = []
+    for v in day.get("visits", []):
+        acc = accounts.get(str(v["account_id"]), {})
+        arrival = dt.datetime.fromisoformat(v["arrival"])
+        start = dt.datetime.fromisoformat(v["start"])
+        end = dt.datetime.fromisoformat(v["end"])
+        stops.append(
+            PlannedStop(
+                visit_id=f"cycle-{v['account_id']}",
+                account_id=int(v["account_id"]),
+                name=str(v["name"]),
+                address="",
+                lat=float(acc.get("lat", 0.0)),
+                lon=float(acc.get("lon", 0.0)),
+                arrival=arrival,
+                wait_s=int((start - arrival).total_seconds()),
+                start=start,
+                end=end,
+                departure=end,
+                leg_duration_s=0,
+                leg_distance_m=0,
+                fixed=bool(v.get("fixed")),
+            )
+        )
+    if not stops:
+        return []
+    d = dt.date.fromisoformat(day["date"])
+    lat, lon = home
+    return [
+        RoutePlan(rep, rep, d, lat, lon, lat, lon, stops[0].arrival, stops[-1].end, stops,
+                  None, 0, 0)
+    ]  # fmt: skip
