@@ -19,10 +19,13 @@ if actor is None:
     pages = [st.Page("views/login.py", title="Log in", icon="🔑")]
 else:
     pages = []
+    rep_lands_on_day = actor.role == "rep" and actor.can("plan")  # a rep starts on the day
     if actor.can("plan"):
-        pages.append(st.Page("views/my_day.py", title="My day", icon="🚗"))
+        pages.append(
+            st.Page("views/my_day.py", title="My day", icon="🚗", default=rep_lands_on_day)
+        )
     pages += [
-        st.Page("views/accounts.py", title="Accounts", icon="📇", default=True),
+        st.Page("views/accounts.py", title="Accounts", icon="📇", default=not rep_lands_on_day),
         st.Page("views/prospect_map.py", title="Prospect map", icon="🗺️"),
         st.Page("views/territories.py", title="Territories", icon="🧭"),
         st.Page("views/reports.py", title="Reports", icon="📊"),

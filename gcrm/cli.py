@@ -616,11 +616,15 @@ def plan(
     seconds: Annotated[float | None, typer.Option(help="Solver time limit.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan).")] = 0,
     profile: Annotated[str, typer.Option(help="drive, walk or bike.")] = "drive",
+    gpx: Annotated[Path | None, typer.Option(help="Also write the route as GPX (UTC).")] = None,
+    ics: Annotated[
+        Path | None, typer.Option(help="Also write the visits as iCalendar (VTIMEZONE).")
+    ] = None,
     user: UserOption = None,
 ) -> None:
     """Plan a rep's visits (due accounts) over the road network; writes the plan as JSON."""
     from gcrm.db.session import session_scope
-    from gcrm.routing import plan_command
+    from gcrm.itinerary_export import plan_command
 
     def go() -> None:
         _ensure_db()
@@ -628,7 +632,7 @@ def plan(
             actor = _acting_user(session, user)
             summary = plan_command(
                 session, actor, rep, date, days=days, seconds=seconds, output=output,
-                seed=seed, profile=profile,
+                seed=seed, profile=profile, gpx=gpx, ics=ics,
             )  # fmt: skip
         _echo_json(summary)
 

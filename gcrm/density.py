@@ -45,6 +45,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from gcrm import due
 from gcrm._errors import InputError, NotFoundError
 from gcrm.store import AccountFilter, accounts_frame
 
@@ -711,11 +712,11 @@ def postcode_areas(
 def coverage_mask(
     accounts: pd.DataFrame, *, today: dt.date | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: has a visit-frequency target, and was visited within it.
+    """Per account: has a visit-frequency target, and is covered (not due).
 
     An account has a target when ``visit_every_days`` is set (and positive);
-    it is covered when its last visit is at most that many days before
-    ``today``.
+    it is covered when it is not due ``today`` by the one rule of
+    :mod:`gcrm.due` (its last visit was fewer than that many days before).
 
     Parameters
     ----------
@@ -730,12 +731,8 @@ def coverage_mask(
         ``(has_target, covered)``, boolean arrays in row order.
     """
     today = today or dt.date.today()
-    every = pd.to_numeric(accounts["visit_every_days"], errors="coerce").to_numpy(float)
-    last = _last_visits(accounts)
-    age = (np.datetime64(today, "D") - last).astype("timedelta64[D]").astype(float)
-    age[np.isnat(last)] = np.inf
-    has_target = np.isfinite(every) & (every > 0)
-    covered = has_target & (age <= np.where(has_target, every, 0))
+    has_target = due.has_target_mask(accounts)
+    covered = has_target & ~due.due_mask(accounts, on=today)
     return has_target, covered
 
 

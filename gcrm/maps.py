@@ -1591,3 +1591,137 @@ def _route_legend(routes: Sequence[Any]) -> MacroElement:
     ]
     entries += [("start (home base)", "#ffffff"), ("visit done", "#999999")]
     return _ScaleLegend("Route", entries)
+
+
+class _FitView(MacroElement):
+    """Fit the map to bounds once drawn, and again whenever its box resizes.
+
+    folium's ``fit_bounds`` runs once, at the iframe's first size; in
+    streamlit-folium (and on a phone) the box is resized afterwards and the
+    view no longer holds every point. This refits after each resize.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var bounds = L.latLngBounds({{ this.bounds }});
+            function fit() {
+                map.invalidateSize();
+                map.fitBounds(bounds, {padding: [{{ this.padding }}, {{ this.padding }}],
+                                       maxZoom: {{ this.max_zoom }}});
+            }
+            fit();
+            setTimeout(fit, 250);
+            if (window.ResizeObserver) {
+                new ResizeObserver(fit).observe(map.getContainer());
+            }
+            map.getContainer().dataset.gcrmFit = "1";
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list[list[float]], padding: int, max_zoom: int) -> None:
+        super().__init__()
+        self._name = "FitView"
+        self.bounds = json.dumps(bounds)
+        self.padding = int(padding)
+        self.max_zoom = int(max_zoom)
+
+
+def fit_view(
+    m: folium.Map, points: Sequence[Sequence[float]], *, padding: int = 28, max_zoom: int = 17
+) -> folium.Map:
+    """Keep every point in the map's view, whatever size the map ends up.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+    points : sequence of (lat, lon)
+        What must be visible (e.g. a route's stops and street geometry).
+    padding : int
+        Margin in pixels inside the map's edge.
+    max_zoom : int
+        Closest zoom used (a single point would otherwise zoom all the way).
+
+    Returns
+    -------
+    folium.Map
+        The same map.
+    """
+    pts = [(float(p[0]), float(p[1])) for p in points]
+    if not pts:
+        return m
+    lats = [p[0] for p in pts]
+    lons = [p[1] for p in pts]
+    bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
+    m.fit_bounds(bounds, max_zoom=max_zoom)
+    _FitView(bounds, padding, max_zoom).add_to(m)
+    return m
+
+
+def fitted_route_map(routes: Sequence[Any], *, tiles: str | None = None) -> folium.Map:
+    """:func:`route_map` with the view fitted to the whole route (stops and streets)."""
+    m = route_map(routes, tiles=tiles)
+    pts: list[Sequence[float]] = []
+    for r in routes:
+        pts += [(r.start_lat, r.start_lon), (r.end_lat, r.end_lon)]
+        pts += [(s.lat, s.lon) for s in r.stops]
+        pts += [tuple(p) for p in r.geometry]
+    return fit_view(m, pts)
+
+
+def suggested_visits_map(
+    visits: Sequence[dict[str, Any]],
+    *,
+    home: tuple[float, float] | None = None,
+    tiles: str | None = None,
+) -> folium.Map:
+    """Today's suggested visits on a map, before any route is planned.
+
+    Parameters
+    ----------
+    visits : sequence of dict
+        ``lat``, ``lon``, ``name`` and optionally ``address`` and
+        ``potential_value`` of each suggested account, in suggestion order.
+    home : (lat, lon), optional
+        Where the rep's day starts.
+    tiles : str, optional
+        Tile setting of :func:`base_map`.
+
+    Returns
+    -------
+    folium.Map
+        A marker per visit (class ``gcrm-suggested``; an escaped tooltip with
+        the name, address and value), the home base, the view fitted to all.
+    """
+    m = base_map(tiles=tiles)
+    layer = folium.FeatureGroup(name="Suggested visits")
+    pts: list[tuple[float, float]] = []
+    for n, v in enumerate(visits, start=1):
+        lat, lon = float(v["lat"]), float(v["lon"])
+        pts.append((lat, lon))
+        icon = folium.DivIcon(
+            html=(
+                "<div class='gcrm-suggested' style='background:#fff;color:#1f6fd1;"
+                "border:2px solid #1f6fd1;border-radius:50%;width:20px;height:20px;"
+                f"line-height:18px;text-align:center;font:bold 11px sans-serif'>{n}</div>"
+            ),
+            icon_size=(20, 20),
+            icon_anchor=(10, 10),
+        )
+        value = _format_value(v.get("potential_value"))
+        tip = " — ".join(
+            x for x in (str(v.get("name") or ""), str(v.get("address") or ""), value) if x
+        )
+        folium.Marker([lat, lon], icon=icon, tooltip=escape_html(tip)).add_to(layer)
+    if home is not None:
+        pts.append((float(home[0]), float(home[1])))
+        folium.CircleMarker(
+            list(home), radius=7, color="#000", fill=True, fill_color="#fff", tooltip="Start"
+        ).add_to(layer)
+    layer.add_to(m)
+    return fit_view(m, pts)

@@ -72,9 +72,13 @@ and :func:`plan_routes` checks the result.
 
 Determinism
 -----------
-The same problem, seed and iteration budget (``PlanOptions.iterations``) give
-the same plan. With only a time limit, the number of iterations depends on
-the machine's speed, so the plan may differ between runs that hit the limit.
+The default budget is work, not wall time (:class:`PlanOptions`): an
+iteration budget that grows with the number of PyVRP clients, and an early
+stop after a run of iterations without improvement. The same problem and seed
+give the same plan whatever the machine's load (unless the wall-time cap,
+``seconds`` or :data:`MAX_SOLVER_SECONDS`, is hit first). Large models run two
+searches with seeds ``seed`` and ``seed + 1`` in two processes and keep the
+better plan (the first on a tie), so they repeat too.
 
 Benchmark instances
 -------------------
@@ -86,18 +90,18 @@ by an iterated 2-opt / Or-opt local search (PyVRP has no intra-route 2-opt).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import functools
-import html
-import io
 import json
 import math
+import multiprocessing
+import os
 import random
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +109,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gcrm._errors import GcrmError, InputError, NotFoundError, PermissionDeniedError
+from gcrm.due import due_date
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -133,6 +138,18 @@ MAX_INSTANCE_NODES = 5000
 
 #: Credit shown on every map drawn from OpenStreetMap data.
 OSM_CREDIT = "© OpenStreetMap contributors"
+
+#: Safety cap on the solver's wall time when no ``seconds`` are given.
+MAX_SOLVER_SECONDS = 600.0
+
+#: Models with this many PyVRP clients or more use two searches on two cores.
+PARALLEL_MIN_CLIENTS = 150
+
+_ITER_BASE = 1_000  # default iteration budget: base + per client
+_ITER_PER_CLIENT = 30
+_PATIENCE_BASE = 300  # default early stop: iterations without improvement,
+_PATIENCE_PER_CLIENT = 3  # base + per client + clients² / _PATIENCE_SQUARE
+_PATIENCE_SQUARE = 60
 
 _DAY = 86_400
 _BIG_TIME = 10**7  # stands for "unreachable" in the integer matrices
@@ -460,15 +477,28 @@ class PlanningProblem:
 class PlanOptions:
     """How to solve.
 
+    The default budget is *work*, not wall time: a number of PyVRP
+    iterations that grows with the problem, and an early stop after a run of
+    iterations without improvement (a small problem is solved in a fraction
+    of a second). The same problem and seed give the same plan whatever the
+    machine's load. Large problems run two searches (seeds ``seed`` and
+    ``seed + 1``) on two cores and keep the better plan (ties: the first).
+
     Attributes
     ----------
     seconds
-        Solver time limit; ``None``: one second per 25 visits, between 1 and 30.
+        Wall-time cap; ``None``: :data:`MAX_SOLVER_SECONDS` (a safety net
+        that an overloaded machine may hit; then the plan can differ).
     seed
         Random seed.
     iterations
-        Iteration budget; with it, the same seed gives the same plan whatever
-        the machine's speed (``seconds`` still caps the run).
+        Iteration budget per search; ``None``: :meth:`iteration_budget`.
+    no_improvement
+        Stop after this many iterations without a better plan; ``None``:
+        :meth:`patience`; ``0``: never stop early.
+    workers
+        Parallel searches; ``None``: two when the model has at least
+        :data:`PARALLEL_MIN_CLIENTS` clients and the machine two cores.
     objective
         ``"time"`` (travel seconds, default) or ``"distance"`` (metres).
     geometry
@@ -478,14 +508,36 @@ class PlanOptions:
     seconds: float | None = None
     seed: int = 0
     iterations: int | None = None
+    no_improvement: int | None = None
+    workers: int | None = None
     objective: str = "time"
     geometry: bool = True
 
     def time_limit(self, n_visits: int) -> float:
-        """The time limit for a problem of ``n_visits`` visits."""
+        """The wall-time cap (seconds)."""
         if self.seconds is not None:
             return float(self.seconds)
-        return float(min(30.0, max(1.0, n_visits / 25)))
+        return MAX_SOLVER_SECONDS
+
+    def iteration_budget(self, n_clients: int) -> int:
+        """Iterations per search for a model of ``n_clients`` PyVRP clients."""
+        if self.iterations is not None:
+            return int(self.iterations)
+        return int(_ITER_BASE + _ITER_PER_CLIENT * n_clients)
+
+    def patience(self, n_clients: int) -> int | None:
+        """Iterations without improvement before stopping (``None``: never)."""
+        if self.no_improvement is not None:
+            return int(self.no_improvement) or None
+        n = n_clients
+        return int(_PATIENCE_BASE + _PATIENCE_PER_CLIENT * n + n * n / _PATIENCE_SQUARE)
+
+    def searches(self, n_clients: int) -> int:
+        """How many parallel searches to run (1 or 2)."""
+        if self.workers is not None:
+            return max(1, min(2, int(self.workers)))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        return 2 if n_clients >= PARALLEL_MIN_CLIENTS and cores >= 2 else 1
 
 
 # --------------------------------------------------------------------------- results
@@ -1015,29 +1067,6 @@ def visit_windows(visit: Visit, day: dt.date) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------- builder (store)
 
 
-def due_date(last_visit: dt.date | None, every_days: int | None) -> dt.date | None:
-    """When an account is next due for a visit.
-
-    Parameters
-    ----------
-    last_visit
-        Date of the last visit, if any.
-    every_days
-        Target days between visits, if any.
-
-    Returns
-    -------
-    datetime.date or None
-        ``last_visit + every_days``; ``date.min`` (due now) for an account
-        with a frequency target but no visit yet; ``None`` without a target.
-    """
-    if every_days is None or (isinstance(every_days, float) and math.isnan(every_days)):
-        return None
-    if last_visit is None:
-        return dt.date.min
-    return last_visit + dt.timedelta(days=int(every_days))
-
-
 def visits_from_accounts(
     accounts: Any,
     *,
@@ -1388,12 +1417,20 @@ class RoutingModel:
 
 
 def _quantiles(values: Sequence[float]) -> np.ndarray:
+    """Average-rank quantiles in ``[0, 1]`` (ties share their mean rank)."""
     v = np.asarray(values, dtype=float)
-    if len(v) <= 1:
-        return np.ones(len(v))
-    from scipy.stats import rankdata
-
-    return (rankdata(v, method="average") - 1) / (len(v) - 1)
+    n = len(v)
+    if n <= 1:
+        return np.ones(n)
+    order = np.argsort(v, kind="mergesort")
+    ranks = np.empty(n)
+    sv = v[order]
+    starts = np.flatnonzero(np.r_[True, sv[1:] != sv[:-1]])
+    ends = np.r_[starts[1:], n]
+    for a, b in zip(starts, ends, strict=True):
+        ranks[order[a:b]] = (a + b - 1) / 2  # 0-based mean rank of the tie
+    out: np.ndarray = ranks / (n - 1)
+    return out
 
 
 def build_model(
@@ -1756,7 +1793,7 @@ def solve_model(model: RoutingModel, options: PlanOptions = PlanOptions()) -> Mo
     model
         From :func:`build_model`.
     options
-        Time limit, seed and iteration budget.
+        Budget (iterations, early stop, wall-time cap), seed and searches.
 
     Returns
     -------
@@ -1767,12 +1804,41 @@ def solve_model(model: RoutingModel, options: PlanOptions = PlanOptions()) -> Mo
     """
     if model.data is None:
         return ModelSolution([], True, 0.0, 0, 0.0)
-    seconds = options.time_limit(len(model.visits))
-    res = _pyvrp_solve(model.data, seconds, options, prizes=True)
+    res = _search(model.data, options)
     fallback = False
-    if not res.best.is_feasible() and any(v.is_required for v in model.visits):
-        res = _pyvrp_solve(model.with_required_as_prizes().data, seconds, options, prizes=True)
+    if not res.feasible and any(v.is_required for v in model.visits):
+        res = _search(model.with_required_as_prizes().data, options)
         fallback = True
+    return ModelSolution(
+        res.routes if res.feasible else [],
+        res.feasible,
+        res.cost if res.feasible else math.inf,
+        res.iterations,
+        res.seconds,
+        fallback,
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One PyVRP search, in a form that crosses process boundaries."""
+
+    routes: list[tuple[int, list[int]]]
+    feasible: bool
+    cost: float
+    iterations: int
+    seconds: float
+
+
+def _one_search(data: Any, options: PlanOptions, seed: int) -> _Run:
+    n = data.num_clients
+    res = _pyvrp_solve(
+        data,
+        options.time_limit(n),
+        dataclasses.replace(options, seed=seed, iterations=options.iteration_budget(n)),
+        prizes=True,
+        patience=options.patience(n),
+    )
     best = res.best
     routes: list[tuple[int, list[int]]] = []
     if best.is_feasible():
@@ -1781,27 +1847,59 @@ def solve_model(model: RoutingModel, options: PlanOptions = PlanOptions()) -> Mo
             if clients:
                 routes.append((r.vehicle_type(), clients))
     cost = float(res.cost()) if best.is_feasible() else math.inf
-    return ModelSolution(
-        routes, best.is_feasible(), cost, res.num_iterations, res.runtime, fallback
+    return _Run(routes, best.is_feasible(), cost, res.num_iterations, res.runtime)
+
+
+def _search(data: Any, options: PlanOptions) -> _Run:
+    """One search, or two on two cores (seeds ``seed``, ``seed + 1``), best kept.
+
+    Each search stops on its own iteration budget, so the result does not
+    depend on which finishes first: the better cost wins, the first seed on
+    a tie.
+    """
+    if options.searches(data.num_clients) < 2:
+        return _one_search(data, options, options.seed)
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        other = pool.submit(_one_search, data, options, options.seed + 1)
+        first = _one_search(data, options, options.seed)
+        second = other.result()
+    best = first if (first.feasible, -first.cost) >= (second.feasible, -second.cost) else second
+    return dataclasses.replace(
+        best,
+        iterations=first.iterations + second.iterations,
+        seconds=time.perf_counter() - t0,
     )
 
 
-def _pyvrp_solve(data: Any, seconds: float, options: PlanOptions, *, prizes: bool = False) -> Any:
+def _pyvrp_solve(
+    data: Any,
+    seconds: float,
+    options: PlanOptions,
+    *,
+    prizes: bool = False,
+    patience: int | None = None,
+) -> Any:
     """Run PyVRP; with ``prizes``, penalties can outgrow every prize.
 
     PyVRP caps its penalty weights (per unit of time warp or excess load) at
     ``1e5`` by default. A prize above the cap makes breaking a window or a
     restriction pay off, and the search may never find a feasible plan: the
     cap is raised to a hundred times the largest prize, and the search starts
-    from the empty plan (feasible when nothing is required).
+    from the empty plan (feasible when nothing is required). ``patience``
+    stops the search after that many iterations without improvement.
     """
     from pyvrp import PenaltyParams, Solution, SolveParams, solve
     from pyvrp.exceptions import PenaltyBoundWarning
-    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
-    stop: Any = MaxRuntime(max(seconds, 0.01))
+    criteria: list[Any] = [MaxRuntime(max(seconds, 0.01))]
     if options.iterations is not None:
-        stop = MultipleCriteria([MaxIterations(options.iterations), stop])
+        criteria.append(MaxIterations(options.iterations))
+    if patience is not None:
+        criteria.append(NoImprovement(patience))
+    stop: Any = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
     kw: dict[str, Any] = {}
     if prizes:
         top = max((c.prize for c in data.clients()), default=0)
@@ -2168,6 +2266,8 @@ def plan_routes(
             "seed": options.seed,
             "objective": options.objective,
             "time_limit_s": options.time_limit(len(model.visits)),
+            "iteration_budget": options.iteration_budget(len(model.clients)),
+            "searches": options.searches(len(model.clients)),
             "iterations": solution.iterations,
             "solver_s": round(solution.seconds, 3),
             "matrix_s": round(t_matrix, 3),
@@ -2519,526 +2619,6 @@ def plan_for_reps(
     if output is not None:
         plan.to_json(output)
     return plan
-
-
-def plan_command(
-    session: Session,
-    actor: Actor,
-    rep: str,
-    date: str,
-    *,
-    days: int = 1,
-    seconds: float | None = None,
-    output: str | Path = "plan.json",
-    seed: int = 0,
-    profile: str = "drive",
-) -> dict[str, Any]:
-    """Run ``python -m gcrm plan`` (the CLI wires its options to this).
-
-    Parameters
-    ----------
-    session, actor
-        Open session and the acting user.
-    rep
-        Username of the rep to plan.
-    date
-        First date, ``YYYY-MM-DD``.
-    days, seconds, seed, profile
-        See :func:`plan_for_reps`.
-    output
-        Where the plan's JSON goes.
-
-    Returns
-    -------
-    dict
-        A one-line summary for stdout: ``output``, ``routes``, ``visits``,
-        ``dropped``, ``drive_s``, ``distance_m``.
-    """
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        msg = f"invalid date {date!r}: expected YYYY-MM-DD"
-        raise InputError(msg) from None
-    plan = plan_for_reps(
-        session,
-        actor,
-        [rep],
-        day,
-        days=days,
-        seconds=seconds,
-        seed=seed,
-        profile=profile,
-        output=output,
-    )
-    return {
-        "output": str(output),
-        "routes": len(plan.routes),
-        "visits": len(plan.planned_visit_ids()),
-        "dropped": len(plan.dropped),
-        "drive_s": sum(r.drive_s for r in plan.routes),
-        "distance_m": sum(r.distance_m for r in plan.routes),
-    }
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def to_gpx(plan: Plan) -> str:
-    """Write a plan as GPX 1.1: a waypoint per visit and a track per route.
-
-    Parameters
-    ----------
-    plan
-        The plan.
-
-    Returns
-    -------
-    str
-        GPX XML. Waypoints are named ``"<rep> <date> #<n> <name>"`` and carry
-        the visit's start time; tracks follow the route geometry (or straight
-        lines between stops when the plan has none).
-    """
-    import gpxpy.gpx
-
-    gpx = gpxpy.gpx.GPX()
-    gpx.creator = "gcrm"
-    for r in plan.routes:
-        for n, s in enumerate(r.stops, start=1):
-            wpt = gpxpy.gpx.GPXWaypoint(
-                latitude=s.lat,
-                longitude=s.lon,
-                time=s.start,
-                name=f"{r.rep} {r.date.isoformat()} #{n} {s.name}".strip(),
-                description=(
-                    f"{s.start:%H:%M}-{s.end:%H:%M} {s.address}".strip()
-                    + (" (done)" if s.status == "done" else "")
-                ),
-            )
-            wpt.type = "visit"
-            gpx.waypoints.append(wpt)
-        track = gpxpy.gpx.GPXTrack(name=f"{r.rep} {r.date.isoformat()}")
-        seg = gpxpy.gpx.GPXTrackSegment()
-        pts = r.geometry or [list(p) for p in r.points()]
-        for lat, lon in pts:
-            seg.points.append(gpxpy.gpx.GPXTrackPoint(lat, lon))
-        track.segments.append(seg)
-        gpx.tracks.append(track)
-    return str(gpx.to_xml(version="1.1"))
-
-
-def to_ics(plan: Plan, *, timezone: str | None = None) -> str:
-    """Write a plan as iCalendar: one event per visit.
-
-    Parameters
-    ----------
-    plan
-        The plan.
-    timezone
-        IANA zone of the plan's local times (e.g. ``"Europe/Helsinki"``);
-        default: floating local times.
-
-    Returns
-    -------
-    str
-        The calendar (``text/calendar``).
-    """
-    from icalendar import Calendar, Event
-
-    tz = None
-    if timezone:
-        from zoneinfo import ZoneInfo
-
-        tz = ZoneInfo(timezone)
-    cal = Calendar()
-    cal.add("prodid", "-//gcrm//route planning//EN")
-    cal.add("version", "2.0")
-    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    for r in plan.routes:
-        for n, s in enumerate(r.stops, start=1):
-            ev = Event()
-            ev.add("uid", f"{s.visit_id}-{r.date.isoformat()}-{r.rep}@gcrm")
-            ev.add("dtstamp", stamp)
-            ev.add("dtstart", s.start.replace(tzinfo=tz) if tz else s.start)
-            ev.add("dtend", s.end.replace(tzinfo=tz) if tz else s.end)
-            ev.add("summary", f"Visit: {s.name}" if s.name else f"Visit {s.visit_id}")
-            if s.address:
-                ev.add("location", s.address)
-            ev.add("geo", (s.lat, s.lon))
-            ev.add(
-                "description",
-                f"Stop {n} of {len(r.stops)} for {r.rep_name or r.rep}; "
-                f"arrive {s.arrival:%H:%M}, drive {round(s.leg_duration_s / 60)} min.",
-            )
-            ev.add("categories", ["gcrm-visit"])
-            cal.add_component(ev)
-    return cal.to_ical().decode("utf-8")
-
-
-def google_maps_links(
-    route: RoutePlan,
-    *,
-    max_waypoints: int = MAX_LINK_WAYPOINTS,
-    travel_mode: str | None = "driving",
-) -> list[str]:
-    """Google Maps direction links for a route, split into legs.
-
-    Each link goes from an origin to a destination through at most
-    ``max_waypoints`` waypoints; the next link starts at the previous link's
-    destination. The points are the start, the stops and the end (for a
-    re-planned route: the resume point, the stops not done and the end).
-
-    Parameters
-    ----------
-    route
-        The route.
-    max_waypoints
-        Waypoints per link (Google allows 9 on mobile).
-    travel_mode
-        ``driving``, ``walking``, ``bicycling`` or ``None``.
-
-    Returns
-    -------
-    list of str
-        URLs of the form ``https://www.google.com/maps/dir/?api=1&origin=...``.
-    """
-    from urllib.parse import urlencode
-
-    if max_waypoints < 0:
-        raise InputError("max_waypoints must not be negative")
-    pts = route.remaining_points()
-    if len(pts) < 2:
-        return []
-    links = []
-    i = 0
-    step = max_waypoints + 1
-    while i < len(pts) - 1:
-        j = min(i + step, len(pts) - 1)
-        params = {
-            "api": "1",
-            "origin": _ll(pts[i]),
-            "destination": _ll(pts[j]),
-        }
-        if j - i > 1:
-            params["waypoints"] = "|".join(_ll(p) for p in pts[i + 1 : j])
-        if travel_mode:
-            params["travelmode"] = travel_mode
-        links.append("https://www.google.com/maps/dir/?" + urlencode(params, safe="|,"))
-        i = j
-    return links
-
-
-def _ll(p: tuple[float, float]) -> str:
-    return f"{p[0]:.6f},{p[1]:.6f}"
-
-
-def route_map_png(
-    route: RoutePlan,
-    *,
-    G: nx.MultiDiGraph | None = None,
-    width_px: int = 900,
-    height_px: int = 700,
-) -> bytes:
-    """Draw a static map of a route offline (matplotlib, no tiles).
-
-    Parameters
-    ----------
-    route
-        The route (its geometry, or straight legs when it has none).
-    G
-        Road graph to draw as a thin grey background (optional).
-    width_px, height_px
-        Image size.
-
-    Returns
-    -------
-    bytes
-        A PNG image with numbered stops, the start and end, and the credit
-        "© OpenStreetMap contributors".
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    dpi = 100
-    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
-    rect = (0.02, 0.05, 0.96, 0.88)
-    ax = fig.add_axes(rect)
-    geom = route.geometry or [list(p) for p in route.points()]
-    lats = np.array([p[0] for p in geom] + [p[0] for p in route.points()])
-    lons = np.array([p[1] for p in geom] + [p[1] for p in route.points()])
-    kx = max(math.cos(math.radians(float(np.mean(lats)))), 1e-6)  # metres per degree, x / y
-    half_y = max(float(np.ptp(lats)) * 0.54, 0.0008)
-    half_x = max(float(np.ptp(lons)) * 0.54, 0.0008 / kx)
-    # Fill the axes: widen whichever side is short for the axes' shape.
-    shape = (rect[2] * width_px) / (rect[3] * height_px)
-    if half_x * kx / half_y < shape:
-        half_x = half_y * shape / kx
-    else:
-        half_y = half_x * kx / shape
-    cy, cx = (lats.min() + lats.max()) / 2, (lons.min() + lons.max()) / 2
-    box = (cx - half_x, cx + half_x, cy - half_y, cy + half_y)
-    if G is not None:
-        _draw_streets(ax, G, box)
-    ax.plot(
-        [p[1] for p in geom],
-        [p[0] for p in geom],
-        color="#1f6fd1",
-        linewidth=2.5,
-        alpha=0.85,
-        zorder=2,
-    )
-    ax.scatter([route.start_lon], [route.start_lat], marker="s", s=90, c="#2a9d2a", zorder=4)
-    ax.scatter([route.end_lon], [route.end_lat], marker="D", s=70, c="#b22222", zorder=4)
-    for n, s in enumerate(route.stops, start=1):
-        color = "#888888" if s.status == "done" else "#f28c28"
-        ax.scatter([s.lon], [s.lat], s=220, c=color, edgecolors="black", zorder=5)
-        ax.annotate(
-            str(n),
-            (s.lon, s.lat),
-            ha="center",
-            va="center",
-            fontsize=8,
-            fontweight="bold",
-            zorder=6,
-        )
-    ax.set_xlim(box[0], box[1])
-    ax.set_ylim(box[2], box[3])
-    ax.set_aspect(1 / kx)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(
-        f"{route.rep_name or route.rep} — {route.date.isoformat()}", fontsize=11, loc="left"
-    )
-    fig.text(0.99, 0.01, OSM_CREDIT, ha="right", va="bottom", fontsize=8, color="#333333")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
-def _draw_streets(ax: Any, G: Any, box: tuple[float, float, float, float]) -> None:
-    from matplotlib.collections import LineCollection
-
-    lines = []
-    xs = G.nodes
-    for u, v, d in G.edges(data=True):
-        geom = d.get("geometry")
-        if geom is not None:
-            xy = list(geom.coords)
-        else:
-            xy = [(xs[u]["x"], xs[u]["y"]), (xs[v]["x"], xs[v]["y"])]
-        if any(box[0] <= x <= box[1] and box[2] <= y <= box[3] for x, y in xy):
-            lines.append(xy)
-    ax.add_collection(LineCollection(lines, colors="#cccccc", linewidths=0.7, zorder=1))
-
-
-def itinerary_html(plan: Plan, *, G: nx.MultiDiGraph | None = None, maps: bool = True) -> str:
-    """A printable itinerary: per route a map, the stops and the totals.
-
-    Parameters
-    ----------
-    plan
-        The plan.
-    G
-        Road graph for the maps' street background (optional).
-    maps
-        Embed a static map per route (PNG, drawn offline).
-
-    Returns
-    -------
-    str
-        A standalone HTML page (no external resources).
-    """
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Itinerary</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #bbb;padding:3px 6px;font-size:90%}"
-        "th{background:#eee}.route{page-break-after:always}.small{color:#555;font-size:80%}"
-        "</style></head><body>",
-    ]
-    for r in plan.routes:
-        parts.append("<div class='route'>")
-        parts.append(f"<h2>{e(r.rep_name or r.rep)} — {e(r.date.isoformat())}</h2>")
-        parts.append(
-            f"<p>Leave {r.departure:%H:%M}, back {r.arrival:%H:%M}; {len(r.stops)} visits, "
-            f"drive {_hm(r.drive_s)}, {r.distance_m / 1000:.1f} km, work {_hm(r.work_s)}.</p>"
-        )
-        if maps:
-            png = base64.b64encode(route_map_png(r, G=G)).decode("ascii")
-            parts.append(
-                f"<img alt='map of the route' style='max-width:100%' "
-                f"src='data:image/png;base64,{png}'>"
-            )
-        parts.append(
-            "<table><tr><th>#</th><th>Arrive</th><th>Wait</th><th>Visit</th><th>Leave</th>"
-            "<th>Account</th><th>Address</th><th>Drive</th><th>km</th></tr>"
-        )
-        for n, s, lunch_here in _rows(r):
-            if lunch_here == "start":
-                parts.append(_lunch_row(r))
-            parts.append(
-                f"<tr><td>{n}</td><td>{s.arrival:%H:%M}</td><td>{round(s.wait_s / 60)} min</td>"
-                f"<td>{s.start:%H:%M}–{s.end:%H:%M}</td><td>{s.departure:%H:%M}</td>"
-                f"<td>{e(s.name)}{' (done)' if s.status == 'done' else ''}</td>"
-                f"<td>{e(s.address)}</td><td>{round(s.leg_duration_s / 60)} min</td>"
-                f"<td>{s.leg_distance_m / 1000:.1f}</td></tr>"
-            )
-            if lunch_here == "after":
-                parts.append(_lunch_row(r))
-        parts.append(
-            f"<tr><td></td><td>{r.arrival:%H:%M}</td><td></td><td></td><td></td>"
-            f"<td>Back at the end location</td><td></td>"
-            f"<td>{round(r.return_leg_duration_s / 60)} min</td>"
-            f"<td>{r.return_leg_distance_m / 1000:.1f}</td></tr>"
-        )
-        if r.lunch is not None and r.lunch.place == "end":
-            parts.append(_lunch_row(r))
-        parts.append("</table>")
-        mode = GOOGLE_TRAVEL_MODES.get(plan.profile, "driving")
-        for k, url in enumerate(google_maps_links(r, travel_mode=mode), start=1):
-            parts.append(f"<p class='small'><a href='{e(url)}'>Directions, part {k}</a></p>")
-        parts.append(f"<p class='small'>Map data {e(OSM_CREDIT)}.</p></div>")
-    if plan.dropped:
-        parts.append("<h2>Not planned</h2><table><tr><th>Visit</th><th>Reason</th></tr>")
-        for d in plan.dropped:
-            parts.append(f"<tr><td>{e(d.name or d.visit_id)}</td><td>{e(d.reason)}</td></tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
-def _rows(r: RoutePlan) -> list[tuple[int, PlannedStop, str | None]]:
-    out = []
-    for n, s in enumerate(r.stops, start=1):
-        here = None
-        if r.lunch is not None:
-            if r.lunch.place == "start" and n == 1:
-                here = "start"
-            elif r.lunch.place == "stop" and r.lunch.stop_index == n - 1:
-                here = "after"
-        out.append((n, s, here))
-    return out
-
-
-def _lunch_row(r: RoutePlan) -> str:
-    assert r.lunch is not None
-    return (
-        f"<tr><td></td><td colspan='8'><b>Lunch break</b> {r.lunch.start:%H:%M}–"
-        f"{r.lunch.end:%H:%M}</td></tr>"
-    )
-
-
-def _hm(seconds: int) -> str:
-    m = round(seconds / 60)
-    return f"{m // 60} h {m % 60:02d} min"
-
-
-def itinerary_pdf(
-    plan: Plan, path: str | Path | None = None, *, G: nx.MultiDiGraph | None = None
-) -> bytes:
-    """A printable itinerary as PDF (reportlab): per route a map and the stops.
-
-    Parameters
-    ----------
-    plan
-        The plan.
-    path
-        Also write the PDF here.
-    G
-        Road graph for the maps' street background (optional).
-
-    Returns
-    -------
-    bytes
-        The PDF.
-    """
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.lib.units import cm
-    from reportlab.platypus import (
-        Image,
-        PageBreak,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
-
-    styles = getSampleStyleSheet()
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf, pagesize=A4, leftMargin=1.5 * cm, rightMargin=1.5 * cm, title="Itinerary"
-    )
-    story: list[Any] = []
-    e = html.escape
-    for k, r in enumerate(plan.routes):
-        if k:
-            story.append(PageBreak())
-        story.append(Paragraph(f"{e(r.rep_name or r.rep)} — {r.date.isoformat()}", styles["h2"]))
-        story.append(
-            Paragraph(
-                f"Leave {r.departure:%H:%M}, back {r.arrival:%H:%M}; {len(r.stops)} visits, "
-                f"drive {_hm(r.drive_s)}, {r.distance_m / 1000:.1f} km, work {_hm(r.work_s)}.",
-                styles["Normal"],
-            )
-        )
-        story.append(Spacer(1, 0.3 * cm))
-        png = route_map_png(r, G=G, width_px=900, height_px=620)
-        story.append(Image(io.BytesIO(png), width=17 * cm, height=17 * cm * 620 / 900))
-        rows = [["#", "Arrive", "Visit", "Account", "Drive", "km"]]
-        for n, s, here in _rows(r):
-            if here == "start" and r.lunch is not None:
-                rows.append(["", "", f"{r.lunch.start:%H:%M}–{r.lunch.end:%H:%M}", "Lunch", "", ""])
-            rows.append(
-                [
-                    str(n),
-                    f"{s.arrival:%H:%M}",
-                    f"{s.start:%H:%M}–{s.end:%H:%M}",
-                    Paragraph(
-                        e(s.name + (" (done)" if s.status == "done" else "")), styles["Normal"]
-                    ),
-                    f"{round(s.leg_duration_s / 60)} min",
-                    f"{s.leg_distance_m / 1000:.1f}",
-                ]
-            )
-            if here == "after" and r.lunch is not None:
-                rows.append(["", "", f"{r.lunch.start:%H:%M}–{r.lunch.end:%H:%M}", "Lunch", "", ""])
-        rows.append(
-            [
-                "",
-                f"{r.arrival:%H:%M}",
-                "",
-                "Back",
-                f"{round(r.return_leg_duration_s / 60)} min",
-                f"{r.return_leg_distance_m / 1000:.1f}",
-            ]
-        )
-        if r.lunch is not None and r.lunch.place == "end":
-            rows.append(["", "", f"{r.lunch.start:%H:%M}–{r.lunch.end:%H:%M}", "Lunch", "", ""])
-        table = Table(rows, colWidths=[1 * cm, 1.6 * cm, 2.6 * cm, 8 * cm, 1.8 * cm, 1.4 * cm])
-        table.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-                    ("FONTSIZE", (0, 0), (-1, -1), 8),
-                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ]
-            )
-        )
-        story.append(Spacer(1, 0.3 * cm))
-        story.append(table)
-        story.append(Spacer(1, 0.2 * cm))
-        story.append(Paragraph(f"Map data {e(OSM_CREDIT)}.", styles["Italic"]))
-    if not plan.routes:
-        story.append(Paragraph("No routes planned.", styles["Normal"]))
-    doc.build(story)
-    pdf = buf.getvalue()
-    if path is not None:
-        Path(path).write_bytes(pdf)
-    return pdf
 
 
 # --------------------------------------------------------------------------- benchmark instances
@@ -3485,25 +3065,18 @@ __all__ = [
     "build_problem",
     "check_plan_rules",
     "due_date",
-    "google_maps_links",
     "improve_tour",
     "instance_data",
-    "itinerary_html",
-    "itinerary_pdf",
     "model_points",
     "open_intervals",
-    "plan_command",
     "plan_for_reps",
     "plan_routes",
     "rep_from_user",
     "replan",
-    "route_map_png",
     "schedule_solution",
     "solve_instance",
     "solve_instance_file",
     "solve_model",
-    "to_gpx",
-    "to_ics",
     "visit_windows",
     "visits_from_accounts",
 ]

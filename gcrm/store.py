@@ -35,6 +35,7 @@ from gcrm.db.models import (
     Region,
     Territory,
     User,
+    VisitCheckin,
 )
 from gcrm.redact import redact_json, redact_text, secret_pattern
 from gcrm.territory_rule import clip_to_region
@@ -515,6 +516,107 @@ def log_interaction(
 STANDARD_OUTCOMES: frozenset[str] = frozenset(
     {"order", "follow-up", "no decision", "not interested", "demo booked"}
 )
+
+
+def record_checkin(
+    session: Session,
+    actor: Actor,
+    account_id: int,
+    *,
+    kind: str,
+    at: dt.datetime,
+    lat: float | None = None,
+    lon: float | None = None,
+    accuracy_m: float | None = None,
+    distance_m: float | None = None,
+    far: bool = False,
+    visit_day: dt.date | None = None,
+) -> VisitCheckin:
+    """Store a check-in or check-out (see :func:`gcrm.day_actions.check_in`).
+
+    Parameters
+    ----------
+    session, actor
+        Open session and the acting user (needs ``edit``).
+    account_id
+        The account (must be in scope).
+    kind
+        ``"in"`` or ``"out"``.
+    at
+        When (UTC, naive).
+    lat, lon, accuracy_m, distance_m, far
+        The device position, its accuracy, the distance to the account and
+        whether it is flagged as far.
+    visit_day
+        The planned day.
+
+    Returns
+    -------
+    VisitCheckin
+        The stored row.
+    """
+    require(actor, "edit")
+    account = get_account(session, actor, account_id)
+    row = VisitCheckin(
+        account_id=account.id,
+        user_id=actor.id,
+        kind=kind,
+        at=at,
+        visit_day=visit_day,
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy_m,
+        distance_m=distance_m,
+        far=far,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def checkins_frame(
+    session: Session, actor: Actor, *, account_id: int | None = None
+) -> pd.DataFrame:
+    """Check-ins in the actor's scope, newest first.
+
+    Parameters
+    ----------
+    session, actor
+        Open session and the acting user.
+    account_id
+        Only this account's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id, account_id, user, kind, at, visit_day, lat, lon, accuracy_m,
+        distance_m, far``.
+    """
+    require(actor, "view")
+    stmt = (
+        select(
+            VisitCheckin.id,
+            VisitCheckin.account_id,
+            User.username.label("user"),
+            VisitCheckin.kind,
+            VisitCheckin.at,
+            VisitCheckin.visit_day,
+            VisitCheckin.lat,
+            VisitCheckin.lon,
+            VisitCheckin.accuracy_m,
+            VisitCheckin.distance_m,
+            VisitCheckin.far,
+        )
+        .join(Account, Account.id == VisitCheckin.account_id)
+        .outerjoin(User, User.id == VisitCheckin.user_id)
+        .where(account_scope(actor))
+        .order_by(VisitCheckin.at.desc(), VisitCheckin.id.desc())
+    )
+    if account_id is not None:
+        stmt = stmt.where(VisitCheckin.account_id == account_id)
+    cols = ["id", "account_id", "user", "kind", "at", "visit_day", "lat", "lon",
+            "accuracy_m", "distance_m", "far"]  # fmt: skip
+    return pd.DataFrame([tuple(r) for r in session.execute(stmt)], columns=cols)
 
 
 def interactions_frame(

@@ -36,7 +36,7 @@ def _expected(s, territory: str) -> dict[str, float]:
     covered = [
         a
         for a in with_target
-        if a.last_visit is not None and (TODAY - a.last_visit).days <= a.visit_every_days
+        if a.last_visit is not None and (TODAY - a.last_visit).days < a.visit_every_days
     ]
     return {
         "accounts": len(accounts),

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import math
 import random
 from collections import Counter
 from urllib.parse import parse_qs, urlparse
@@ -21,7 +22,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from gcrm import routing
+from gcrm import day_actions, itinerary_export, routing
+from gcrm._errors import InputError, NotFoundError
 from gcrm.matrix import travel_matrix
 from gcrm.network import build_network
 from gcrm.routing import (
@@ -502,46 +504,63 @@ def long_plan(G: nx.MultiDiGraph) -> Plan:
     lat, lon = _points(G, 1, 81)[0]
     pts = _points(G, 24, 82)
     visits = [
-        Visit(f"x{i}", a, b, minutes=15, name=f"Café <{i}> & Co") for i, (a, b) in enumerate(pts)
+        Visit(f"x{i}", a, b, minutes=15, name=f"Café <{i}> & Co", address=f"Mannerheimintie {i} A")
+        for i, (a, b) in enumerate(pts)
     ]
     problem = PlanningProblem(tuple(visits), (Rep("ann", (lat, lon), name="Ann"),), (DAY1,))
     return routing.plan_routes(problem, G=G, options=FAST)
 
 
-def test_gpx_parses_back(long_plan: Plan) -> None:
-    """The GPX holds a waypoint per visit and a track per route (gpxpy reads it)."""
+def test_gpx_times_are_utc_and_equal_the_local_times(long_plan: Plan) -> None:
+    """The GPX holds a waypoint per visit and a track per route (gpxpy reads it); each
+    waypoint's time is UTC and equals the visit's local (Helsinki) start."""
+    from zoneinfo import ZoneInfo
+
     import gpxpy
 
-    gpx = gpxpy.parse(routing.to_gpx(long_plan))
+    text = itinerary_export.to_gpx(long_plan, timezone="Europe/Helsinki")
+    gpx = gpxpy.parse(text)
     stops = [s for r in long_plan.routes for s in r.stops]
     assert len(gpx.waypoints) == len(stops) > 10
     assert gpx.waypoints[0].latitude == pytest.approx(stops[0].lat)
-    assert gpx.waypoints[0].time.replace(tzinfo=None) == stops[0].start
+    hel = ZoneInfo("Europe/Helsinki")
+    for w, s in zip(gpx.waypoints, stops, strict=True):
+        assert w.time.utcoffset() == dt.timedelta(0)
+        assert w.time == s.start.replace(tzinfo=hel)
+        assert w.time.astimezone(hel).replace(tzinfo=None) == s.start
+    assert "Z</time>" in text  # written as UTC, as GPX 1.1 requires
     assert len(gpx.tracks) == len(long_plan.routes)
     assert len(gpx.tracks[0].segments[0].points) == len(long_plan.routes[0].geometry)
 
 
-def test_ics_parses_back(long_plan: Plan) -> None:
-    """The calendar holds one event per visit at the visit's times (icalendar reads it)."""
+def test_ics_has_a_vtimezone_for_its_tzid(long_plan: Plan) -> None:
+    """One event per visit at the visit's local times, with TZID and a matching
+    VTIMEZONE (RFC 5545); icalendar reads it back."""
+    from zoneinfo import ZoneInfo
+
     from icalendar import Calendar
 
-    cal = Calendar.from_ical(routing.to_ics(long_plan))
+    text = itinerary_export.to_ics(long_plan, timezone="Europe/Helsinki")
+    cal = Calendar.from_ical(text)
     events = list(cal.walk("VEVENT"))
     stops = [s for r in long_plan.routes for s in r.stops]
     assert len(events) == len(stops)
-    assert events[0].decoded("dtstart") == stops[0].start
-    assert events[0].decoded("dtend") == stops[0].end
+    start = events[0].decoded("dtstart")
+    assert start.tzinfo is not None
+    assert start == stops[0].start.replace(tzinfo=ZoneInfo("Europe/Helsinki"))
+    assert events[0].decoded("dtend").replace(tzinfo=None) == stops[0].end
+    tzids = {str(events[0]["dtstart"].params["TZID"])}
+    zones = {str(z["TZID"]) for z in cal.walk("VTIMEZONE")}
+    assert tzids == zones == {"Europe/Helsinki"}
     assert str(events[0]["summary"]).startswith("Visit:")
     assert len({str(e["uid"]) for e in events}) == len(events)
-    tz = Calendar.from_ical(routing.to_ics(long_plan, timezone="Europe/Helsinki"))
-    assert next(iter(tz.walk("VEVENT"))).decoded("dtstart").tzinfo is not None
 
 
 def test_google_links_hold_at_most_nine_waypoints(long_plan: Plan) -> None:
     """Links have at most nine waypoints; each starts where the previous ended,
     and together they pass every point in order."""
     route = long_plan.routes[0]
-    links = routing.google_maps_links(route)
+    links = itinerary_export.google_maps_links(route)
     assert len(links) >= 3
     path: list[str] = []
     for k, url in enumerate(links):
@@ -559,20 +578,58 @@ def test_google_links_hold_at_most_nine_waypoints(long_plan: Plan) -> None:
 
 
 def test_itinerary_html_and_pdf(long_plan: Plan, G: nx.MultiDiGraph) -> None:
-    """The printable itinerary has the map (offline, credited) and every stop, escaped."""
+    """The printable itinerary has the map (offline, credited) and every stop, escaped;
+    the PDF is as complete as the HTML: addresses, lunch, return and the not-planned list."""
     from pypdf import PdfReader
 
-    page = routing.itinerary_html(long_plan)
+    plan = dataclasses.replace(
+        long_plan,
+        dropped=[routing.DroppedVisit("gone", None, "Kiosk Gone", routing.REASON_CLOSED)],
+    )
+    page = itinerary_export.itinerary_html(plan)
     assert "© OpenStreetMap contributors" in page
     assert "data:image/png;base64," in page
     assert "Café &lt;0&gt; &amp; Co" in page and "<0>" not in page
-    assert "Lunch break" in page
-    pdf = routing.itinerary_pdf(long_plan, G=G)
+    assert "Lunch break" in page and "Back at the end location" in page
+    assert "Not planned" in page and "Kiosk Gone" in page
+    pdf = itinerary_export.itinerary_pdf(plan, G=G)
     assert pdf.startswith(b"%PDF")
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-    assert "OpenStreetMap contributors" in text and "Café <0> & Co" in text
-    png = routing.route_map_png(long_plan.routes[0])
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    flat = " ".join(text.split())
+    assert "OpenStreetMap contributors" in flat and "Café <0> & Co" in flat
+    for s in plan.routes[0].stops[:3]:
+        assert s.address and s.address in flat
+    assert "Lunch break" in flat and "Back at the end location" in flat
+    assert "Not planned" in flat and "Kiosk Gone" in flat and routing.REASON_CLOSED in flat
+    png = itinerary_export.route_map_png(plan.routes[0])
     assert png.startswith(b"\x89PNG")
+
+
+def test_itinerary_rows_place_lunch_and_return(long_plan: Plan) -> None:
+    """Rows come in time order: the lunch row between the stops it falls between, the
+    return last (or just before an end-of-day lunch)."""
+    route = long_plan.routes[0]
+    rows = itinerary_export.itinerary_rows(route)
+    kinds = [r["kind"] for r in rows]
+    assert kinds.count("stop") == len(route.stops) and kinds.count("back") == 1
+    if route.lunch is not None:
+        i = kinds.index("lunch")
+        before = [r for r in rows[:i] if r["kind"] == "stop"]
+        after = [r for r in rows[i:] if r["kind"] == "stop"]
+        assert all(s.end <= route.lunch.start for s in route.stops[: len(before)])
+        assert all(s.start >= route.lunch.end for s in route.stops[len(before) :][: len(after)])
+
+
+def test_links_for_the_phone() -> None:
+    """Navigate opens directions to the stop; Call dials the number as typed."""
+    url = itinerary_export.navigate_link(60.1699, 24.9384)
+    q = parse_qs(urlparse(url).query)
+    assert q["destination"] == ["60.169900,24.938400"] and "origin" not in q
+    assert itinerary_export.tel_link("+358 40 123 4567") == "tel:+358401234567"
+    assert itinerary_export.tel_link("(09) 123-456") == "tel:09123456"
+    assert itinerary_export.tel_link("00358 9 1234") == "tel:+35891234"
+    assert itinerary_export.tel_link("n/a") is None and itinerary_export.tel_link(None) is None
+    assert itinerary_export.geo_link(60.1, 24.9, "A").startswith("geo:60.100000,24.900000?q=")
 
 
 # --------------------------------------------------------------------------- store
@@ -871,3 +928,185 @@ def test_nothing_to_plan(G: nx.MultiDiGraph) -> None:
     plan = routing.plan_routes(problem, G=G, options=FAST)
     assert plan.routes == []
     assert {d.reason for d in plan.dropped} == {routing.REASON_NO_DAY}
+
+
+# --------------------------------------------------------------------------- budget
+
+
+def test_quantiles_match_average_ranks() -> None:
+    """numpy's argsort ranks equal scipy's average ranks, ties included."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 10, 57):
+        v = rng.integers(0, 6, size=n).astype(float)
+        want = (rankdata(v, method="average") - 1) / (n - 1)
+        assert np.allclose(routing._quantiles(v), want)
+    assert routing._quantiles([5.0]).tolist() == [1.0]
+
+
+def test_small_problem_stops_early_and_repeats(G: nx.MultiDiGraph) -> None:
+    """With the default budget a 20-visit day stops long before its iteration budget
+    (no improvement), and the same seed gives the same plan (no wall-time limit hit)."""
+    problem = PlanningProblem(tuple(_visits(G, 20, seed=61)), (_rep(G, "ann", 62),), (DAY1,))
+    opts = PlanOptions(seed=3, geometry=False)
+    a = routing.plan_routes(problem, G=G, options=opts)
+    assert a.stats["iterations"] < a.stats["iteration_budget"]
+    assert a.stats["solver_s"] < opts.time_limit(20)
+    b = routing.plan_routes(problem, G=G, options=opts)
+    assert [[s.visit_id for s in r.stops] for r in a.routes] == [
+        [s.visit_id for s in r.stops] for r in b.routes
+    ]
+    check_plan(problem, a, G)
+
+
+def test_two_searches_keep_the_better_plan(G: nx.MultiDiGraph) -> None:
+    """Two searches (two processes) repeat for a seed and are never worse than one."""
+    problem = PlanningProblem(
+        tuple(_visits(G, 40, seed=71)), (_rep(G, "ann", 72), _rep(G, "bob", 73)), (DAY1,)
+    )
+    lats, lons, ids = routing.model_points(problem)
+    model = routing.build_model(problem, travel_matrix(G, lats, lons, ids=ids))
+    one = routing.solve_model(model, PlanOptions(seed=5, iterations=600, workers=1))
+    two = routing.solve_model(model, PlanOptions(seed=5, iterations=600, workers=2))
+    again = routing.solve_model(model, PlanOptions(seed=5, iterations=600, workers=2))
+    assert two.cost <= one.cost
+    assert (two.routes, two.cost) == (again.routes, again.cost)
+    assert PlanOptions().searches(routing.PARALLEL_MIN_CLIENTS - 1) == 1
+
+
+# --------------------------------------------------------------------------- by hand
+
+
+@pytest.fixture(scope="module")
+def day_plan(G: nx.MultiDiGraph) -> Plan:
+    """A one-rep day of eight visits open all day."""
+    visits = [
+        dataclasses.replace(v, opening_hours=None, minutes=20) for v in _visits(G, 8, seed=91)
+    ]
+    problem = PlanningProblem(tuple(visits), (_rep(G, "ann", 92),), (DAY1,))
+    return routing.plan_routes(problem, G=G, options=FAST)
+
+
+def test_reorder_recomputes_times_over_the_roads(day_plan: Plan, G: nx.MultiDiGraph) -> None:
+    """Reversing the stops keeps the rep's order and times every leg by the matrix."""
+    route = day_plan.routes[0]
+    order = [s.visit_id for s in reversed(route.stops)]
+    new = day_actions.reorder(day_plan, rep="ann", day=DAY1, order=order, G=G)
+    r = new.routes[0]
+    assert [s.visit_id for s in r.stops] == order
+    pts = [(r.start_lat, r.start_lon), *[(s.lat, s.lon) for s in r.stops], (r.end_lat, r.end_lon)]
+    tm = travel_matrix(G, [p[0] for p in pts], [p[1] for p in pts])
+    t = r.departure
+    for k, s in enumerate(r.stops, start=1):
+        assert s.leg_duration_s == math.ceil(tm.durations[k - 1, k])
+        assert s.arrival == t + dt.timedelta(seconds=s.leg_duration_s)
+        assert s.start == s.arrival + dt.timedelta(seconds=s.wait_s)
+        assert s.end - s.start == dt.timedelta(minutes=20)
+        t = s.departure
+    assert r.arrival == t + dt.timedelta(seconds=r.return_leg_duration_s)
+    assert day_plan.routes[0].stops[0].visit_id == route.stops[0].visit_id  # old plan intact
+    with pytest.raises(InputError, match="every stop"):
+        day_actions.reorder(day_plan, rep="ann", day=DAY1, order=order[:-1], G=G)
+
+
+def test_broken_windows_are_shown_not_refused(day_plan: Plan, G: nx.MultiDiGraph) -> None:
+    """Moving a stop that closes early to the end of the day keeps the order and reports
+    the broken opening hours."""
+    route = day_plan.routes[0]
+    first = route.stops[0]
+    closes = (first.end + dt.timedelta(minutes=5)).strftime("%H:%M")
+    visits = tuple(
+        dataclasses.replace(v, opening_hours=f"Mo-Su 07:00-{closes}")
+        if v.id == first.visit_id
+        else v
+        for v in day_plan.problem.visits
+    )
+    plan = dataclasses.replace(
+        day_plan, problem=dataclasses.replace(day_plan.problem, visits=visits)
+    )
+    assert first.visit_id not in day_actions.route_problems(plan, route)
+    moved = day_actions.move_stop(plan, rep="ann", day=DAY1, visit_id=first.visit_id, by=99, G=G)
+    assert moved.routes[0].stops[-1].visit_id == first.visit_id
+    problems = day_actions.route_problems(moved, moved.routes[0])
+    assert "open 07:00" in problems[first.visit_id]
+
+
+def test_pin_skip_and_done(day_plan: Plan, G: nx.MultiDiGraph) -> None:
+    """A pin becomes a fixed appointment that a re-plan keeps; skip drops the stop with
+    the reason; done marks it."""
+    route = day_plan.routes[0]
+    third = route.stops[2]
+    pinned = day_actions.pin_stop(day_plan, rep="ann", day=DAY1, visit_id=third.visit_id)
+    v = next(x for x in pinned.problem.visits if x.id == third.visit_id)
+    assert v.fixed_start == third.start and pinned.routes[0].stops[2].fixed
+    again = routing.plan_routes(pinned.problem, G=G, options=FAST)
+    kept = next(s for s in again.routes[0].stops if s.visit_id == third.visit_id)
+    assert kept.start == third.start
+    skipped = day_actions.skip_stop(day_plan, rep="ann", day=DAY1, visit_id=third.visit_id, G=G)
+    assert third.visit_id not in skipped.planned_visit_ids()
+    assert [d.reason for d in skipped.dropped if d.visit_id == third.visit_id] == [
+        routing.REASON_SKIPPED
+    ]
+    done = day_actions.mark_done(day_plan, rep="ann", day=DAY1, visit_id=third.visit_id)
+    assert done.routes[0].stops[2].status == "done"
+
+
+def test_check_in_stores_position_distance_and_flags_far(demo_copy: str) -> None:
+    """A check-in keeps the position, accuracy, distance and time; one 2 km away is
+    flagged, not refused; an account outside the rep's scope is not found."""
+    from gcrm.auth import actor_for
+    from gcrm.db.session import session_scope
+    from gcrm.store import AccountFilter, accounts_frame, checkins_frame
+
+    with session_scope() as s:
+        rep1 = actor_for(s, "rep1")
+        acc = accounts_frame(s, rep1, AccountFilter(owners=["rep1"])).dropna(subset=["lat"])
+        row = acc.iloc[0]
+        near = day_actions.check_in(
+            s, rep1, int(row.id), position=(row.lat + 0.0002, row.lon), accuracy_m=15.0
+        )
+        far = day_actions.check_in(
+            s, rep1, int(row.id), kind="out", position=(row.lat + 0.018, row.lon)
+        )
+        blind = day_actions.check_in(s, rep1, int(row.id))
+        other = accounts_frame(s, actor_for(s, "rep2"), AccountFilter(owners=["rep2"]))
+        with pytest.raises(NotFoundError):
+            day_actions.check_in(s, rep1, int(other.iloc[0].id), position=(60.0, 24.0))
+        stored = checkins_frame(s, rep1, account_id=int(row.id)).set_index("id")
+    assert 15 < near.distance_m < 30 and not near.far
+    assert 1900 < far.distance_m < 2100 and far.far
+    assert blind.distance_m is None and not blind.far
+    assert stored.loc[near.id, "accuracy_m"] == 15.0
+    assert stored.loc[far.id, "kind"] == "out" and bool(stored.loc[far.id, "far"])
+    assert stored.loc[near.id, "distance_m"] == pytest.approx(near.distance_m)
+    assert "flagged" in far.message("X") and "m from the account" in near.message("X")
+
+
+def test_plan_command_writes_gpx_and_ics(demo_copy: str, tmp_path) -> None:
+    """``python -m gcrm plan --gpx FILE --ics FILE`` writes files gpxpy and icalendar read,
+    with as many waypoints and events as the plan has stops."""
+    import gpxpy
+    from icalendar import Calendar
+    from typer.testing import CliRunner
+
+    from gcrm.cli import app
+
+    out, gpx, ics = tmp_path / "plan.json", tmp_path / "day.gpx", tmp_path / "day.ics"
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--rep", "rep1", "--date", "2026-12-01", "--output", str(out),
+         "--gpx", str(gpx), "--ics", str(ics)],
+        env={"GCRM_USER": "rep1", "GCRM_PASSWORD": "demo"},
+    )  # fmt: skip
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["gpx"] == str(gpx) and summary["ics"] == str(ics)
+    plan = Plan.from_json(out)
+    stops = [s for r in plan.routes for s in r.stops]
+    assert stops
+    waypoints = gpxpy.parse(gpx.read_text("utf-8")).waypoints
+    assert len(waypoints) == len(stops)
+    assert all(w.time.utcoffset() == dt.timedelta(0) for w in waypoints)
+    cal = Calendar.from_ical(ics.read_bytes())
+    assert len(list(cal.walk("VEVENT"))) == len(stops) and list(cal.walk("VTIMEZONE"))

@@ -9,6 +9,7 @@ import streamlit as st
 from gcrm._errors import GcrmError
 from gcrm.db.models import STAGES, AccountKind
 from gcrm.db.session import session_scope
+from gcrm.due import due_date
 from gcrm.maps import accounts_map
 from gcrm.store import (
     AccountFilter,
@@ -92,6 +93,10 @@ acc = detail["account"]
 
 st.divider()
 st.header(plain(acc["name"]))
+# The result of the last action, shown after the page was redrawn from the store
+# (so the header, history and pin show the new state at once).
+for kind, message in st.session_state.pop("acc_flash", []):
+    getattr(st, kind)(message)
 left, right = st.columns([3, 2])
 with left:
     address = plain(" ".join(str(x) for x in (acc["street"], acc["housenumber"]) if x))
@@ -105,10 +110,10 @@ with left:
     )
     if acc["do_not_contact"]:
         st.warning("Do not contact: this account is never planned or called.")
-    last, every = acc["last_visit"], acc["visit_every_days"]
-    if every:
-        due = (last + dt.timedelta(days=int(every))) if last else None
-        if due is None or due <= dt.date.today():
+    every = acc["visit_every_days"]
+    due = due_date(acc["last_visit"], every)
+    if due is not None and every:
+        if due <= dt.date.today():
             st.info(f"Next action: visit due now (every {int(every)} days).")
         else:
             st.info(f"Next action: visit by {due:%d.%m.%Y} (every {int(every)} days).")
@@ -132,6 +137,13 @@ with right:
         one = accounts[accounts["id"] == account_id]
         show_map(accounts_map(one, cluster=False), key="account_map", height=300)
 
+
+def _done(message: str) -> None:
+    """Redraw the page from the store, then say what was done."""
+    st.session_state.setdefault("acc_flash", []).append(("success", message))
+    st.rerun()
+
+
 if actor.can("edit"):
     tab_edit, tab_log, tab_pin = st.tabs(["Edit", "Log an interaction", "Move the pin"])
     with tab_edit, st.form("edit_account"):
@@ -154,7 +166,7 @@ if actor.can("edit"):
             try:
                 with session_scope() as session:
                     update_account(session, actor, account_id, values)
-                st.success("Saved.")
+                _done("Saved.")
             except GcrmError as exc:
                 st.error(plain(exc))
     with tab_log, st.form("log_interaction"):
@@ -172,7 +184,7 @@ if actor.can("edit"):
                         outcome=outcome or None,
                         notes=notes or None,
                     )
-                st.success("Logged.")
+                _done(f"Logged the {kind}: it is in the history above.")
             except GcrmError as exc:
                 st.error(plain(exc))
     with tab_pin, st.form("move_pin"):
@@ -183,7 +195,7 @@ if actor.can("edit"):
             try:
                 with session_scope() as session:
                     set_manual_pin(session, actor, account_id, lat, lon)
-                st.success("Pin moved; geocoding will not move it again.")
+                _done("Pin moved (location: manual); geocoding will not move it again.")
             except GcrmError as exc:
                 st.error(plain(exc))
 demo_banner()

@@ -437,3 +437,25 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(50), index=True)
     target: Mapped[str | None] = mapped_column(String(300), nullable=True)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class VisitCheckin(Base):
+    """A check-in or check-out at an account, with the device position."""
+
+    __tablename__ = "visit_checkins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(3))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, index=True)
+    visit_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    far: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -13,6 +13,8 @@ def test_map_shows_markers_offline(page) -> None:
     """As rep1 the accounts map draws markers, the OSM credit shows, and nothing is
     fetched from outside the machine (every Leaflet/jQuery/Bootstrap file is local)."""
     login(page, "rep1")
+    page.get_by_role("heading", name="My day").wait_for(timeout=30_000)  # a rep's first page
+    page.get_by_role("link", name="Accounts").click()
     page.get_by_role("heading", name="Accounts").wait_for(timeout=30_000)
     frame = map_frame(page)
     assert (

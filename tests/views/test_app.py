@@ -18,6 +18,12 @@ def _logged_in(actor: Actor) -> AppTest:
     return at
 
 
+def _accounts(actor: Actor) -> AppTest:
+    """Logged in, on the Accounts page (a rep lands on My day)."""
+    at = _logged_in(actor).run()
+    return at.switch_page("views/accounts.py").run()
+
+
 @pytest.fixture
 def rep1(demo_copy: str) -> Actor:
     from gcrm.auth import actor_for
@@ -41,13 +47,15 @@ def test_login_page_renders_and_rejects_a_wrong_password(demo_copy: str) -> None
 
 
 def test_login_then_accounts_page(demo_copy: str) -> None:
-    """The right password logs in and the first page lists the rep's accounts."""
+    """The right password logs in; a rep lands on My day; Accounts lists the rep's accounts."""
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.text_input(key="login_username").input("rep1")
     at.text_input(key="login_password").input("demo")
     at.button[0].click().run()
     assert not at.exception
     assert at.session_state["actor"].username == "rep1"
+    assert at.title[0].value == "My day"
+    at.switch_page("views/accounts.py").run()
     assert at.title[0].value == "Accounts"
     df = at.dataframe[0].value
     assert 300 < len(df) < 700
@@ -55,7 +63,7 @@ def test_login_then_accounts_page(demo_copy: str) -> None:
 
 def test_accounts_page_filters(rep1: Actor) -> None:
     """Sidebar filters narrow the table; a filter matching nothing says so."""
-    at = _logged_in(rep1).run()
+    at = _accounts(rep1)
     assert not at.exception
     total = len(at.dataframe[0].value)
     at.multiselect(key="acc_kind").select("customer").run()
@@ -74,8 +82,8 @@ def test_two_sessions_do_not_share_data(demo_copy: str) -> None:
 
     with session_scope() as s:
         a, b = actor_for(s, "rep1"), actor_for(s, "rep3")
-    one = _logged_in(a).run()
-    two = _logged_in(b).run()
+    one = _accounts(a)
+    two = _accounts(b)
     names_one = set(one.dataframe[0].value["territory"].dropna())
     names_two = set(two.dataframe[0].value["territory"].dropna())
     assert names_one == {"Helsinki West"}
