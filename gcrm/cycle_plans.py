@@ -5,7 +5,7 @@ rep and horizon, the plan of :mod:`gcrm.cycles` with each visit's times
 (:mod:`gcrm.cycle_day`), the accounts' names and places, and the fixed
 appointments. Adding an appointment re-plans only the days it touches
 (:mod:`gcrm.cycle_appointments`); the ICS export goes through the project's
-iCalendar writer (:func:`gcrm.routing.to_ics`).
+iCalendar writer (:func:`gcrm.itinerary_export.to_ics`, with ``VTIMEZONE``).
 """
 
 from __future__ import annotations
@@ -28,12 +28,10 @@ from gcrm.cycles import (
     rep_inputs,
     working_dates,
 )
+from gcrm.itinerary_export import to_ics
 from gcrm.network import load_network
-from gcrm.routing import Plan, PlannedStop, Rep, RoutePlan, _check_can_plan, to_ics
+from gcrm.routing import Plan, PlannedStop, Rep, RoutePlan, _check_can_plan
 from gcrm.store import AccountFilter, accounts_frame, get_user, save_cycle_plan, saved_cycles
-
-#: Time zone of the local times in a cycle's ICS export.
-TIMEZONE = "Europe/Helsinki"
 
 
 def stored_cycle(
@@ -297,7 +295,7 @@ def cycle_visits(session: Any, actor: Actor, rep: str, day: dt.date) -> list[dic
 
 
 def cycle_ics(
-    session: Any, actor: Actor, *, rep: str | None = None, timezone: str = TIMEZONE
+    session: Any, actor: Actor, *, rep: str | None = None, timezone: str | None = None
 ) -> str:
     """The saved cycles the actor may see as one iCalendar (one event per visit).
 
@@ -310,7 +308,7 @@ def cycle_ics(
     rep
         Only this rep's cycles.
     timezone
-        IANA zone of the visits' local times.
+        IANA zone of the visits' local times (default ``GCRM_TIMEZONE``).
 
     Returns
     -------

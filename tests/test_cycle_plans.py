@@ -249,6 +249,9 @@ def test_cycle_ics_has_every_visit(saved) -> None:  # type: ignore[no-untyped-de
     assert starts == sorted(dt.datetime.fromisoformat(v["start"]) for v in visits)
     assert all(str(e.decoded("dtstart").tzinfo) == "Europe/Helsinki" for e in events)
     assert len({str(e["uid"]) for e in events}) == len(events)
+    (zone,) = cal.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Helsinki"
+    assert 'DTSTART;TZID="Europe/Helsinki"' in text or "DTSTART;TZID=Europe/Helsinki" in text
 
 
 def test_cycle_save_and_ics_commands(demo_copy: str, graph, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]

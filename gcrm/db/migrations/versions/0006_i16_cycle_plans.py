@@ -1,7 +1,7 @@
 """Saved call-cycle plans: one row per rep and horizon (issue 16).
 
 Revision ID: 0006_i16_cycle_plans
-Revises: 0004_i13_security
+Revises: 0004_i14_checkins
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_i16_cycle_plans"
-down_revision = "0004_i13_security"
+down_revision = "0004_i14_checkins"
 branch_labels = None
 depends_on = None
 
