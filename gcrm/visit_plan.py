@@ -17,7 +17,13 @@ import folium
 import pandas as pd
 
 from gcrm.auth import Actor
-from gcrm.cycle_plans import add_cycle_appointment, cycle_ics, cycle_routes, plan_and_save
+from gcrm.cycle_plans import (
+    add_cycle_appointment,
+    cycle_ics,
+    cycle_routes,
+    cycle_visits,
+    plan_and_save,
+)
 from gcrm.db.session import session_scope
 from gcrm.maps import route_map
 from gcrm.store import AccountFilter, accounts_frame, list_users, saved_cycles, update_account
@@ -230,3 +236,61 @@ def figures(stored: Mapping[str, Any]) -> dict[str, float]:
 def day_map(rep: str, stored: Mapping[str, Any], day: dt.date) -> folium.Map:
     """The route map of one day of a saved cycle (:func:`gcrm.maps.route_map`)."""
     return route_map(cycle_routes(rep, stored, day=day))
+
+
+def cycle_accounts(actor: Actor, rep: str, day: dt.date, *, days: int = 1) -> pd.DataFrame:
+    """Account rows of a rep's saved cycle visits from ``day`` for ``days`` days (My day).
+
+    Parameters
+    ----------
+    actor
+        The acting user (a rep sees their own cycle, a manager their region's).
+    rep
+        The rep's username.
+    day
+        First date.
+    days
+        Number of dates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows as :func:`gcrm.store.accounts_frame` gives them, in the cycle's
+        visiting order (empty when no saved cycle holds those dates).
+    """
+    with session_scope() as s:
+        ids: list[int] = []
+        for k in range(max(days, 1)):
+            ids += [
+                int(v["account_id"]) for v in cycle_visits(s, actor, rep, day + dt.timedelta(k))
+            ]
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return accounts_frame(s, actor, AccountFilter(ids=[-1]))
+        frame = accounts_frame(s, actor, AccountFilter(ids=ids))
+    order = {a: k for k, a in enumerate(ids)}
+    return frame.sort_values("id", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def with_cycle_visits(
+    actor: Actor, rep: str, day: dt.date, accounts: pd.DataFrame, *, days: int = 1
+) -> tuple[pd.DataFrame, list[int]]:
+    """Add a rep's saved cycle visits for the dates to an account frame (My day).
+
+    Parameters
+    ----------
+    actor, rep, day, days
+        As for :func:`cycle_accounts`.
+    accounts
+        The accounts My day ranks (e.g. the rep's own).
+
+    Returns
+    -------
+    tuple
+        The frame with the cycle's accounts it lacked appended, and the
+        cycle's account ids in visiting order.
+    """
+    cycle = cycle_accounts(actor, rep, day, days=days)
+    missing = cycle[~cycle["id"].isin(accounts["id"])]
+    frame = pd.concat([accounts, missing], ignore_index=True) if len(missing) else accounts
+    return frame, [int(i) for i in cycle["id"]]

@@ -63,3 +63,26 @@ def test_frequency_by_segment_is_saved(demo_copy: str) -> None:
     at.text_input(key="vp_freq_ids").set_value("12, abc")
     at.button(key="FormSubmitter:vp_freq-Set frequency").click().run()
     assert any("whole numbers" in e.value for e in at.error)
+
+
+def test_my_day_suggests_the_saved_cycle_visits(demo_copy: str) -> None:
+    """My day for a date of rep1's saved cycle pre-selects that day's cycle visits,
+    in the cycle's order, and says how many came from the cycle."""
+    from gcrm.auth import SYSTEM
+    from gcrm.cycle_plans import plan_and_save
+    from gcrm.network import load_network
+
+    with session_scope() as s:
+        out = plan_and_save(s, SYSTEM, ["rep1"], "2027-01-04", weeks=1, iterations=10,
+                            G=load_network())  # fmt: skip
+    day = next(d for d in out["reps"][0]["days"] if d["accounts"])
+    date = dt.date.fromisoformat(day["date"])
+    at = _page("rep1", "views/my_day.py")
+    at.date_input(key="md_date").set_value(date).run()
+    assert not at.exception, at.exception
+    (box,) = [m for m in at.multiselect if m.key.startswith("md_visits_")]
+    assert box.value[: len(day["accounts"])] == day["accounts"]
+    assert any(f"{len(day['accounts'])} visits come from the saved call cycle" in c.value
+               for c in at.caption)  # fmt: skip
+    at.date_input(key="md_date").set_value(dt.date(2027, 3, 1)).run()
+    assert not any("saved call cycle" in c.value for c in at.caption)
