@@ -6,12 +6,14 @@ rep leaves at the start of the shift; each visit starts on arrival, or later
 when the account opens later (its OSM ``opening_hours`` within the shift) or
 when it is a fixed appointment (at the appointment's time). The break is
 taken before the first visit that would start after the break window opens
-(or after the last visit).
+(or after the last visit). :func:`order_for_windows` re-orders a day whose
+visits miss their opening hours when another order misses fewer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -133,3 +135,60 @@ def schedule_day(
         )
         t = end
     return out
+
+
+def order_for_windows(
+    rep: Rep,
+    day: dt.date,
+    ids: Sequence[int],
+    accounts: Sequence[CycleAccount],
+    durations: np.ndarray,
+    *,
+    fixed: Mapping[int, dt.time] | None = None,
+    limit_seconds: float | None = None,
+) -> list[int]:
+    """Re-order a day's visits so that fewer miss their opening hours or appointment.
+
+    The visits are put back one by one, those whose opening closes first
+    first, each where it misses fewest windows and then adds least driving.
+    The new order is kept only if it misses fewer windows than the given one
+    and its drive plus visit time stays within ``limit_seconds``.
+
+    Parameters
+    ----------
+    rep, day, ids, accounts, durations, fixed
+        As for :func:`schedule_day`.
+    limit_seconds
+        Longest drive plus visit time of the day.
+
+    Returns
+    -------
+    list of int
+        The visiting order (``ids`` itself when nothing is missed or nothing better is found).
+    """
+    pos = {a.id: k + 1 for k, a in enumerate(accounts)}
+    by_id = {a.id: a for a in accounts}
+
+    def score(seq: Sequence[int]) -> tuple[int, float]:
+        timed = schedule_day(rep, day, seq, accounts, durations, fixed=fixed)
+        drive = sum(durations[u, v] for u, v in itertools.pairwise([0, *(pos[a] for a in seq), 0]))
+        return sum(not v.on_time for v in timed), float(drive)
+
+    base = score(ids)
+    if base[0] == 0:
+        return list(ids)
+
+    def closes(a: int) -> float:
+        if fixed and a in fixed:
+            return _secs(fixed[a])
+        iv = open_intervals(by_id[a].opening_hours, day)
+        return float(iv[-1][1]) if iv else float("inf")
+
+    seq: list[int] = []
+    for a in sorted(ids, key=closes):
+        seq = min(([*seq[:i], a, *seq[i:]] for i in range(len(seq) + 1)), key=score)
+    new = score(seq)
+    work = new[1] + sum(by_id[a].minutes * 60 for a in seq)
+    if new[0] < base[0] and (limit_seconds is None or work <= limit_seconds + 1e-6):
+        return seq
+    return list(ids)

@@ -19,7 +19,8 @@ import numpy as np
 from gcrm._errors import InputError, NotFoundError
 from gcrm.auth import Actor
 from gcrm.cycle_appointments import add_appointment
-from gcrm.cycle_day import schedule_day
+from gcrm.cycle_day import order_for_windows, schedule_day
+from gcrm.cycle_replan import rebuild
 from gcrm.cycles import (
     CycleAccount,
     RepCycle,
@@ -46,6 +47,9 @@ def stored_cycle(
 ) -> dict[str, Any]:
     """The JSON kept for a saved cycle: the plan, each visit's times, the accounts.
 
+    A day whose visits miss their opening hours is re-ordered when another
+    order misses fewer (:func:`gcrm.cycle_day.order_for_windows`).
+
     Parameters
     ----------
     plan
@@ -67,6 +71,14 @@ def stored_cycle(
         ``on_time``), ``accounts``, ``appointments`` and ``home`` (``[lat, lon]``).
     """
     appointments = appointments or {}
+    limit = plan.limit_seconds
+    days = {}
+    for d, ids in zip(plan.dates, plan.days, strict=True):
+        pinned = appointments.get(d)
+        days[d] = order_for_windows(
+            rep, d, ids, accounts, durations, fixed=pinned, limit_seconds=limit
+        )
+    plan = rebuild(plan, plan.dates, days, accounts, durations, list(plan.skipped))
     out = plan.to_dict()
     by_id = {a.id: a for a in accounts}
     for day in out["days"]:

@@ -285,3 +285,33 @@ def test_cycle_save_and_ics_commands(demo_copy: str, graph, monkeypatch, tmp_pat
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["events"] == visits > 0
     assert len(Calendar.from_ical(target.read_text()).walk("VEVENT")) == visits
+
+
+def test_day_order_keeps_opening_hours_when_it_can() -> None:
+    """A morning-only shop planned second would miss its hours: the day is re-ordered
+    so every visit is inside its hours; with no time for the longer drive, it is not."""
+    from gcrm.cycle_day import order_for_windows
+
+    morning = CycleAccount(id=1, name="morning", lat=0, lon=0, every_days=7, minutes=30,
+                           opening_hours="Mo-Fr 08:00-08:50")  # fmt: skip
+    anytime = CycleAccount(id=2, name="any", lat=0, lon=0, every_days=7, minutes=30)
+    accounts = [morning, anytime]
+    d = np.array([[0, 300, 600], [300, 0, 1200], [600, 1200, 0]], dtype=float)
+    before = schedule_day(REP, START, [2, 1], accounts, d)
+    assert not all(v.on_time for v in before)  # the given order misses the opening
+    order = order_for_windows(REP, START, [2, 1], accounts, d)
+    assert order == [1, 2]
+    after = schedule_day(REP, START, order, accounts, d)
+    assert _check_times(START, order, after, accounts, d, {}) == [] and all(
+        v.on_time for v in after
+    )
+    assert order_for_windows(REP, START, [2, 1], accounts, d, limit_seconds=60 * 60) == [2, 1]
+    # on a whole plan: no day misses more windows after re-ordering
+    accounts, durations, plan = _plan(n=24, seed=3)
+    for day, ids in zip(plan.dates, plan.days, strict=True):
+        new = order_for_windows(REP, day, ids, accounts, durations,
+                                limit_seconds=plan.limit_seconds)  # fmt: skip
+        assert sorted(new) == sorted(ids)
+        missed = [sum(not v.on_time for v in schedule_day(REP, day, s, accounts, durations))
+                  for s in (ids, new)]  # fmt: skip
+        assert missed[1] <= missed[0]
