@@ -96,6 +96,26 @@ def schedule_day(
         In visiting order.
     """
     fixed = fixed or {}
+    out = _timed(rep, day, ids, accounts, durations, fixed, None)
+    if rep.lunch is not None and any(v.fixed and not v.on_time for v in out):
+        # an appointment is late: try the break before each visit (or at the end)
+        for k in range(len(ids) + 1):
+            other = _timed(rep, day, ids, accounts, durations, fixed, k)
+            if sum(not v.on_time for v in other) < sum(not v.on_time for v in out):
+                out = other
+    return out
+
+
+def _timed(
+    rep: Rep,
+    day: dt.date,
+    ids: Sequence[int],
+    accounts: Sequence[CycleAccount],
+    durations: np.ndarray,
+    fixed: Mapping[int, dt.time],
+    lunch_at: int | None,
+) -> list[TimedVisit]:
+    """Times of a day; the break before visit ``lunch_at`` (``None``: the default rule)."""
     pos = {a.id: k + 1 for k, a in enumerate(accounts)}
     by_id = {a.id: a for a in accounts}
     shift = (_secs(rep.shift_start), _secs(rep.shift_end))
@@ -105,7 +125,7 @@ def schedule_day(
     at = 0
     out = []
     midnight = dt.datetime.combine(day, dt.time())
-    for a in ids:
+    for k, a in enumerate(ids):
         acc = by_id[a]
         t += float(durations[at, pos[a]])
         at = pos[a]
@@ -115,7 +135,8 @@ def schedule_day(
             start, ok = max(t, want), t <= want
         else:
             start, ok = _earliest_start(acc, day, t, shift)
-        if lunch is not None and lunch_open and start >= _secs(lunch.earliest):
+        due = start >= _secs(lunch.earliest) if lunch_at is None and lunch else k == lunch_at
+        if lunch is not None and lunch_open and due:
             t = max(arrival, _secs(lunch.earliest)) + lunch.minutes * 60
             lunch_open = False
             if a in fixed:

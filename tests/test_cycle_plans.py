@@ -315,3 +315,16 @@ def test_day_order_keeps_opening_hours_when_it_can() -> None:
         missed = [sum(not v.on_time for v in schedule_day(REP, day, s, accounts, durations))
                   for s in (ids, new)]  # fmt: skip
         assert missed[1] <= missed[0]
+
+
+def test_the_break_moves_so_appointments_keep_their_time() -> None:
+    """A long appointment from 10:55 and one at 13:00: the break does not go
+    between them, where it would make the second late."""
+    a = CycleAccount(id=1, name="a", lat=0, lon=0, every_days=7, minutes=100)
+    b = CycleAccount(id=2, name="b", lat=0, lon=0, every_days=7, minutes=30)
+    d = np.array([[0, 300, 300], [300, 0, 540], [300, 540, 0]], dtype=float)
+    fixed = {1: dt.time(10, 55), 2: dt.time(13, 0)}
+    timed = schedule_day(REP, START, [1, 2], [a, b], d, fixed=fixed)
+    assert [v.start.time() for v in timed] == [dt.time(10, 55), dt.time(13, 0)]
+    assert all(v.on_time for v in timed)
+    assert _check_times(START, [1, 2], timed, [a, b], d, fixed) == []
