@@ -30,6 +30,8 @@ else:
         st.Page("views/territories.py", title="Territories", icon="🧭"),
         st.Page("views/reports.py", title="Reports", icon="📊"),
     ]
+    if actor.can("plan") and actor.role in ("manager", "admin"):
+        pages.append(st.Page("views/visit_plan.py", title="Visit plan", icon="📅"))
     if actor.role in ("manager", "admin", "analyst"):
         pages.append(st.Page("views/campaigns.py", title="Campaigns", icon="📣"))
     if actor.can("import"):

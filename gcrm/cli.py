@@ -698,9 +698,13 @@ def cycle(
         float | None, typer.Option(help="Cap days at this multiple of the average (e.g. 1.25).")
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON to write.")] = None,
+    save: Annotated[
+        bool, typer.Option("--save", help="Save each rep's cycle (replacing overlapping ones).")
+    ] = False,
     user: UserOption = None,
 ) -> None:
     """Plan call cycles: each account's visit days and every working day's route, as JSON."""
+    from gcrm.cycle_plans import plan_and_save
     from gcrm.cycles import plan_cycles
     from gcrm.db.session import session_scope
 
@@ -709,13 +713,35 @@ def cycle(
         with session_scope() as session:
             actor = _acting_user(session, user)
             names = [r.strip() for r in reps.split(",") if r.strip()]
-            result = plan_cycles(
+            run = plan_and_save if save else plan_cycles
+            result = run(
                 session, actor, names, start, weeks=weeks, country=country or None,
                 iterations=iterations, seed=seed, profile=profile, balance=balance,
             )  # fmt: skip
         if output is not None:
             output.write_text(json.dumps(_plain(result), allow_nan=False), encoding="utf-8")
         _echo_json(result)
+
+    _run(go)
+
+
+@app.command("cycle-ics")
+def cycle_ics_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .ics file to write.")],
+    rep: Annotated[str | None, typer.Option(help="Only this rep's cycles.")] = None,
+    user: UserOption = None,
+) -> None:
+    """Export the saved call cycles you may see as one iCalendar file (whole horizons)."""
+    from gcrm.cycle_plans import cycle_ics
+    from gcrm.db.session import session_scope
+
+    def go() -> None:
+        _ensure_db()
+        with session_scope() as session:
+            actor = _acting_user(session, user)
+            text = cycle_ics(session, actor, rep=rep)
+        output.write_text(text, encoding="utf-8")
+        _echo_json({"output": str(output), "events": text.count("BEGIN:VEVENT")})
 
     _run(go)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,38 +67,52 @@ def replan_absence(
     skipped = list(plan.skipped)
     shift = (rep.shift_start, rep.shift_end)
     for a in moved:
-        acc = by_id[a]
-        best: tuple[float, dt.date, int] | None = None
-        for d, ids in days.items():
-            if a in ids or not fits_opening_hours(acc.opening_hours, d, shift, acc.minutes):
-                continue
-            if not visits_keep_rules(acc, [*visits.get(a, []), d], start, end):
-                continue
-            seq = [0, *(pos[x] for x in ids), 0]
-            p = pos[a]
-            deltas = [durations[u, p] + durations[p, v] - durations[u, v]
-                      for u, v in itertools.pairwise(seq)]  # fmt: skip
-            i = int(np.argmin(deltas))
-            if work[d] + deltas[i] + acc.minutes * 60 > plan.limit_seconds:
-                continue
-            if best is None or deltas[i] < best[0]:
-                best = (float(deltas[i]), d, i)
-        if best is None:
+        got = place_visit(by_id[a], days, work, visits, durations, pos,
+                          limit=plan.limit_seconds, shift=shift, start=start, end=end)  # fmt: skip
+        if got is None:
             reason = "absence: no other day can take this visit"
-            skipped.append({"account_id": a, "name": acc.name, "reason": reason})
-            continue
-        delta, d, i = best
-        days[d].insert(i, a)
-        work[d] += delta + acc.minutes * 60
-        visits.setdefault(a, []).append(d)
+            skipped.append({"account_id": a, "name": by_id[a].name, "reason": reason})
     dates = [plan.dates[k] for k in keep]
+    return rebuild(plan, dates, days, accounts, durations, skipped)
+
+
+def rebuild(
+    plan: RepCycle,
+    dates: Sequence[dt.date],
+    days: dict[dt.date, list[int]],
+    accounts: Sequence[CycleAccount],
+    durations: np.ndarray,
+    skipped: list[dict[str, Any]],
+) -> RepCycle:
+    """A plan with new days, its drive and work times computed from ``durations``.
+
+    Parameters
+    ----------
+    plan
+        The plan it replaces (rep, limit, required visits, feasibility).
+    dates
+        The working dates, in order.
+    days
+        Per date, account ids in visiting order.
+    accounts, durations
+        As given to :func:`gcrm.cycles.plan_rep_cycle` (row ``k + 1`` is ``accounts[k]``).
+    skipped
+        Accounts left out, with the reason.
+
+    Returns
+    -------
+    RepCycle
+        The new plan.
+    """
+    pos = {a.id: k + 1 for k, a in enumerate(accounts)}
+    by_id = {a.id: a for a in accounts}
     drive = []
     for d in dates:
         seq = [0, *(pos[x] for x in days[d]), 0]
         drive.append(float(sum(durations[u, v] for u, v in itertools.pairwise(seq))))
     return RepCycle(
         plan.rep,
-        dates,
+        list(dates),
         [days[d] for d in dates],
         drive,
         [drive[k] + sum(by_id[a].minutes * 60 for a in days[d]) for k, d in enumerate(dates)],
@@ -106,3 +121,75 @@ def replan_absence(
         skipped,
         plan.feasible,
     )
+
+
+def place_visit(
+    acc: CycleAccount,
+    days: dict[dt.date, list[int]],
+    work: dict[dt.date, float],
+    visits: dict[int, list[dt.date]],
+    durations: np.ndarray,
+    pos: dict[int, int],
+    *,
+    limit: float,
+    shift: tuple[dt.time, dt.time],
+    start: dt.date,
+    end: dt.date,
+    exclude: Iterable[dt.date] = (),
+) -> dt.date | None:
+    """Put one visit on the day where it adds the least driving, under the rules.
+
+    The day must be open for the account, have time left, and keep the
+    account's visits within the frequency rules; the visit goes to that
+    day's cheapest place, the other visits keeping their order. ``days``,
+    ``work`` and ``visits`` are updated in place.
+
+    Parameters
+    ----------
+    acc
+        The account.
+    days, work
+        Per date: account ids in order, and working seconds.
+    visits
+        Per account id: its visit dates.
+    durations, pos
+        Drive times, and each account id's row in them.
+    limit
+        Longest working day (s).
+    shift
+        The rep's working hours.
+    start, end
+        The horizon.
+    exclude
+        Dates not to use.
+
+    Returns
+    -------
+    datetime.date or None
+        The day chosen, or ``None`` if none can take it.
+    """
+    skip = set(exclude)
+    best: tuple[float, dt.date, int] | None = None
+    for d, ids in days.items():
+        if d in skip or acc.id in ids:
+            continue
+        if not fits_opening_hours(acc.opening_hours, d, shift, acc.minutes):
+            continue
+        if not visits_keep_rules(acc, [*visits.get(acc.id, []), d], start, end):
+            continue
+        seq = [0, *(pos[x] for x in ids), 0]
+        p = pos[acc.id]
+        deltas = [durations[u, p] + durations[p, v] - durations[u, v]
+                  for u, v in itertools.pairwise(seq)]  # fmt: skip
+        i = int(np.argmin(deltas))
+        if work[d] + deltas[i] + acc.minutes * 60 > limit:
+            continue
+        if best is None or deltas[i] < best[0]:
+            best = (float(deltas[i]), d, i)
+    if best is None:
+        return None
+    delta, d, i = best
+    days[d].insert(i, acc.id)
+    work[d] += delta + acc.minutes * 60
+    visits.setdefault(acc.id, []).append(d)
+    return d

@@ -641,6 +641,37 @@ def rep_accounts(session: Any, user: Any) -> list[CycleAccount]:
     return accounts_for_cycle(frame[mine])
 
 
+def rep_inputs(
+    session: Any, user: Any, graph: Any, extra: Sequence[CycleAccount] = ()
+) -> tuple[Rep, list[CycleAccount], np.ndarray]:
+    """A rep, their cycle accounts and the drive times between them.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    user
+        The rep (a :class:`gcrm.db.models.User`).
+    graph
+        Road graph.
+    extra
+        Accounts to add (e.g. an appointment's account outside the cycle).
+
+    Returns
+    -------
+    tuple
+        ``(rep, accounts, durations)``; row 0 of ``durations`` is the rep's
+        start, row ``k + 1`` is ``accounts[k]``.
+    """
+    accounts = rep_accounts(session, user)
+    known = {a.id for a in accounts}
+    accounts += [a for a in extra if a.id not in known]
+    rep = rep_from_user(user)
+    lats = [rep.start[0], *(a.lat for a in accounts)]
+    lons = [rep.start[1], *(a.lon for a in accounts)]
+    return rep, accounts, travel_matrix(graph, lats, lons).durations
+
+
 def plan_cycles(
     session: Any,
     actor: Any,
@@ -708,14 +739,10 @@ def plan_cycles(
     graph = G if G is not None else load_network(profile=profile)
     out = []
     for user in users:
-        accounts = rep_accounts(session, user)
-        rep = rep_from_user(user)
+        rep, accounts, durations = rep_inputs(session, user, graph)
         dates = working_dates(
             start_date, weeks, country=country, absences=absences.get(user.username, ())
         )
-        lats = [rep.start[0], *(a.lat for a in accounts)]
-        lons = [rep.start[1], *(a.lon for a in accounts)]
-        durations = travel_matrix(graph, lats, lons).durations
         plan = plan_rep_cycle(rep, accounts, dates, durations, start=start_date, end=end,
                               iterations=iterations, seconds=seconds, seed=seed,
                               balance=balance)  # fmt: skip

@@ -29,6 +29,7 @@ from gcrm.db.models import (
     AccountKind,
     AuditEvent,
     Contact,
+    CyclePlan,
     Interaction,
     InteractionKind,
     Precision,
@@ -1986,3 +1987,130 @@ def account_ids_by_external(
         )
         out.update({str(e): int(a) for e, a in session.execute(stmt)})
     return out
+
+
+# ---- saved call cycles ----
+
+
+def _cycle_rep(session: Session, actor: Actor, username: str) -> User:
+    """The rep whose cycle the actor may plan (their own; a manager their region's)."""
+    require(actor, "plan")
+    rep = get_user(session, username)
+    if rep is None:
+        msg = f"no user {username!r}"
+        raise NotFoundError(msg)
+    if actor.role in ("admin", "system") or (actor.role == "rep" and rep.id == actor.id):
+        return rep
+    if actor.role == "manager" and actor.region_id is not None and rep.region_id == actor.region_id:
+        return rep
+    msg = f"user {actor.username!r} ({actor.role}) may not plan for {username!r}"
+    raise PermissionDeniedError(msg)
+
+
+def save_cycle_plan(
+    session: Session,
+    actor: Actor,
+    rep: str,
+    start: dt.date,
+    end: dt.date,
+    plan: dict[str, Any],
+) -> int:
+    """Save a rep's call cycle, replacing saved cycles that overlap its horizon.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user: a rep for themselves, a manager for their region's reps.
+    rep
+        The rep's username.
+    start, end
+        The horizon (inclusive).
+    plan
+        JSON-serialisable plan (see :func:`gcrm.cycle_plans.save_cycles`).
+
+    Returns
+    -------
+    int
+        The saved row's id.
+
+    Raises
+    ------
+    PermissionDeniedError, NotFoundError, InputError
+        Not allowed, no such user, or ``end`` before ``start``.
+    """
+    user = _cycle_rep(session, actor, rep)
+    if end < start:
+        msg = f"cycle plan for {rep!r}: end {end} is before start {start}"
+        raise InputError(msg)
+    old = session.scalars(
+        select(CyclePlan).where(
+            CyclePlan.rep_id == user.id, CyclePlan.start <= end, CyclePlan.end >= start
+        )
+    ).all()
+    for row in old:
+        session.delete(row)
+    session.flush()
+    row = CyclePlan(
+        rep_id=user.id,
+        start=start,
+        end=end,
+        created_by=actor.username,
+        plan_json=json.dumps(plan, default=str),
+    )
+    session.add(row)
+    audit(session, actor, "cycle_save", f"user:{user.id}", {"start": start, "end": end})
+    session.flush()
+    return int(row.id)
+
+
+def saved_cycles(
+    session: Session,
+    actor: Actor,
+    *,
+    rep: str | None = None,
+    day: dt.date | None = None,
+) -> list[dict[str, Any]]:
+    """Saved call cycles the actor may see: a rep their own, a manager their region's.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    rep
+        Only this rep's.
+    day
+        Only the cycle whose horizon holds this date.
+
+    Returns
+    -------
+    list of dict
+        ``{"rep", "start", "end", "created_by", "created_at", "plan"}`` by rep and start.
+    """
+    require(actor, "view")
+    stmt = select(CyclePlan, User.username).join(User, User.id == CyclePlan.rep_id)
+    if actor.role == "rep":
+        stmt = stmt.where(CyclePlan.rep_id == actor.id)
+    elif actor.role == "manager":
+        stmt = stmt.where(
+            User.region_id == actor.region_id if actor.region_id is not None else false()
+        )
+    if rep is not None:
+        stmt = stmt.where(User.username == rep)
+    if day is not None:
+        stmt = stmt.where(CyclePlan.start <= day, CyclePlan.end >= day)
+    rows = session.execute(stmt.order_by(User.username, CyclePlan.start)).all()
+    return [
+        {
+            "rep": username,
+            "start": c.start,
+            "end": c.end,
+            "created_by": c.created_by,
+            "created_at": c.created_at,
+            "plan": json.loads(c.plan_json),
+        }
+        for c, username in rows
+    ]

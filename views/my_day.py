@@ -25,6 +25,7 @@ from gcrm.maps import fitted_route_map, suggested_visits_map
 from gcrm.routing import GOOGLE_TRAVEL_MODES, plan_for_reps, replan
 from gcrm.store import AccountFilter, accounts_frame, get_user, list_users, save_plan
 from gcrm.suggestions import suggest_visits, suggestion_counts
+from gcrm.visit_plan import with_cycle_visits
 from views.common import demo_banner, plain, require_actor, road_graph, show_map
 from views.geolocation import geolocate
 
@@ -174,6 +175,8 @@ with session_scope() as session:
         if rep_user is not None and rep_user.home_lat is not None
         else None
     )
+# The saved call cycle's visits for these dates come first (Visit plan page).
+accounts, in_cycle = with_cycle_visits(actor, rep, day, accounts, days=days)
 ranked = suggest_visits(accounts, day=day, days=days, limit=stops)
 counts = suggestion_counts(ranked)
 plannable = ranked[ranked["plannable"]]
@@ -181,15 +184,16 @@ labels = {
     int(r.id): f"{r.name} ({r.street or ''} {r.housenumber or ''})" for r in plannable.itertuples()
 }
 picked_from_map = st.session_state.get("selected_account_ids") or []
-default = [i for i in picked_from_map if i in labels] or [
-    int(i) for i in ranked.loc[ranked["suggested"], "id"]
-]
+cycle_ids = [i for i in in_cycle if i in labels]
+default = [i for i in picked_from_map if i in labels] or list(
+    dict.fromkeys([*cycle_ids, *(int(i) for i in ranked.loc[ranked["suggested"], "id"])])
+)
 
 st.subheader("Visits")
 chosen = st.multiselect(
     "Visits to plan (due, open that day and valuable first; add or remove)",
     list(labels),
-    default=default[:stops],
+    default=default[: max(stops, len(cycle_ids))],
     format_func=lambda i: labels.get(i, str(i)),
     key=f"md_visits_{rep}_{day}_{days}_{stops}",
 )
@@ -198,6 +202,7 @@ st.caption(
     f"{counts['due']} accounts are due by {last_day:%d.%m.} (as Reports counts them); "
     f"{counts['plannable_due']} can be visited, {counts['open_due']} are open then; "
     f"{counts['suggested']} suggested. Do-not-contact accounts are never planned."
+    + (f" {len(cycle_ids)} visits come from the saved call cycle." if cycle_ids else "")
 )
 
 if st.button("Optimise", type="primary", key="md_optimise"):

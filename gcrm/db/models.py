@@ -414,6 +414,25 @@ class SavedPlan(Base):
     rep: Mapped[User] = relationship()
 
 
+class CyclePlan(Base):
+    """A rep's saved call cycle over one horizon (days, visits, times as JSON)."""
+
+    __tablename__ = "cycle_plans"
+    __table_args__ = (UniqueConstraint("rep_id", "start", name="uq_cycle_plans_rep_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date, index=True)
+    created_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=_now, server_default=func.current_timestamp()
+    )
+    plan_json: Mapped[str] = mapped_column(Text)
+
+    rep: Mapped[User] = relationship()
+
+
 class AuditEvent(Base):
     """One line of the append-only audit log."""
 
