@@ -181,7 +181,12 @@ def check_import(
                 assert _snapshot(session) == before, f"partial write before {exc!r}"
                 OUTCOMES[f"{counter}: InputError"] += 1
                 return
-            total = report.inserted + report.updated + report.unchanged + report.rejected
+            # Every row is accounted for once: an account row is inserted, updated,
+            # unchanged or rejected; a contact-person row (Odoo) becomes a contact.
+            total = (
+                report.inserted + report.updated + report.unchanged + report.rejected
+                + report.contacts
+            )  # fmt: skip
             assert total == report.rows, report.summary()
             assert report.rejected == len(report.rejects)
             n_after = _count_accounts(session)
