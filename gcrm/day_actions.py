@@ -570,8 +570,16 @@ def visit_ids(stops: Iterable[PlannedStop]) -> list[str]:
 
 
 def local_now() -> dt.datetime:
-    """The current local time of the region (``GCRM_TIMEZONE``), naive like plan times."""
-    return dt.datetime.now(ZoneInfo(get_settings().timezone)).replace(tzinfo=None, microsecond=0)
+    """The current local time of the region (``GCRM_TIMEZONE``), naive like plan times.
+
+    ``GCRM_CLOCK_TIME`` (``HH:MM``) fixes the time of day (today's date is kept),
+    so demos and browser tests behave the same at any hour.
+    """
+    settings = get_settings()
+    now = dt.datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None, microsecond=0)
+    if settings.clock_time:
+        return dt.datetime.combine(now.date(), dt.time.fromisoformat(settings.clock_time))
+    return now
 
 
 def stop_phones(session: Session, actor: Actor, account_ids: Iterable[int]) -> dict[int, str]:

@@ -21,6 +21,8 @@ tests that change the environment call ``get_settings.cache_clear()``.
 - ``GCRM_SQLITE_BUSY_TIMEOUT_S``: how long SQLite waits for a lock; default 30.
 - ``GCRM_LOCKOUT_ATTEMPTS``: failed logins in a row that lock an account; default 5.
 - ``GCRM_LOCKOUT_MINUTES``: how long a locked account stays locked; default 15.
+- ``GCRM_CLOCK_TIME``: a fixed local time of day (``HH:MM``) for "now" on My day
+  (demos, screenshots, browser tests); default unset: the real clock.
 - ``GCRM_TIMEZONE``: IANA time zone of the region's local times (plans, exports);
   default ``Europe/Helsinki``.
 - ``GCRM_SESSION_TIMEOUT_MINUTES``: idle minutes before the app logs a user out;
@@ -86,6 +88,7 @@ class Settings(BaseSettings):
     lockout_minutes: float = Field(default=15.0, gt=0)
     session_timeout_minutes: float = Field(default=60.0, gt=0)
     timezone: str = "Europe/Helsinki"
+    clock_time: str | None = None
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_user: str | None = None

@@ -54,6 +54,7 @@ def live_app(demo_sqlite_file: Path, tmp_path_factory) -> Iterator[str]:
         **os.environ,
         "GCRM_DATABASE_URL": f"sqlite:///{db}",
         "GCRM_DATA_DIR": str(folder),
+        "GCRM_CLOCK_TIME": "08:30",  # "now" on My day: the same day plan at any hour
     }
     log = (folder / "streamlit.log").open("w")
     proc = subprocess.Popen(
