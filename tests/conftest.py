@@ -17,6 +17,9 @@ from gcrm.db.session import dispose_engines, upgrade_database
 from gcrm.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+# "Now" on My day at a fixed time of day, so plans from "now" do not depend on the hour
+# the suite runs at (a run after the shift's end would find no time left).
+os.environ.setdefault("GCRM_CLOCK_TIME", "08:30")
 SHARED = ROOT.parent / "shared"
 POSTGRES_URL = os.environ.get("GCRM_TEST_POSTGRES_URL")
 
