@@ -69,9 +69,10 @@ async def _sessions(base: str, n: int, pid: int) -> tuple[float, float, int]:
 def main() -> None:
     """Measure."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--postgres", default=None)
     args = parser.parse_args()
+    ok = False
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/mem.db"
         if args.postgres:
@@ -107,9 +108,12 @@ def main() -> None:
                 f"30 s after the sessions closed: {after:.0f} MB ({after - warm:+.0f} MB vs warm)"
             )
             print(f"errors: {errors}; {time.perf_counter() - t:.0f} s")
+            ok = per <= TARGET_MB and errors == 0
+            print("target met" if ok else "TARGET MISSED")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -91,8 +91,9 @@ def test_an_older_schema_is_simply_not_cached(empty_db: str) -> None:
     upgrade_database(empty_db, "0006_i16_cycle_plans")
     agg_cache.clear()
     with session_scope() as s:
-        s.execute(insert(Account).values(name="A", external_id="a", kind="prospect", lat=60.0, lon=24.0))
+        row = {"kind": "prospect", "lat": 60.0, "lon": 24.0}
+        s.execute(insert(Account).values(name="A", external_id="a", **row))
         assert accounts_extent(s, SYSTEM)[0] == 1
-        s.execute(insert(Account).values(name="B", external_id="b", kind="prospect", lat=60.1, lon=24.1))
+        s.execute(insert(Account).values(name="B", external_id="b", **row))
         assert accounts_extent(s, SYSTEM)[0] == 2
     assert agg_cache.stats()["entries"] == 0

@@ -1,12 +1,13 @@
 """Aggregate queries over accounts that scale with the screen, not the table.
 
 The functions here take the conditions that select the accounts (scope and
-filter, built by :mod:`gcrm.store`) and let the database do the counting:
-grid clusters in a viewport, counts per postcode or territory, and the extent.
-Each returns at most as many rows as there are cells or groups, never one row
-per account, and is kept per process until the data change
-(:mod:`gcrm.db.agg_cache`), so a team viewing the same map counts it once. On PostgreSQL a viewport also filters with ``geom && envelope``
-so the GiST index on ``accounts.geom`` is used.
+filter, built by :mod:`gcrm.store`) and let the database do the counting: grid
+clusters in a viewport, counts per postcode or territory, and the extent. Each
+returns at most as many rows as there are cells or groups, never one row per
+account, and is kept per process until the data change
+(:mod:`gcrm.db.agg_cache`), so a team viewing the same map counts it once. On
+PostgreSQL a viewport also filters with ``geom && envelope`` so the GiST index
+on ``accounts.geom`` is used.
 """
 
 from __future__ import annotations
