@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import Executable, text
+from sqlalchemy import Select, text
 from sqlalchemy.orm import Session
 
 #: Most results kept per process (least recently used go first).
@@ -33,7 +33,7 @@ _HAS_STAMP: set[str] = set()
 
 def _stamp(session: Session) -> int | None:
     bind = session.get_bind()
-    url = str(bind.url)
+    url = str(bind.engine.url)
     if url not in _HAS_STAMP:
         if bind.dialect.name == "postgresql":
             exists = session.scalar(text("SELECT to_regclass('aggregate_stamp') IS NOT NULL"))
@@ -48,7 +48,7 @@ def _stamp(session: Session) -> int | None:
     return None if value is None else int(value)
 
 
-def rows(session: Session, stmt: Executable) -> list[tuple[Any, ...]]:
+def rows(session: Session, stmt: Select[Any, *tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Rows of an aggregate statement, from the process cache while the data are unchanged.
 
     Parameters
@@ -69,7 +69,7 @@ def rows(session: Session, stmt: Executable) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in session.execute(stmt).all()]
     compiled = stmt.compile(dialect=session.get_bind().dialect)
     params = repr(sorted(compiled.params.items()))
-    key = (str(session.get_bind().url), stamp, str(compiled), params)
+    key = (str(session.get_bind().engine.url), stamp, str(compiled), params)
     with _LOCK:
         found = _CACHE.get(key)
         if found is not None:
