@@ -97,3 +97,17 @@ def test_an_older_schema_is_simply_not_cached(empty_db: str) -> None:
         s.execute(insert(Account).values(name="B", external_id="b", **row))
         assert accounts_extent(s, SYSTEM)[0] == 2
     assert agg_cache.stats()["entries"] == 0
+
+
+def test_a_login_keeps_the_team_s_cached_counts(demo_db: str) -> None:
+    from gcrm.auth import login
+
+    agg_cache.clear()
+    with session_scope() as s:
+        manager = actor_for(s, "manager")
+        accounts_extent(s, manager)
+    with session_scope() as s:
+        login(s, "rep1", "demo")  # writes users.last_login_at and an audit line
+    with session_scope() as s:
+        accounts_extent(s, manager)
+    assert agg_cache.stats()["hits"] == 1

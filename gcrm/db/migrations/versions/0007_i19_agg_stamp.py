@@ -22,7 +22,14 @@ down_revision = "0006_i16_cycle_plans"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("accounts", "users", "territories")
+# The columns an aggregate reads: any account change; for users and territories only
+# what scope and filter lists use (a login writes users.last_login_at and must not
+# make every cached map count again).
+_TABLES = {
+    "accounts": "",
+    "users": " OF username, region_id, role, is_active",
+    "territories": " OF name, region_id, owner_id",
+}
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION gcrm_bump_aggregate_stamp() RETURNS trigger AS $$
 BEGIN
@@ -44,19 +51,19 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         op.execute(_PG_FUNCTION)
-    for table in _TABLES:
+    for table, columns in _TABLES.items():
         name = f"gcrm_stamp_{table}"
         if postgres:
             # One bump per statement: a bulk insert of 100,000 rows bumps once.
             op.execute(
-                f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE{columns} OR DELETE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION gcrm_bump_aggregate_stamp()"
             )
             continue
-        for event in ("INSERT", "UPDATE", "DELETE"):
+        for event in ("INSERT", f"UPDATE{columns}", "DELETE"):
             op.execute(
-                f"CREATE TRIGGER {name}_{event.lower()} AFTER {event} ON {table} BEGIN "
-                "UPDATE aggregate_stamp SET stamp = random() WHERE id = 1; END"
+                f"CREATE TRIGGER {name}_{event.split()[0].lower()} AFTER {event} ON {table} "
+                "BEGIN UPDATE aggregate_stamp SET stamp = random() WHERE id = 1; END"
             )
 
 
