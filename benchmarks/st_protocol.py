@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from typing import Any
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -25,6 +26,12 @@ _DONE = (
     ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY,
     ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR,
 )
+
+
+def _page_cookies(base: str, timeout_s: float) -> str:
+    with urllib.request.urlopen(base + "/", timeout=timeout_s) as response:
+        found = response.headers.get_all("Set-Cookie") or []
+    return "; ".join(c.split(";", 1)[0] for c in found)
 
 
 class ProtocolError(RuntimeError):
@@ -43,7 +50,8 @@ class ProtocolUser:
     """
 
     def __init__(self, base: str, *, timeout_s: float = 180.0) -> None:
-        self.url = base.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
+        self.base = base.rstrip("/")
+        self.url = self.base.replace("http://", "ws://") + "/_stcore/stream"
         self.timeout_s = timeout_s
         self.pages: dict[str, str] = {}  # page title -> script hash
         self.page_hash = ""
@@ -53,7 +61,19 @@ class ProtocolUser:
         self._ws: Any = None
 
     async def __aenter__(self) -> ProtocolUser:
-        self._ws = await connect(self.url, subprotocols=["streamlit"], max_size=None)  # type: ignore[list-item]
+        # Like a browser: load the page first and keep its cookies (the proxy's route
+        # cookie sends this session's websocket and later requests to one app process).
+        cookies = await asyncio.to_thread(_page_cookies, self.base, self.timeout_s)
+        # No client pings: a browser sends none either (Streamlit has its own heartbeat),
+        # and a server busy with 50 scripts may answer a ping late.
+        self._ws = await connect(
+            self.url,
+            subprotocols=["streamlit"],  # type: ignore[list-item]
+            max_size=None,
+            ping_interval=None,
+            open_timeout=self.timeout_s,
+            additional_headers={"Cookie": cookies} if cookies else None,
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
