@@ -172,8 +172,16 @@ async def _ws_user(base: str, n: int, rounds: int, out: list, rng) -> None:  # t
         out.append((action, seconds, error))
 
     await asyncio.sleep(rng.uniform(0, 2))
-    async with ProtocolUser(base, timeout_s=TIMEOUT_MS / 1000) as user:
+    user = ProtocolUser(base, timeout_s=TIMEOUT_MS / 1000)
+    try:
+        await user.__aenter__()
         await user.open()
+    except Exception as exc:  # the first page never came: this user's login failed
+        out.append(("login", float("nan"), f"first page: {type(exc).__name__}: {exc}"[:160]))
+        if user._ws is not None:
+            await user.__aexit__()
+        return
+    try:
         await asyncio.sleep(rng.uniform(1, 3))
         await timed("login", user.log_in(username, "demo"), landing)
         for _ in range(rounds):
@@ -182,6 +190,8 @@ async def _ws_user(base: str, n: int, rounds: int, out: list, rng) -> None:  # t
                 if username.startswith("rep") and key == "territories":
                     continue
                 await timed(key, user.go(title), title)
+    finally:
+        await user.__aexit__()
 
 
 async def _drive(base: str, users: int, rounds: int, client: str = "ws") -> list:  # type: ignore[type-arg]
