@@ -48,7 +48,7 @@ HOURS = (
     None,
     "Mo-Fr 10:00-14:00",
 )
-FAST = PlanOptions(seconds=1.0, iterations=1500, seed=1)
+FAST = PlanOptions(iterations=1500, seed=1)  # work only: the same plan on a busy machine
 
 
 # --------------------------------------------------------------------------- the checker
