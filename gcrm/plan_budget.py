@@ -15,9 +15,9 @@ A search stops on whichever comes first:
 Both depend on iterations only, so a plan repeats for a seed whatever the
 machine's load. Measured on the demo (``benchmarks/plan_bench.py``): 25 stops
 stop after about 450 iterations; the two searches of the 200-stop day after
-about 6,000 and 7,400 of their 12,300 (was 6,000 and 12,300; the better plan,
-the same one, is kept); 3 reps x 5 days x 300 visits keep improving until the
-budget.
+13,400 iterations in all (was 18,300 with every gain counted: the same
+visits, about 2% more driving); 3 reps x 5 days x 300 visits keep improving
+until the budget.
 """
 
 from __future__ import annotations
