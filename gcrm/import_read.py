@@ -213,7 +213,14 @@ def _cell_text(value: object) -> str:
 
 
 def _filled(cells: list[str]) -> int:
-    return sum(1 for c in cells if c.strip())
+    """Return 0, 1 or 2: how many cells hold text, counting no further than two."""
+    n = 0
+    for c in cells:
+        if c.strip():
+            n += 1
+            if n == 2:
+                break
+    return n
 
 
 class ImportFile:
@@ -348,7 +355,8 @@ class ImportFile:
         held = 0  # non-blank rows in pending
         prev: tuple[int, list[str]] | None = None  # the row before pending
         for n, cells in lines:
-            if _filled(cells) >= 2:
+            filled = _filled(cells)
+            if filled >= 2:
                 for item in pending:
                     yield item[0], item[1], None
                 pending.clear()
@@ -357,7 +365,7 @@ class ImportFile:
                 yield n, cells, None
                 continue
             pending.append((n, cells))
-            held += 1 if _filled(cells) else 0
+            held += 1 if filled else 0
             while held > _FOOTER_LINES:
                 prev = pending.popleft()
                 held -= 1 if _filled(prev[1]) else 0
@@ -420,23 +428,23 @@ class ImportFile:
         if chunk.records or chunk.malformed or chunk.skipped:
             yield chunk
 
-    def column(self, name: str) -> Iterator[str]:
-        """Every record's cell in one canonical column (the file is read again).
+    def cells_of(self, names: list[str]) -> Iterator[list[str]]:
+        """Yield every record's cells in some canonical columns (the file is read again).
 
         Parameters
         ----------
-        name
-            A canonical column of :attr:`columns`.
+        names
+            Canonical columns of :attr:`columns`.
 
         Yields
         ------
-        str
-            The cell, stripped.
+        list of str
+            The cells, stripped, in the order of ``names``.
         """
-        j = self.columns.index(name)
+        at = [self.columns.index(name) for name in names]
         for chunk in self.chunks():
             for cells in chunk.records:
-                yield cells[j]
+                yield [cells[j] for j in at]
 
 
 def _unquote_formula(cell: str) -> str:

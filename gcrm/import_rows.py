@@ -191,30 +191,37 @@ def _max_lengths() -> dict[str, int]:
 _MAX_LENGTH = _max_lengths()
 
 
-def column_decimal(values: Iterable[str], delimiter: str | None) -> str:
-    """Guess a column's decimal separator from its unambiguous values.
+def column_decimals(
+    records: Iterable[list[str]], columns: list[str], delimiter: str | None
+) -> dict[str, str]:
+    """Guess each column's decimal separator from its unambiguous values.
 
     Parameters
     ----------
-    values
-        Every cell of the column (read as a stream).
+    records
+        The cells of ``columns`` of every row of the file (read as a stream).
+    columns
+        The columns.
     delimiter
         The file's delimiter (``;`` files default to a decimal comma).
 
     Returns
     -------
-    str
-        ``","`` or ``"."``.
+    dict
+        Column → ``","`` or ``"."``.
     """
-    comma = point = 0
-    for v in values:
-        comma += 1 if _DECIMAL_COMMA.search(v) else 0
-        point += 1 if _DECIMAL_POINT.search(v) else 0
-    if comma > point:
-        return ","
-    if point > comma:
-        return "."
-    return "," if delimiter == ";" else "."
+    comma = [0] * len(columns)
+    point = [0] * len(columns)
+    for cells in records:
+        for k, v in enumerate(cells):
+            if v:
+                comma[k] += 1 if _DECIMAL_COMMA.search(v) else 0
+                point[k] += 1 if _DECIMAL_POINT.search(v) else 0
+    tie = "," if delimiter == ";" else "."
+    return {
+        c: "," if comma[k] > point[k] else "." if point[k] > comma[k] else tie
+        for k, c in enumerate(columns)
+    }
 
 
 class AccountRow(BaseModel):

@@ -50,7 +50,7 @@ from gcrm.import_rows import (
     DECIMAL_COLUMNS,
     AccountRow,
     Validation,
-    column_decimal,
+    column_decimals,
     parse_date,
     parse_number,
     validate,
@@ -166,11 +166,10 @@ class _Run:
         self.report.ignored_columns = file.ignored_headers
         self.report.column_mapping = dict(file.source_headers)
         self.report.warnings.extend(file.notes)
-        decimals = {
-            c: column_decimal(file.column(c), file.delimiter)
-            for c in DECIMAL_COLUMNS
-            if c in file.columns
-        }
+        numbers = [c for c in DECIMAL_COLUMNS if c in file.columns]
+        decimals = {}
+        if numbers:
+            decimals = column_decimals(file.cells_of(numbers), numbers, file.delimiter)
         self.state = Validation(decimals)
         self.state.stored = _stored_lookup(session, self.state.seen_ids)
         # An actor who may not see personal values gets no answer that depends
