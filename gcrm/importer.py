@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,7 @@ from gcrm.import_report import ImportReport, RejectedRow, neutralise_formula, wr
 from gcrm.import_rows import (
     DECIMAL_COLUMNS,
     AccountRow,
+    Valid,
     Validation,
     column_decimals,
     parse_date,
@@ -179,7 +180,7 @@ class _Run:
             session, f"import:{name}", hidden, geo, self.state.kept, self.state.keep_stored
         )
         self.duplicates = Duplicates(session)
-        self.persons: list[Any] = []
+        self.persons: list[Valid] = []
         self.companies: dict[str, str] = {}
         self.size = max(1, file.path.stat().st_size)
 
