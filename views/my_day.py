@@ -27,7 +27,15 @@ from gcrm.routing import GOOGLE_TRAVEL_MODES, plan_for_reps, replan
 from gcrm.store import AccountFilter, accounts_frame, get_user, list_users, save_plan
 from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits
-from views.common import demo_banner, plain, require_actor, road_graph, show_map
+from views.common import (
+    demo_banner,
+    plain,
+    require_actor,
+    require_right,
+    road_graph,
+    show_error,
+    show_map,
+)
 from views.geolocation import geolocate
 
 
@@ -153,9 +161,7 @@ def _replan_from(position: tuple[float, float], at: dt.datetime, route: Any) -> 
 
 actor = require_actor()
 st.title("My day")
-if not actor.can("plan"):
-    st.error("Your role does not plan routes.")
-    st.stop()
+require_right(actor, "plan", "Your role does not plan routes.")
 
 with session_scope() as session:
     if actor.role == "rep":
@@ -230,7 +236,7 @@ if st.button("Optimise", type="primary", key="md_optimise"):
                     st.warning(plain(note))
             except GcrmError as exc:
                 status.update(label="Planning failed", state="error")
-                st.error(str(exc))
+                show_error(exc)
 
 plan = st.session_state.get("md_plan")
 if plan is not None and not any(r.rep == rep for r in plan.routes):
