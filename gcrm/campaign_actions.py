@@ -28,6 +28,7 @@ from gcrm.campaigns import (
     preview,
     segment_definition,
     send_pending,
+    unsubscribe,
 )
 from gcrm.db import campaign_tables as tables
 from gcrm.db.session import session_scope
@@ -138,6 +139,22 @@ def respond(actor: Actor, ref: int, account_id: int, *, kind: str, converted: bo
     """Log a response (see :func:`gcrm.campaigns.log_response`)."""
     with session_scope() as s:
         log_response(s, actor, ref, account_id, kind=kind, converted=converted)
+
+
+def unsubscribe_link(token: str) -> dict[str, Any]:
+    """Apply the unsubscribe link's token (no login: the signed token is the right).
+
+    See :func:`gcrm.campaigns.unsubscribe`.
+
+    Raises
+    ------
+    InputError
+        If the token is not valid (nothing changes).
+    NotFoundError
+        If the account or person is gone.
+    """
+    with session_scope() as s:
+        return unsubscribe(s, token)
 
 
 def report(actor: Actor, ref: int, *, by: GroupBy) -> pd.DataFrame:

@@ -285,6 +285,37 @@ def tasks_frame(
     return pd.DataFrame(session.execute(stmt).all(), columns=[c.key for c in cols])
 
 
+def open_tasks_frame(session: Session, *, rep_id: int, kind: str) -> pd.DataFrame:
+    """Return a rep's open tasks of a kind with their campaign's name."""
+    cols = ["account_id", "campaign_id", "campaign", "created_at"]
+    rows = session.execute(
+        select(
+            CampaignTask.account_id,
+            CampaignTask.campaign_id,
+            Campaign.name,
+            CampaignTask.created_at,
+        )
+        .join(Campaign, Campaign.id == CampaignTask.campaign_id)
+        .where(
+            CampaignTask.rep_id == rep_id,
+            CampaignTask.kind == kind,
+            CampaignTask.status == "open",
+        )
+        .order_by(CampaignTask.created_at, CampaignTask.id)
+    ).all()
+    return pd.DataFrame(rows, columns=cols)
+
+
+def responded_pairs(session: Session, *, kind: str) -> set[tuple[int, int]]:
+    """Return ``(campaign_id, account_id)`` with a response of a kind (a visit, a call)."""
+    rows = session.execute(
+        select(CampaignResponse.campaign_id, CampaignResponse.account_id)
+        .where(CampaignResponse.kind == kind)
+        .distinct()
+    ).all()
+    return {(int(c), int(a)) for c, a in rows}
+
+
 def add_response(session: Session, **values: Any) -> CampaignResponse:
     """Store one campaign response (see :class:`~gcrm.db.models.CampaignResponse`)."""
     row = CampaignResponse(**values)
