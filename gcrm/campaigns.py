@@ -63,6 +63,7 @@ from gcrm.store import (
     AccountFilter,
     account_ids_by_external,
     audit,
+    current_recipient,
     email_recipients_frame,
     get_account,
     log_interaction,
@@ -320,17 +321,6 @@ def _recipients(frame: pd.DataFrame) -> list[tuple[int, str, int | None]]:
     return [(int(r["id"]), str(r["email"]), _contact_id(r)) for r in frame.to_dict("records")]
 
 
-def _current_address(
-    session: Session, actor: Actor, account_id: int, contact_id: int | None
-) -> dict[str, Any] | None:
-    """The recipient row as the contact rules allow it now (``None``: not reachable)."""
-    rows = email_recipients_frame(session, actor, AccountFilter(ids=[account_id]))
-    for row in rows.to_dict("records"):
-        if _contact_id(row) == contact_id:
-            return row
-    return None
-
-
 @dataclasses.dataclass(frozen=True)
 class SendResult:
     """What one run of the sender did.
@@ -368,7 +358,7 @@ def _send_one(
         assert campaign is not None
         actor = campaign_actor(session, campaign)
         # re-checked now (scope and the contact rules): consent may have gone since queuing
-        row = _current_address(session, actor, account_id, contact_id)
+        row = current_recipient(session, actor, account_id, contact_id)
         if row is None:
             tables.finish(session, msg_pk, attempt, "skipped", "no longer reachable")
             return "skipped"

@@ -2255,3 +2255,46 @@ def withdraw_contact_consent(
     )
     session.flush()
     return changed
+
+
+def current_recipient(
+    session: Session, actor: Actor, account_id: int, contact_id: int | None
+) -> dict[str, Any] | None:
+    """Return one e-mail recipient as the rules allow it now (the send-time re-check).
+
+    One query: the account in the actor's scope and, for its own address,
+    :func:`contact_rule`, or for a person, :func:`contact_person_rule`.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    account_id
+        The account.
+    contact_id
+        The person (``None``: the account's own address).
+
+    Returns
+    -------
+    dict or None
+        A row of :data:`RECIPIENT_COLUMNS`, or ``None`` if it may not be mailed.
+    """
+    flt = AccountFilter(ids=[account_id])
+    cols = [getattr(Account, c) for c in AUDIENCE_COLUMNS]
+    if contact_id is None:
+        stmt = _account_select(actor, flt).where(contact_rule("email"))
+        row = session.execute(stmt.with_only_columns(*cols)).first()
+        return (
+            None if row is None else dict(zip(RECIPIENT_COLUMNS, (*row, None, None), strict=True))
+        )
+    person_cols = [Contact.email if c == "email" else getattr(Account, c) for c in AUDIENCE_COLUMNS]
+    stmt = (
+        _account_select(actor, flt)
+        .join(Contact, Contact.account_id == Account.id)
+        .where(Contact.id == contact_id, contact_person_rule("email"))
+        .with_only_columns(*person_cols, Contact.id, Contact.name)
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else dict(zip(RECIPIENT_COLUMNS, row, strict=True))

@@ -253,6 +253,25 @@ def test_manager_lassoes_creates_previews_sends_logs_and_sees_the_response_map(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "campaign.png"), full_page=True)
 
+    # a recipient follows the unsubscribe link of their e-mail: no login, consent off
+    mail = smtp.received[-1]
+    link = re.search(r"Unsubscribe: (\S+)", mail.part("plain"))
+    assert link and link.group(1).startswith(page.base_url + "/?unsubscribe=")
+    other = page.context.browser.new_context()
+    other.route(re.compile(r"^https?://(?!(127\.0\.0\.1|localhost)[:/])"), lambda r: r.abort())
+    try:
+        reader = other.new_page()
+        reader.goto(link.group(1))
+        reader.get_by_text("You are unsubscribed.").wait_for(timeout=30_000)
+        assert reader.get_by_label("Username", exact=True).count() == 0
+    finally:
+        other.close()
+    consent = _query(
+        db,
+        "select count(*) as n from audit_log where username = 'unsubscribe' and action = 'consent'",
+    )
+    assert consent[0].n == 1
+
 
 def _response_map_tooltips(page: Any) -> list[str]:
     """Hover every hexagon of the response map; return the tooltips shown."""
