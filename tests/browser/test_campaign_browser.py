@@ -9,13 +9,9 @@ the demo, with SMTP pointed at an in-process ``aiosmtpd`` on a free port.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ import shapely
 from sqlalchemy import create_engine, text
 
 from tests._campaign_world import SmtpServer
-from tests.browser.conftest import ROOT, SCREENSHOTS, _free_port, login, map_frame
+from tests.browser.conftest import SCREENSHOTS, _free_port, login, map_frame, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PlaywrightError = pytest.importorskip("playwright.sync_api").Error
@@ -61,33 +57,10 @@ def campaign_app(
     _give_some_accounts_mail(db)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GCRM_DATABASE_URL": f"sqlite:///{db}", "GCRM_DATA_DIR": str(tmp_path),
-           "GCRM_SMTP_HOST": "127.0.0.1", "GCRM_SMTP_PORT": str(smtp.port),
-           "GCRM_PUBLIC_URL": url, "GCRM_CLOCK_TIME": "08:30"}  # fmt: skip
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false"]  # fmt: skip
-    with (tmp_path / "streamlit.log").open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("streamlit did not start")
-                time.sleep(0.3)
-            yield url, db
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with serve_app(db, tmp_path, port=port, GCRM_SMTP_HOST="127.0.0.1",
+                   GCRM_SMTP_PORT=str(smtp.port), GCRM_PUBLIC_URL=url,
+                   GCRM_CLOCK_TIME="08:30") as served:  # fmt: skip
+        yield served, db
 
 
 @pytest.fixture
