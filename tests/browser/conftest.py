@@ -168,7 +168,13 @@ def map_frame(pg, timeout_s: float = 30, selector: str = MARKS):  # type: ignore
     while time.monotonic() < deadline:
         for frame in pg.frames:
             if "component" in frame.url or "streamlit_folium" in frame.url:
-                if frame.locator(selector).count():
+                try:
+                    drawn = frame.locator(selector).count()
+                except Exception as exc:  # the page replaced this map while it was read
+                    if "detached" not in str(exc):
+                        raise
+                    continue
+                if drawn:
                     return frame
         pg.wait_for_timeout(300)
     msg = f"no map showing {selector!r} appeared; frames: {[f.url for f in pg.frames]}"
