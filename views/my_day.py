@@ -10,6 +10,7 @@ import streamlit as st
 
 from gcrm import day_actions
 from gcrm._errors import GcrmError
+from gcrm.campaign_tasks import campaign_calls, with_campaign_visits
 from gcrm.db.session import session_scope
 from gcrm.itinerary_export import (
     google_maps_links,
@@ -191,6 +192,7 @@ with session_scope() as session:
     )
 # The saved call cycle's visits for these dates come first (Visit plan page).
 accounts, in_cycle = with_cycle_visits(actor, rep, day, accounts, days=days)
+accounts = with_campaign_visits(actor, rep, accounts)  # visits campaigns ask for come first
 ranked = suggest_visits(accounts, day=day, days=days, limit=stops)
 counts = suggestion_counts(ranked)
 plannable = ranked[ranked["plannable"]]
@@ -217,7 +219,12 @@ st.caption(
     f"{counts['plannable_due']} can be visited, {counts['open_due']} are open then; "
     f"{counts['suggested']} suggested. Do-not-contact accounts are never planned."
     + (f" {len(cycle_ids)} visits come from the saved call cycle." if cycle_ids else "")
+    + (f" {counts['campaign']} visits are asked for by campaigns." if counts["campaign"] else "")
 )
+calls = campaign_calls(actor, rep)
+if len(calls):
+    with st.expander(f"Campaign calls to make ({len(calls)})"):
+        st.dataframe(calls.drop(columns="id"), hide_index=True, width="stretch")
 
 if st.button("Optimise", type="primary", key="md_optimise"):
     if not chosen:
