@@ -190,7 +190,7 @@ def accounts_extent(
 
 
 def accounts_value(session: Session, actor: Actor, flt: AccountFilter | None = None) -> float:
-    """Summed potential value of the matching accounts, in SQL."""
+    """Return the summed potential value of the matching accounts, in SQL."""
     return aggregates.value_sum(session, _conditions(actor, flt))
 
 

@@ -67,7 +67,7 @@ def save_plan(session: Session, actor: Actor, plan: Any) -> int:
 
 
 def saved_plans_frame(session: Session, actor: Actor) -> pd.DataFrame:
-    """Saved plans the actor may see: a rep their own, a manager their region's reps.
+    """Return the saved plans the actor may see: a rep their own, a manager their region's.
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def saved_plans_frame(session: Session, actor: Actor) -> pd.DataFrame:
 
 
 def _cycle_rep(session: Session, actor: Actor, username: str) -> User:
-    """The rep whose cycle the actor may plan (their own; a manager their region's)."""
+    """Return the rep whose cycle the actor may plan (own; a manager: their region's)."""
     require(actor, "plan")
     rep = get_user(session, username)
     if rep is None:
@@ -184,7 +184,7 @@ def saved_cycles(
     rep: str | None = None,
     day: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """Saved call cycles the actor may see: a rep their own, a manager their region's.
+    """Return the saved call cycles the actor may see (a rep their own, a manager their region's).
 
     Parameters
     ----------

@@ -74,8 +74,7 @@ _ID_CHUNK = 5000  # ids per IN (...) list
 
 
 def _target_region(session: Session, actor: Actor, name: str | None) -> Region | None:
-    """The region a territory operation works in (a manager: always their own)."""
-
+    """Return the region a territory operation works in (a manager: always their own)."""
     if name is not None:
         region = session.scalar(select(Region).where(Region.name == name))
         if region is None:
@@ -169,78 +168,27 @@ def save_territories(
     if "name" not in territories.columns:
         raise InputError("territories need a 'name' column")
     frame = territories.to_crs(4326) if territories.crs is not None else territories
-    names = [str(n).strip() if n is not None and not pd.isna(n) else "" for n in frame["name"]]
-    if any(not n for n in names):
-        raise InputError("every territory needs a name")
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        msg = f"duplicate territory name(s): {', '.join(dup)}"
-        raise InputError(msg)
-    geoms = []
-    for name, given in zip(names, frame.geometry, strict=True):
-        if given is None or given.is_empty:
-            msg = f"territory {name!r}: empty geometry"
-            raise InputError(msg)
-        valid = shapely.make_valid(given)
-        parts = [p for p in shapely.get_parts(valid) if p.geom_type in ("Polygon", "MultiPolygon")]
-        polys = [q for p in parts for q in shapely.get_parts(p)]
-        if not polys or sum(p.area for p in polys) <= 0:
-            msg = f"territory {name!r}: not a polygon"
-            raise InputError(msg)
-        geoms.append(MultiPolygon(polys))
+    names = _territory_names(frame["name"])
+    geoms = [_territory_polygon(name, g) for name, g in zip(names, frame.geometry, strict=True)]
     target = _target_region(session, actor, region)
     if target is not None and target.geom is not None:
-        geoms = [clip_to_region(g, target.geom) for g in geoms]
-        outside = [n for n, g in zip(names, geoms, strict=True) if g.is_empty]
-        if outside:
-            msg = f"territory {outside[0]!r} lies outside the region {target.name!r}"
-            raise InputError(msg)
-    owners: list[int | None] = []
+        geoms = _clip_to(names, geoms, target)
     raw_owners = frame["owner"] if "owner" in frame.columns else [None] * len(frame)
-    for name, owner in zip(names, raw_owners, strict=True):
-        username = "" if owner is None or pd.isna(owner) else str(owner).strip()
-        if not username:
-            owners.append(None)
-            continue
-        user = get_user(session, username)
-        if user is None:
-            msg = f"territory {name!r}: no user {username!r}"
-            raise InputError(msg)
-        if actor.role == "manager" and user.region_id != actor.region_id:
-            msg = f"territory {name!r}: {username!r} is not in your region"
-            raise PermissionDeniedError(msg)
-        owners.append(user.id)
+    owners = [
+        _territory_owner(session, actor, name, owner)
+        for name, owner in zip(names, raw_owners, strict=True)
+    ]
     target_id = target.id if target is not None else None
     existing = {
         t.name: t for t in session.scalars(select(Territory).where(Territory.name.in_(names)))
     }
     for name, terr in existing.items():
-        if replace and terr.region_id != target_id:
+        if (replace and terr.region_id != target_id) or (
+            actor.role == "manager" and terr.region_id != actor.region_id
+        ):
             msg = f"territory name {name!r} is already used in another region"
             raise InputError(msg)
-        if actor.role == "manager" and terr.region_id != actor.region_id:
-            msg = f"territory name {name!r} is already used in another region"
-            raise InputError(msg)
-    deleted: list[str] = []
-    if replace:
-        stale_stmt = select(Territory).where(Territory.name.not_in(names))
-        if target_id is not None:
-            stale_stmt = stale_stmt.where(Territory.region_id == target_id)
-        elif not actor.can("admin"):
-            stale_stmt = stale_stmt.where(Territory.region_id.is_(None))
-        stale = list(session.scalars(stale_stmt))
-        if stale:
-            stale_ids = [t.id for t in stale]
-            session.execute(
-                update(Account)
-                .where(Account.territory_id.in_(stale_ids))
-                .values(territory_id=None)
-                .execution_options(synchronize_session=False)
-            )
-            for t in stale:
-                deleted.append(t.name)
-                session.delete(t)
-            session.flush()
+    deleted = _delete_stale(session, actor, names, target_id) if replace else []
     ids: list[int] = []
     for name, geom, owner_id in zip(names, geoms, owners, strict=True):
         found = existing.get(name)
@@ -262,6 +210,83 @@ def save_territories(
         {"saved": names, "deleted": sorted(deleted), "replace": replace},
     )
     return ids
+
+
+def _territory_names(column: Any) -> list[str]:
+    """Return the stripped names, refusing an empty or duplicate one."""
+    names = [str(n).strip() if n is not None and not pd.isna(n) else "" for n in column]
+    if any(not n for n in names):
+        raise InputError("every territory needs a name")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        msg = f"duplicate territory name(s): {', '.join(dup)}"
+        raise InputError(msg)
+    return names
+
+
+def _territory_polygon(name: str, given: Any) -> MultiPolygon:
+    """Return a territory's geometry as a valid MultiPolygon (its polygon parts)."""
+    if given is None or given.is_empty:
+        msg = f"territory {name!r}: empty geometry"
+        raise InputError(msg)
+    valid = shapely.make_valid(given)
+    parts = [p for p in shapely.get_parts(valid) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [q for p in parts for q in shapely.get_parts(p)]
+    if not polys or sum(p.area for p in polys) <= 0:
+        msg = f"territory {name!r}: not a polygon"
+        raise InputError(msg)
+    return MultiPolygon(polys)
+
+
+def _clip_to(names: list[str], geoms: list[Any], target: Region) -> list[Any]:
+    """Clip territories to their region, refusing one that lies wholly outside it."""
+    clipped = [clip_to_region(g, target.geom) for g in geoms]
+    outside = [n for n, g in zip(names, clipped, strict=True) if g.is_empty]
+    if outside:
+        msg = f"territory {outside[0]!r} lies outside the region {target.name!r}"
+        raise InputError(msg)
+    return clipped
+
+
+def _territory_owner(session: Session, actor: Actor, name: str, owner: Any) -> int | None:
+    """Return the user id of a territory's owner cell (``None`` when empty)."""
+    username = "" if owner is None or pd.isna(owner) else str(owner).strip()
+    if not username:
+        return None
+    user = get_user(session, username)
+    if user is None:
+        msg = f"territory {name!r}: no user {username!r}"
+        raise InputError(msg)
+    if actor.role == "manager" and user.region_id != actor.region_id:
+        msg = f"territory {name!r}: {username!r} is not in your region"
+        raise PermissionDeniedError(msg)
+    return user.id
+
+
+def _delete_stale(
+    session: Session, actor: Actor, keep: list[str], target_id: int | None
+) -> list[str]:
+    """Delete the region's territories not in ``keep`` (their accounts lose them)."""
+    stale_stmt = select(Territory).where(Territory.name.not_in(keep))
+    if target_id is not None:
+        stale_stmt = stale_stmt.where(Territory.region_id == target_id)
+    elif not actor.can("admin"):
+        stale_stmt = stale_stmt.where(Territory.region_id.is_(None))
+    stale = list(session.scalars(stale_stmt))
+    if not stale:
+        return []
+    session.execute(
+        update(Account)
+        .where(Account.territory_id.in_([t.id for t in stale]))
+        .values(territory_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    deleted = []
+    for t in stale:
+        deleted.append(t.name)
+        session.delete(t)
+    session.flush()
+    return deleted
 
 
 def set_account_territories(

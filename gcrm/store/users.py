@@ -91,7 +91,6 @@ def rep_home_bases(session: Session, actor: Actor, *, region: str | None = None)
         Columns user_id, username, display_name, region, lat, lon; ordered by
         username.
     """
-
     require(actor, "view")
     stmt = (
         select(User, Region.name)
