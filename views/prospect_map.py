@@ -10,13 +10,8 @@ from gcrm.actions.accounts import filter_options
 from gcrm.density import isochrone, near_here, select_accounts
 from gcrm.maps import LAYERS, add_near_here, add_selection, layer_map
 from gcrm.viewport import Viewport
-from views.common import (
-    demo_banner,
-    map_filter_sidebar,
-    postcode_areas_of_region,
-    require_actor,
-    road_graph,
-)
+from views.common import demo_banner, require_actor
+from views.map_resources import map_filter_sidebar, postcode_areas_of_region, road_graph
 
 actor = require_actor()
 st.title("Prospect map")

@@ -8,7 +8,8 @@ from gcrm._errors import GcrmError
 from gcrm.actions.reports import report_figures
 from gcrm.jobs import result_file, status, submit
 from gcrm.reports import REGION_ROW, display_summary
-from views.common import demo_banner, require_actor, road_graph
+from views.common import demo_banner, require_actor
+from views.map_resources import road_graph
 
 actor = require_actor()
 st.title("Reports")
