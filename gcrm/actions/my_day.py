@@ -28,12 +28,9 @@ def rep_accounts(actor: Actor, rep: str) -> tuple[gpd.GeoDataFrame, tuple[float,
     with session_scope() as session:
         accounts = store.accounts_frame(session, actor, AccountFilter(owners=[rep]))
         rep_user = store.get_user(session, rep)
-        home = (
-            (float(rep_user.home_lat), float(rep_user.home_lon))
-            if rep_user is not None and rep_user.home_lat is not None
-            else None
-        )
-    return accounts, home
+    if rep_user is None or rep_user.home_lat is None or rep_user.home_lon is None:
+        return accounts, None
+    return accounts, (float(rep_user.home_lat), float(rep_user.home_lon))
 
 
 def plan_day(

@@ -145,7 +145,7 @@ def extent(
 
 
 def value_sum(session: Session, conditions: Sequence[ColumnElement[bool]]) -> float:
-    """Summed potential value of the selected accounts (missing values count 0)."""
+    """Return the summed potential value of the selected accounts (missing ones count 0)."""
     stmt = select(func.sum(func.coalesce(Account.potential_value, 0.0))).where(*conditions)
     return float(session.scalar(stmt) or 0.0)
 
