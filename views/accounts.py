@@ -14,7 +14,7 @@ from gcrm.maps import accounts_map
 from gcrm.pins import needs_pin
 from gcrm.store import AccountFilter
 from gcrm.viewport import Viewport
-from views.common import demo_banner, plain, require_actor, show_map
+from views.common import demo_banner, plain, require_actor, show_error, show_map
 
 actor = require_actor()
 st.title("Accounts")
@@ -100,7 +100,7 @@ account_id = int(picked)
 try:
     detail = actions.account_detail(actor, account_id)
 except GcrmError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 acc = detail["account"]
 
@@ -180,7 +180,7 @@ if actor.can("edit"):
                 actions.update_account(actor, account_id, values)
                 _done("Saved.")
             except GcrmError as exc:
-                st.error(plain(exc))
+                show_error(exc)
     with tab_log, st.form("log_interaction"):
         kind = st.selectbox("Kind", ["visit", "call", "email", "note"])
         outcome = st.text_input("Outcome")
@@ -192,7 +192,7 @@ if actor.can("edit"):
                 )
                 _done(f"Logged the {kind}: it is in the history above.")
             except GcrmError as exc:
-                st.error(plain(exc))
+                show_error(exc)
     with tab_pin, st.form("move_pin"):
         st.caption("Place the pin by hand where the address data is wrong.")
         lat = st.number_input("Latitude", value=float(acc["lat"] or 60.17), format="%.6f")
@@ -202,5 +202,5 @@ if actor.can("edit"):
                 actions.set_manual_pin(actor, account_id, lat, lon)
                 _done("Pin moved (location: manual); geocoding will not move it again.")
             except GcrmError as exc:
-                st.error(plain(exc))
+                show_error(exc)
 demo_banner()

@@ -7,13 +7,11 @@ import streamlit as st
 from gcrm._errors import GcrmError
 from gcrm.actions import admin as actions
 from gcrm.db.models import Role
-from views.common import require_actor
+from views.common import require_actor, require_right, show_error
 
 actor = require_actor()
 st.title("Admin")
-if not actor.can("admin"):
-    st.error("Only admins can manage users.")
-    st.stop()
+require_right(actor, "admin", "Only admins can manage users.")
 
 ROLES = [r.value for r in Role]
 users, region_names = actions.users_table(actor)
@@ -52,7 +50,7 @@ with tab_users:
                 )
                 st.success(f"Saved {who}.")
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)
     with st.form("home_base"):
         st.markdown("**Home base and shift** (where the day's route starts and ends)")
         if "adm_home_msg" in st.session_state:
@@ -73,7 +71,7 @@ with tab_users:
                 st.session_state["adm_home_msg"] = f"Saved {who}: home {where}, shift {shift_now}."
                 st.rerun()
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)
 with tab_add, st.form("add_user"):
     username = st.text_input("New username", key="adm_new_username")
     display = st.text_input("Full name", key="adm_new_name")
@@ -86,7 +84,7 @@ with tab_add, st.form("add_user"):
             )
             st.success(f"Added {username}.")
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 with tab_audit:
     action = st.selectbox(
         "Action",

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gcrm._errors import AuthenticationError
 from gcrm.actions.profile import log_in
-from views.common import ACTOR_KEY, demo_banner
+from views.common import ACTOR_KEY, demo_banner, show_error
 
 st.title("gcrm")
 st.write("A geographic CRM for field sales, on OpenStreetMap data.")
@@ -21,7 +21,7 @@ if submitted:
     try:
         actor = log_in(username, password)
     except AuthenticationError as exc:
-        st.error(str(exc))
+        show_error(exc)
     else:
         st.session_state[ACTOR_KEY] = actor
         st.rerun()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gcrm._errors import GcrmError
 from gcrm.actions.profile import change_password
-from views.common import ACTOR_KEY, require_actor
+from views.common import ACTOR_KEY, require_actor, show_error
 
 actor = require_actor()
 st.title("My profile")
@@ -24,4 +24,4 @@ with st.form("change_password"):
                 st.session_state[ACTOR_KEY] = change_password(actor, old, new)
                 st.success("Password changed.")
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)

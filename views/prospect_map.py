@@ -10,7 +10,7 @@ from gcrm.actions.accounts import filter_options
 from gcrm.density import isochrone, near_here, select_accounts
 from gcrm.maps import LAYERS, add_near_here, add_selection, layer_map
 from gcrm.viewport import Viewport
-from views.common import demo_banner, require_actor
+from views.common import demo_banner, require_actor, show_error
 from views.map_resources import map_filter_sidebar, postcode_areas_of_region, road_graph
 
 actor = require_actor()
@@ -69,7 +69,7 @@ try:
             draw=True,
         )
 except GcrmError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 
 near = st.session_state.get("pm_near")
@@ -127,7 +127,7 @@ else:
                 key="pm_export",
             )
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
     if actor.can("plan"):
         st.caption("The selection is kept for route planning on the My day page.")
 
@@ -173,7 +173,7 @@ if go:
             }
             st.rerun()
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 if near is not None:
     found = near["found"]
     # Rounded, with units: kilometres and minutes, not raw metres and seconds.

@@ -8,7 +8,7 @@ from gcrm._errors import GcrmError
 from gcrm.actions.reports import report_figures
 from gcrm.jobs import result_file, status, submit
 from gcrm.reports import REGION_ROW, display_summary
-from views.common import demo_banner, require_actor
+from views.common import demo_banner, require_actor, show_error
 from views.map_resources import road_graph
 
 actor = require_actor()
@@ -49,7 +49,7 @@ if actor.can("export"):
             st.session_state["rp_job"] = job
             st.session_state.pop("rp_file", None)
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 
     @st.fragment(run_every=1.0)
     def _report_progress() -> None:
@@ -62,7 +62,7 @@ if actor.can("export"):
                 return
             del st.session_state["rp_job"]
             if state.status == "failed":
-                st.error(f"The report failed: {state.message}")
+                show_error(state.message or "", prefix="The report failed: ")
                 return
             data = result_file(job_id, actor.username) or b""
             st.session_state["rp_file"] = {**state.result, "data": data}

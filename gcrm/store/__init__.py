@@ -14,7 +14,8 @@ re-exported here (``from gcrm import store; store.accounts_frame(...)``).
 - :mod:`~gcrm.store.users`: users, regions, reps' home bases.
 - :mod:`~gcrm.store.territories`: territories and the accounts' territory.
 - :mod:`~gcrm.store.plans`: saved day plans and call cycles.
-- :mod:`~gcrm.store.consent`: the contact rule, audiences, unsubscribes.
+- :mod:`~gcrm.store.consent`: the contact rules, audiences, recipients, unsubscribes.
+- :mod:`~gcrm.store.imports`: the importer's reads and bulk writes.
 - :mod:`~gcrm.store.audit_log`: the audit log.
 - :mod:`~gcrm.store.erasure`: right to erasure and subject access.
 
@@ -43,12 +44,31 @@ from gcrm.store.consent import (
     AUDIENCE_COLUMNS,
     CHANNELS,
     MARKETING_CHANNELS,
+    RECIPIENT_COLUMNS,
     audience_frame,
+    contact_person_rule,
     contact_rule,
+    current_recipient,
+    email_recipients_frame,
     reachable_ids,
+    withdraw_contact_consent,
     withdraw_marketing_consent,
 )
 from gcrm.store.erasure import erase_account, erase_contact, subject_access
+from gcrm.store.imports import (
+    import_account_ids,
+    import_account_text,
+    import_accounts_by_external_id,
+    import_address_rows,
+    import_company_external_id,
+    import_external_ids,
+    import_insert_accounts,
+    import_link_duplicates,
+    import_territories,
+    import_update_accounts,
+    import_upsert_contacts,
+    import_user_names,
+)
 from gcrm.store.plans import save_cycle_plan, save_plan, saved_cycles, saved_plans_frame
 from gcrm.store.scope import ACCOUNT_COLUMNS, AccountFilter, point_geometry
 from gcrm.store.territories import (
@@ -75,6 +95,7 @@ __all__ = [
     "CHANNELS",
     "EDITABLE_FIELDS",
     "MARKETING_CHANNELS",
+    "RECIPIENT_COLUMNS",
     "STANDARD_OUTCOMES",
     "AccountFilter",
     "account_cells",
@@ -89,14 +110,29 @@ __all__ = [
     "audit",
     "audit_frame",
     "checkins_frame",
+    "contact_person_rule",
     "contact_rule",
     "contacts_of",
     "count_accounts",
+    "current_recipient",
+    "email_recipients_frame",
     "erase_account",
     "erase_contact",
     "facets",
     "get_account",
     "get_user",
+    "import_account_ids",
+    "import_account_text",
+    "import_accounts_by_external_id",
+    "import_address_rows",
+    "import_company_external_id",
+    "import_external_ids",
+    "import_insert_accounts",
+    "import_link_duplicates",
+    "import_territories",
+    "import_update_accounts",
+    "import_upsert_contacts",
+    "import_user_names",
     "interactions_frame",
     "list_accounts",
     "list_users",
@@ -118,5 +154,6 @@ __all__ = [
     "subject_access",
     "territories_frame",
     "update_account",
+    "withdraw_contact_consent",
     "withdraw_marketing_consent",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from gcrm._errors import InputError, NotFoundError
 from gcrm.auth import Actor, require
-from gcrm.db import aggregates
+from gcrm.db import agg_cache, aggregates
 from gcrm.db.models import (
     STAGES,
     Account,
@@ -275,7 +275,7 @@ def facets(session: Session, actor: Actor) -> dict[str, list[str]]:
             stmt = stmt.join(User, User.id == Account.owner_id).select_from(Account)
         elif key == "territory":
             stmt = stmt.join(Territory, Territory.id == Account.territory_id).select_from(Account)
-        out[key] = sorted(str(v) for v in session.scalars(stmt))
+        out[key] = sorted(str(r[0]) for r in agg_cache.rows(session, stmt))
     return out
 
 

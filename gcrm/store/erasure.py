@@ -218,5 +218,22 @@ def subject_access(
         "interactions": interactions,
         "audit": audit_lines,
     }
-    audit(session, actor, "subject_access", email or name, {"contacts": len(contacts)})
+    # The audit line names the records found, never the person searched for: an
+    # e-mail or name here would outlive the person's erasure (issue 13).
+    refs = [f"contact:{c.id}" for c in contacts] + [f"account:{a.id}" for a in accounts]
+    target = ",".join(refs)
+    if len(target) > 300:
+        target = target[:300].rsplit(",", 1)[0]
+    audit(
+        session,
+        actor,
+        "subject_access",
+        target or "no match",
+        {
+            "contacts": len(contacts),
+            "accounts": len(accounts),
+            "interactions": len(interactions),
+            "searched_by": [k for k, v in (("e-mail", email), ("name", name)) if v],
+        },
+    )
     return result
