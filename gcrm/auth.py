@@ -18,15 +18,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
+import json
+import re
+import secrets
 from typing import TYPE_CHECKING
 
 import shapely
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session as OrmSession
 
-from gcrm._errors import PermissionDeniedError
-from gcrm.db.models import Account, Contact, Role, Territory, User
+from gcrm._errors import AuthenticationError, InputError, PermissionDeniedError
+from gcrm.db.models import Account, AuditEvent, Contact, Role, Territory, User
+from gcrm.db.session import session_scope
 from gcrm.passwords import MIN_LENGTH, check_password
+from gcrm.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -287,18 +293,16 @@ def _now() -> dt.datetime:
 
 
 def _credential(password_hash: str | None) -> str:
-    """A short fingerprint of a password hash (never the hash itself)."""
-    import hashlib
-
+    """Return a short fingerprint of a password hash (never the hash itself)."""
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 @functools.cache
 def _dummy_hash() -> str:
-    """A hash of a random password: verified for unknown users so that a
-    failed login costs the same time whether the user exists or not."""
-    import secrets
+    """Return a hash of a random password, verified for unknown users.
 
+    A failed login then costs the same time whether the user exists or not.
+    """
     return hash_password(secrets.token_urlsafe(16))
 
 
@@ -323,8 +327,6 @@ def audit_apart(
     action, target, details
         As :class:`~gcrm.db.models.AuditEvent`.
     """
-    from gcrm.db.models import AuditEvent
-
     with OrmSession(bind=session.get_bind()) as own:
         own.add(AuditEvent(username=username, action=action, target=target, details=details))
         own.commit()
@@ -365,10 +367,6 @@ def login(session: Session, username: str, password: str) -> Actor:
         always with :data:`LOGIN_FAILED` and after one password verification,
         so neither the words nor the time tell whether the user exists.
     """
-    from gcrm._errors import AuthenticationError
-    from gcrm.db.models import AuditEvent
-    from gcrm.settings import get_settings
-
     settings = get_settings()
     now = _now()
     with OrmSession(bind=session.get_bind()) as own:
@@ -445,8 +443,6 @@ def recheck(actor: Actor) -> Actor | None:
     Actor or None
         The user as stored now, or ``None`` when the session must end.
     """
-    from gcrm.db.session import session_scope
-
     with session_scope() as session:
         return refresh_actor(session, actor)
 
@@ -470,10 +466,6 @@ def audit_event(
     details
         JSON-serialisable details.
     """
-    import json
-
-    from gcrm.db.session import session_scope
-
     text = json.dumps(details, default=str, ensure_ascii=False) if details else None
     with session_scope() as session:
         audit_apart(session, actor.username if actor else None, action, target, text)
@@ -508,9 +500,6 @@ def change_password(session: Session, actor: Actor, old: str, new: str) -> Actor
     InputError
         If ``new`` breaks the password policy or is unchanged.
     """
-    from gcrm._errors import AuthenticationError
-    from gcrm.db.models import AuditEvent
-
     user = session.get(User, actor.id) if actor.id is not None else None
     if user is None or not verify_password(user.password_hash, old):
         msg = "the current password is wrong"
@@ -537,8 +526,6 @@ def session_expired(last_activity: dt.datetime, now: dt.datetime | None = None) 
     bool
         ``True`` after ``GCRM_SESSION_TIMEOUT_MINUTES`` of inactivity.
     """
-    from gcrm.settings import get_settings
-
     limit = dt.timedelta(minutes=get_settings().session_timeout_minutes)
     return ((now or _now()) - last_activity) > limit
 
@@ -582,11 +569,6 @@ def create_user(
     InputError
         On a bad or taken username, a short password or an unknown role.
     """
-    import re
-
-    from gcrm._errors import InputError
-    from gcrm.db.models import AuditEvent
-
     require(actor, "admin")
     if not re.fullmatch(r"[A-Za-z0-9._-]{2,100}", username or ""):
         msg = "username: use 2-100 letters, digits, '.', '_' or '-'"
@@ -632,8 +614,7 @@ def update_user(
     work_start: str | None = None,
     work_end: str | None = None,
 ) -> User:
-    """Change a user's role, region, status, personal-data grant, home base or shift
-    (admins only).
+    """Change a user's role, region, status, grant, home base or shift (admins only).
 
     Parameters
     ----------
@@ -665,11 +646,6 @@ def update_user(
         On an unknown user or role, or when an admin would remove their own
         admin role or deactivate themselves.
     """
-    import json
-
-    from gcrm._errors import InputError
-    from gcrm.db.models import AuditEvent
-
     require(actor, "admin")
     user = session.scalar(select(User).where(User.username == username))
     if user is None:

@@ -22,22 +22,13 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from gcrm._errors import InputError
 from gcrm.auth import hash_password
-from gcrm.db.models import (
-    Account,
-    Contact,
-    Interaction,
-    Precision,
-    Region,
-    Role,
-    Territory,
-    User,
-    point_wkt,
-)
+from gcrm.db import seed
+from gcrm.db.models import Precision, Region, Role, Territory, User, point_wkt
+from gcrm.db.session import database_is_current, session_scope, upgrade_database
 from gcrm.osm import read_address_points, read_businesses
 from gcrm.settings import get_settings
 from gcrm.territories import build_territories
@@ -172,7 +163,7 @@ def _territory_polygons(
 
 
 def _most_common(frame: pd.DataFrame, column: str, default: str | None) -> str | None:
-    """The region's most common value of a tag (its town, its country)."""
+    """Return the region's most common value of a tag (its town, its country)."""
     if column not in frame.columns:
         return default
     counts = frame[column].dropna().astype(str).value_counts()
@@ -182,8 +173,11 @@ def _most_common(frame: pd.DataFrame, column: str, default: str | None) -> str |
 def _homes_inside(
     addresses: pd.DataFrame, bounds: tuple[float, float, float, float]
 ) -> dict[str, tuple[float, float]]:
-    """Homes for the demo's reps and manager inside the region, when the built-in
-    Helsinki homes lie outside it: real address points spread west to east."""
+    """Return homes for the demo's reps and manager inside the region.
+
+    Used when the built-in Helsinki homes lie outside it: real address points
+    spread west to east.
+    """
     minx, miny, maxx, maxy = bounds
     inside = [
         u for u in DEMO_USERS if u[3] is not None and minx <= (u[4] or 0) <= maxx
@@ -224,13 +218,11 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
         already there and nothing changed.
     """
     password = get_settings().demo_password
-    existing_users = {u.username: u for u in session.scalars(select(User))}
-    demo_accounts = session.scalar(
-        select(func.count()).select_from(Account).where(Account.source == "demo")
-    )
+    existing_users = seed.users_by_name(session)
+    demo_accounts = seed.count_accounts(session, source="demo")
     created = False
 
-    region = session.scalar(select(Region).where(Region.name == REGION_NAME))
+    region = seed.region_named(session, REGION_NAME)
     biz = read_businesses(osm_file)
     if len(biz) < _MIN_BUSINESSES:
         msg = (
@@ -247,11 +239,11 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
     )
     if region is None:
         region = Region(name=REGION_NAME, geom=MultiPolygon([box(*bounds)]))
-        session.add(region)
-        session.flush()
+        seed.add_rows(session, [region])
         created = True
 
     homes = _homes_inside(read_address_points(osm_file), bounds)
+    new_users = []
     for username, display, role, lat0, lon0 in DEMO_USERS:
         lat, lon = homes.get(username, (lat0, lon0))
         if username in existing_users:
@@ -270,10 +262,10 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
             work_start="08:00",
             work_end="16:00",
         )
-        session.add(user)
+        new_users.append(user)
         existing_users[username] = user
         created = True
-    session.flush()
+    seed.add_rows(session, new_users)
 
     reps = [existing_users[f"rep{i}"] for i in (1, 2, 3)]
     seeds = {
@@ -283,29 +275,20 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
     }
     polygons = _territory_polygons(biz, bounds, seeds)
     territories = []
+    new_territories = []
     for name, rep, poly in zip(TERRITORY_NAMES, reps, polygons, strict=True):
-        terr = session.scalar(select(Territory).where(Territory.name == name))
+        terr = seed.territory_named(session, name)
         if terr is None:
             terr = Territory(name=name, region_id=region.id, owner_id=rep.id, geom=poly)
-            session.add(terr)
+            new_territories.append(terr)
             created = True
         territories.append(terr)
-    session.flush()
+    seed.add_rows(session, new_territories)
 
     if not demo_accounts:
         _add_accounts(session, biz, territories, reps, osm_file)
         created = True
-    return DemoSummary(
-        users=session.scalar(select(func.count()).select_from(User)) or 0,
-        territories=session.scalar(select(func.count()).select_from(Territory)) or 0,
-        accounts=session.scalar(
-            select(func.count()).select_from(Account).where(Account.source == "demo")
-        )
-        or 0,
-        contacts=session.scalar(select(func.count()).select_from(Contact)) or 0,
-        interactions=session.scalar(select(func.count()).select_from(Interaction)) or 0,
-        created=created,
-    )
+    return DemoSummary(**seed.table_counts(session, source="demo"), created=created)
 
 
 def _add_accounts(
@@ -379,12 +362,7 @@ def _add_accounts(
                 "source": "demo",
             }
         )
-    session.execute(insert(Account), rows)
-    ids = dict(
-        session.execute(
-            select(Account.external_id, Account.id).where(Account.source == "demo")
-        ).all()
-    )
+    ids = seed.insert_accounts(session, rows, source="demo")
     contacts = []
     interactions = []
     for row in rows:
@@ -423,11 +401,7 @@ def _add_accounts(
                         "notes": None,
                     }
                 )
-    if contacts:
-        session.execute(insert(Contact), contacts)
-    if interactions:
-        session.execute(insert(Interaction), interactions)
-    session.flush()
+    seed.insert_history(session, contacts, interactions)
 
 
 def prepare_database(*, load_demo: bool = True) -> DemoSummary | None:
@@ -445,12 +419,10 @@ def prepare_database(*, load_demo: bool = True) -> DemoSummary | None:
     DemoSummary or None
         The demo's counts when it was built, else ``None``.
     """
-    from gcrm.db.session import database_is_current, session_scope, upgrade_database
-
     if not database_is_current():
         upgrade_database()
     with session_scope() as session:
-        empty = not session.scalar(select(func.count()).select_from(User))
+        empty = not seed.count_users(session)
         if load_demo and empty:
             return build_demo(session)
     return None

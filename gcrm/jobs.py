@@ -135,7 +135,7 @@ def submit(kind: str, payload: dict[str, Any], username: str) -> int:
 
 
 def status(job_id: int, username: str) -> JobState:
-    """The job's state, for the user who submitted it.
+    """Return the job's state, for the user who submitted it.
 
     Raises
     ------
@@ -150,7 +150,7 @@ def status(job_id: int, username: str) -> JobState:
 
 
 def result_file(job_id: int, username: str) -> bytes | None:
-    """The file a finished job of this user produced (e.g. a report)."""
+    """Return the file a finished job of this user produced (e.g. a report)."""
     status(job_id, username)
     return queue.result_file(job_id)
 
@@ -175,7 +175,7 @@ def run_one(state: JobState) -> None:
 
 
 def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None) -> int:
-    """The worker loop: claim and run jobs until told to stop.
+    """Run the worker loop: claim and run jobs until told to stop.
 
     Parameters
     ----------

@@ -60,7 +60,7 @@ class Viewport:
 
     @classmethod
     def fit(cls, bounds: Sequence[float], *, size: tuple[int, int] = VIEW_PX) -> Viewport:
-        """The viewport that shows ``(min_lon, min_lat, max_lon, max_lat)`` whole."""
+        """Return the viewport that shows ``(min_lon, min_lat, max_lon, max_lat)`` whole."""
         min_lon, min_lat, max_lon, max_lat = (float(b) for b in bounds)
         lon_span = max(max_lon - min_lon, 1e-6)
         y0, y1 = _merc_y(min_lat), _merc_y(max_lat)
@@ -128,6 +128,7 @@ class ViewMap:
     viewport: Viewport
 
     def __post_init__(self) -> None:
+        """Refuse a map that would carry more than :data:`MAX_FEATURES` features."""
         if self.features > MAX_FEATURES:
             msg = f"a map carries {self.features:,} features, more than {MAX_FEATURES:,}"
             raise AssertionError(msg)
@@ -389,7 +390,7 @@ def accounts_in_shapes(
     *,
     limit: int = 50_000,
 ) -> gpd.GeoDataFrame:
-    """The matching accounts inside drawn shapes, read only from their bounding box.
+    """Return the matching accounts inside drawn shapes, read only from their box.
 
     Parameters
     ----------
@@ -435,7 +436,7 @@ def accounts_around(
     *,
     limit: int = 50_000,
 ) -> gpd.GeoDataFrame:
-    """The matching accounts in the box of ``metres`` around a point (for "near here").
+    """Return the matching accounts in the box of ``metres`` around a point ("near here").
 
     Parameters
     ----------

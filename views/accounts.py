@@ -7,32 +7,20 @@ import datetime as dt
 import streamlit as st
 
 from gcrm._errors import GcrmError
+from gcrm.actions import accounts as actions
 from gcrm.db.models import STAGES, AccountKind
-from gcrm.db.session import session_scope
 from gcrm.due import due_date
 from gcrm.maps import accounts_map
 from gcrm.pins import needs_pin
-from gcrm.store import (
-    AccountFilter,
-    account_detail,
-    accounts_extent,
-    accounts_frame,
-    accounts_page,
-    accounts_value,
-    facets,
-    log_interaction,
-    set_manual_pin,
-    update_account,
-)
-from gcrm.viewport import LARGE, Viewport, viewport_map
+from gcrm.store import AccountFilter
+from gcrm.viewport import Viewport
 from views.common import demo_banner, plain, require_actor, show_error, show_map
 
 actor = require_actor()
 st.title("Accounts")
 st.caption(f"Signed in as **{actor.username}** ({actor.role}).")
 
-with session_scope() as session:
-    options = facets(session, actor)
+options = actions.filter_options(actor)
 
 with st.sidebar:
     st.header("Filters")
@@ -52,18 +40,12 @@ flt = AccountFilter(
     text=text or None,
 )
 PER_PAGE = 200
-with session_scope() as session:
-    total, n_located, extent = accounts_extent(session, actor, flt)
-    # A large result is paged and counted in the database and mapped as clusters.
-    large = total > LARGE
-    if large:
-        page_no = int(st.session_state.get("acc_page", 1))
-        page_no = min(max(page_no, 1), max((total - 1) // PER_PAGE + 1, 1))
-        accounts, _ = accounts_page(session, actor, flt, page=page_no, per_page=PER_PAGE)
-        value = accounts_value(session, actor, flt)
-    else:
-        accounts = accounts_frame(session, actor, flt)
-        value = float(accounts["potential_value"].fillna(0).sum())
+# A large result is paged and counted in the database and mapped as clusters.
+listed = actions.account_list(
+    actor, flt, page=int(st.session_state.get("acc_page", 1)), per_page=PER_PAGE
+)
+total, n_located, extent, large = listed.total, listed.located, listed.extent, listed.large
+accounts, value = listed.accounts, listed.value
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Accounts", total)
@@ -76,8 +58,7 @@ if total == 0:
     st.stop()
 
 if large and extent is not None:
-    with session_scope() as session:
-        clusters = viewport_map(session, actor, flt, "markers", Viewport.fit(extent))
+    clusters = actions.cluster_map(actor, flt, "markers", Viewport.fit(extent))
     show_map(clusters.map, key="accounts_map", height=480)
     st.caption("Many accounts: the map shows clusters (see the Prospect map to zoom in).")
 else:
@@ -88,7 +69,7 @@ TABLE_COLUMNS = [
     "housenumber", "postcode", "city", "geocode_precision", "potential_value", "last_visit",
 ]  # fmt: skip
 if large:
-    pages = (total - 1) // PER_PAGE + 1
+    pages = listed.pages
     st.number_input(
         f"Page (of {pages:,}; {PER_PAGE} accounts a page, by name)",
         min_value=1, max_value=pages, key="acc_page",
@@ -117,8 +98,7 @@ if picked is None:
 
 account_id = int(picked)
 try:
-    with session_scope() as session:
-        detail = account_detail(session, actor, account_id)
+    detail = actions.account_detail(actor, account_id)
 except GcrmError as exc:
     show_error(exc)
     st.stop()
@@ -197,8 +177,7 @@ if actor.can("edit"):
         }
         if st.form_submit_button("Save"):
             try:
-                with session_scope() as session:
-                    update_account(session, actor, account_id, values)
+                actions.update_account(actor, account_id, values)
                 _done("Saved.")
             except GcrmError as exc:
                 show_error(exc)
@@ -208,15 +187,9 @@ if actor.can("edit"):
         notes = st.text_area("Notes")
         if st.form_submit_button("Log"):
             try:
-                with session_scope() as session:
-                    log_interaction(
-                        session,
-                        actor,
-                        account_id,
-                        kind=kind,
-                        outcome=outcome or None,
-                        notes=notes or None,
-                    )
+                actions.log_interaction(
+                    actor, account_id, kind=kind, outcome=outcome or None, notes=notes or None
+                )
                 _done(f"Logged the {kind}: it is in the history above.")
             except GcrmError as exc:
                 show_error(exc)
@@ -226,8 +199,7 @@ if actor.can("edit"):
         lon = st.number_input("Longitude", value=float(acc["lon"] or 24.94), format="%.6f")
         if st.form_submit_button("Set pin"):
             try:
-                with session_scope() as session:
-                    set_manual_pin(session, actor, account_id, lat, lon)
+                actions.set_manual_pin(actor, account_id, lat, lon)
                 _done("Pin moved (location: manual); geocoding will not move it again.")
             except GcrmError as exc:
                 show_error(exc)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gcrm._errors import GcrmError
-from gcrm.auth import create_user, update_user
+from gcrm.actions import admin as actions
 from gcrm.db.models import Role
-from gcrm.db.session import session_scope
-from gcrm.home_base import set_home_base
-from gcrm.store import audit_frame, list_users, regions
 from views.common import require_actor, require_right, show_error
 
 actor = require_actor()
@@ -17,24 +14,7 @@ st.title("Admin")
 require_right(actor, "admin", "Only admins can manage users.")
 
 ROLES = [r.value for r in Role]
-with session_scope() as session:
-    users = [
-        {
-            "username": u.username,
-            "name": u.display_name,
-            "role": u.role,
-            "region": u.region.name if u.region else None,
-            "active": u.is_active,
-            "personal data": u.personal_data_grant or u.role != "analyst",
-            "grant": bool(u.personal_data_grant),
-            "territories": ", ".join(t.name for t in u.territories),
-            "home": f"{u.home_lat:.5f}, {u.home_lon:.5f}" if u.home_lat is not None else "",
-            "shift": f"{u.work_start}-{u.work_end}",
-            "last login": u.last_login_at,
-        }
-        for u in list_users(session, actor)
-    ]
-    region_names = {r.name: r.id for r in regions(session)}
+users, region_names = actions.users_table(actor)
 
 tab_users, tab_add, tab_audit = st.tabs(["Users", "Add a user", "Audit log"])
 with tab_users:
@@ -60,16 +40,14 @@ with tab_users:
         )
         if st.form_submit_button("Save"):
             try:
-                with session_scope() as session:
-                    update_user(
-                        session,
-                        actor,
-                        who,
-                        role=role,
-                        region_id=region_names.get(region),
-                        is_active=active,
-                        personal_data_grant=grant,
-                    )
+                actions.update_user(
+                    actor,
+                    who,
+                    role=role,
+                    region_id=region_names.get(region),
+                    is_active=active,
+                    personal_data_grant=grant,
+                )
                 st.success(f"Saved {who}.")
             except GcrmError as exc:
                 show_error(exc)
@@ -86,15 +64,10 @@ with tab_users:
         clear = st.checkbox("Remove the home base", key=f"adm_home_clear_{who}")
         if st.form_submit_button("Save home and shift"):
             try:
-                with session_scope() as session:
-                    u = set_home_base(
-                        session, actor, who, home=home_text.strip() or None,
-                        clear_home=clear, shift=shift_text.strip() or None,
-                    )  # fmt: skip
-                    where = (
-                        f"{u.home_lat:.5f}, {u.home_lon:.5f}" if u.home_lat is not None else "none"
-                    )
-                    shift_now = f"{u.work_start}-{u.work_end}"
+                where, shift_now = actions.set_home_base(
+                    actor, who, home=home_text.strip() or None,
+                    clear_home=clear, shift=shift_text.strip() or None,
+                )  # fmt: skip
                 st.session_state["adm_home_msg"] = f"Saved {who}: home {where}, shift {shift_now}."
                 st.rerun()
             except GcrmError as exc:
@@ -106,15 +79,9 @@ with tab_add, st.form("add_user"):
     password = st.text_input("Initial password", type="password", key="adm_new_password")
     if st.form_submit_button("Add user"):
         try:
-            with session_scope() as session:
-                create_user(
-                    session,
-                    actor,
-                    username.strip(),
-                    password,
-                    role=new_role,
-                    display_name=display,
-                )
+            actions.create_user(
+                actor, username.strip(), password, role=new_role, display_name=display
+            )
             st.success(f"Added {username}.")
         except GcrmError as exc:
             show_error(exc)
@@ -136,6 +103,5 @@ with tab_audit:
         ],
         key="adm_audit_action",
     )
-    with session_scope() as session:
-        log = audit_frame(session, actor, limit=500, action=None if action == "(all)" else action)
+    log = actions.audit_log(actor, limit=500, action=None if action == "(all)" else action)
     st.dataframe(log, hide_index=True, width="stretch")

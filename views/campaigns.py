@@ -10,7 +10,8 @@ import streamlit as st
 from gcrm import campaign_actions as actions
 from gcrm._errors import GcrmError
 from gcrm.segments import DriveArea, SegmentDefinition
-from views.common import require_actor, road_graph, show_error, show_map
+from views.common import require_actor, show_error, show_map
+from views.map_resources import road_graph
 
 actor = require_actor()
 st.title("Campaigns")

@@ -7,9 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from gcrm._errors import GcrmError
-from gcrm.db.session import session_scope
+from gcrm.actions.imports import import_upload
 from gcrm.import_report import imported_rows, report_tables
-from gcrm.importer import CANONICAL_COLUMNS, ImportReport, import_file, suggest_mapping
+from gcrm.importer import CANONICAL_COLUMNS, ImportReport, suggest_mapping
 from gcrm.reports import to_bytes
 from gcrm.uploads import private_upload
 from views.common import audited_download, plain, require_actor, require_right, show_error
@@ -91,22 +91,20 @@ def _show(report: ImportReport) -> None:
 left, right = st.columns(2)
 if left.button("Preview (dry run)", key="imp_dry"):
     try:
-        with private_upload(upload.getvalue(), upload.name) as path, session_scope() as session:
-            report = import_file(session, actor, path, mapping=mapping, dry_run=True)
+        report = import_upload(actor, upload.getvalue(), upload.name, mapping=mapping, dry_run=True)
         st.session_state["imp_preview"] = report
     except GcrmError as exc:
         show_error(exc)
 if right.button("Import", type="primary", key="imp_commit"):
     bar = st.progress(0.0, text="Starting…")
     try:
-        with private_upload(upload.getvalue(), upload.name) as path, session_scope() as session:
-            report = import_file(
-                session,
-                actor,
-                path,
-                mapping=mapping,
-                progress=lambda f, m: bar.progress(min(1.0, f), text=m),
-            )
+        report = import_upload(
+            actor,
+            upload.getvalue(),
+            upload.name,
+            mapping=mapping,
+            progress=lambda f, m: bar.progress(min(1.0, f), text=m),
+        )
         st.session_state["imp_done"] = report
         st.session_state.pop("imp_preview", None)
         st.success(f"Imported {plain(upload.name)}.")

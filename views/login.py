@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gcrm._errors import AuthenticationError
-from gcrm.auth import login
-from gcrm.db.session import session_scope
+from gcrm.actions.profile import log_in
 from views.common import ACTOR_KEY, demo_banner, show_error
 
 st.title("gcrm")
@@ -20,8 +19,7 @@ with st.form("login"):
     submitted = st.form_submit_button("Log in")
 if submitted:
     try:
-        with session_scope() as session:
-            actor = login(session, username.strip(), password)
+        actor = log_in(username, password)
     except AuthenticationError as exc:
         show_error(exc)
     else:

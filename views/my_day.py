@@ -10,8 +10,8 @@ import streamlit as st
 
 from gcrm import day_actions
 from gcrm._errors import GcrmError
+from gcrm.actions import my_day as actions
 from gcrm.campaign_tasks import campaign_calls, with_campaign_visits
-from gcrm.db.session import session_scope
 from gcrm.itinerary_export import (
     google_maps_links,
     itinerary_html,
@@ -24,20 +24,12 @@ from gcrm.itinerary_export import (
 )
 from gcrm.maps import fitted_route_map, suggested_visits_map
 from gcrm.plan_warmup import warm_up_in_background
-from gcrm.routing import GOOGLE_TRAVEL_MODES, plan_for_reps, replan
-from gcrm.store import AccountFilter, accounts_frame, get_user, list_users, save_plan
+from gcrm.routing import GOOGLE_TRAVEL_MODES, replan
 from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits
-from views.common import (
-    demo_banner,
-    plain,
-    require_actor,
-    require_right,
-    road_graph,
-    show_error,
-    show_map,
-)
+from views.common import demo_banner, plain, require_actor, require_right, show_error, show_map
 from views.geolocation import geolocate
+from views.map_resources import road_graph
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,8 +46,7 @@ def _set_plan(plan: Any, *, save: bool = True) -> None:
     st.session_state["md_plan"] = plan
     st.session_state["md_version"] = st.session_state.get("md_version", 0) + 1
     if save:
-        with session_scope() as session:
-            save_plan(session, actor, plan)
+        actions.save_plan(actor, plan)
 
 
 def _act(action: str, route_key: tuple[str, dt.date], visit_id: str, **kw: Any) -> None:
@@ -85,10 +76,7 @@ def _act(action: str, route_key: tuple[str, dt.date], visit_id: str, **kw: Any) 
             )
             text = f"Skipped {stop.name}; times recomputed."
         else:
-            with session_scope() as session:
-                new = day_actions.mark_done(
-                    plan, rep=rep_id, day=day_, visit_id=visit_id, session=session, actor=actor
-                )
+            new = actions.mark_done(actor, plan, rep=rep_id, day=day_, visit_id=visit_id)
             text = f"Done: {stop.name} (visit logged)."
         _set_plan(new)
         _flash("success", text)
@@ -110,8 +98,7 @@ def _deferred(plan: Any, filename: str, build: Callable[[Any], str | bytes]) -> 
 
     def make() -> str | bytes:
         data = build(plan)
-        with session_scope() as session:
-            day_actions.audit_download(session, who, plan, filename=filename, data=data)
+        actions.audit_download(who, plan, filename=filename, data=data)
         return data
 
     return make
@@ -127,17 +114,11 @@ def _handle_position(value: dict[str, Any] | None, stop: Any, route: Any) -> Non
     accuracy = float(value["accuracy"]) if value.get("accuracy") is not None else None
     kind = "out" if value.get("action") == "out" else "in"
     try:
-        with session_scope() as session:
-            ci = day_actions.check_in(
-                session, actor, int(stop.account_id), kind=kind, position=position,
-                accuracy_m=accuracy, visit_day=route.date,
-            )  # fmt: skip
-            text = ci.message(stop.name)
-            if kind == "out":
-                new = day_actions.mark_done(
-                    st.session_state["md_plan"], rep=route.rep, day=route.date,
-                    visit_id=stop.visit_id, session=session, actor=actor,
-                )  # fmt: skip
+        ci, new = actions.check_in(
+            actor, st.session_state["md_plan"], stop, route, kind=kind, position=position,
+            accuracy_m=accuracy,
+        )  # fmt: skip
+        text = ci.message(stop.name)
         if kind == "out":
             _set_plan(new)
             text += " Visit logged as done."
@@ -164,11 +145,7 @@ actor = require_actor()
 st.title("My day")
 require_right(actor, "plan", "Your role does not plan routes.")
 
-with session_scope() as session:
-    if actor.role == "rep":
-        reps = [actor.username]
-    else:
-        reps = [u.username for u in list_users(session, actor) if u.role == "rep"]
+reps = actions.reps_to_plan(actor)
 if not reps:
     st.info("There is no rep to plan for.")
     st.stop()
@@ -182,14 +159,7 @@ day = c2.date_input("Date", value=today, key="md_date", format="DD.MM.YYYY")
 days = int(c3.number_input("Days", min_value=1, max_value=10, value=1, key="md_days"))
 stops = int(c4.number_input("Stops to plan", min_value=1, max_value=300, value=12, key="md_n"))
 
-with session_scope() as session:
-    accounts = accounts_frame(session, actor, AccountFilter(owners=[rep]))
-    rep_user = get_user(session, rep)
-    home = (
-        (float(rep_user.home_lat), float(rep_user.home_lon))
-        if rep_user is not None and rep_user.home_lat is not None
-        else None
-    )
+accounts, home = actions.rep_accounts(actor, rep)
 # The saved call cycle's visits for these dates come first (Visit plan page).
 accounts, in_cycle = with_cycle_visits(actor, rep, day, accounts, days=days)
 accounts = with_campaign_visits(actor, rep, accounts)  # visits campaigns ask for come first
@@ -232,11 +202,9 @@ if st.button("Optimise", type="primary", key="md_optimise"):
     else:
         with st.status("Planning over the road network…") as status:
             try:
-                with session_scope() as session:
-                    new_plan = plan_for_reps(
-                        session, actor, [rep], day, days=days, due=False,
-                        selected=chosen, G=road_graph(),
-                    )  # fmt: skip
+                new_plan = actions.plan_day(
+                    actor, rep, day, days=days, selected=chosen, G=road_graph()
+                )
                 _set_plan(new_plan)
                 status.update(label="Route planned", state="complete")
                 for note in new_plan.stats.get("notes", []):  # nothing due, home far from roads
@@ -281,10 +249,7 @@ st.markdown(
 for k in ("lunch", "shift"):
     if k in problems:
         st.warning(problems[k])
-with session_scope() as session:
-    phones = day_actions.stop_phones(
-        session, actor, [s.account_id for s in route.stops if s.account_id is not None]
-    )
+phones = actions.stop_phones(actor, [s.account_id for s in route.stops if s.account_id is not None])
 mode = GOOGLE_TRAVEL_MODES.get(plan.profile, "driving")
 current = next((s.visit_id for s in route.stops if s.status != "done"), None)
 rows = itinerary_rows(route)
@@ -366,11 +331,10 @@ with st.expander("Re-plan without the device position"):
         notes = st.text_input("Notes")
         if st.form_submit_button("Log visit"):
             try:
-                with session_scope() as session:
-                    done_plan = day_actions.mark_done(
-                        plan, rep=route.rep, day=route.date, visit_id=stop, session=session,
-                        actor=actor, outcome=outcome, notes=notes or None,
-                    )  # fmt: skip
+                done_plan = actions.mark_done(
+                    actor, plan, rep=route.rep, day=route.date, visit_id=stop,
+                    outcome=outcome, notes=notes or None,
+                )  # fmt: skip
                 _set_plan(done_plan)
                 _flash("success", f"Logged: {names[stop]}.")
             except GcrmError as exc:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gcrm._errors import GcrmError
-from gcrm.auth import change_password
-from gcrm.db.session import session_scope
+from gcrm.actions.profile import change_password
 from views.common import ACTOR_KEY, require_actor, show_error
 
 actor = require_actor()
@@ -21,9 +20,8 @@ with st.form("change_password"):
             st.error("The new passwords differ.")
         else:
             try:
-                with session_scope() as session:
-                    # this session stays in; others opened with the old password end
-                    st.session_state[ACTOR_KEY] = change_password(session, actor, old, new)
+                # this session stays in; others opened with the old password end
+                st.session_state[ACTOR_KEY] = change_password(actor, old, new)
                 st.success("Password changed.")
             except GcrmError as exc:
                 show_error(exc)

@@ -5,40 +5,22 @@ from __future__ import annotations
 import streamlit as st
 
 from gcrm._errors import GcrmError
-from gcrm.db.session import session_scope
-from gcrm.density import filtered_accounts, isochrone, near_here, select_accounts
+from gcrm.actions import prospect_map as actions
+from gcrm.actions.accounts import filter_options
+from gcrm.density import isochrone, near_here, select_accounts
 from gcrm.maps import LAYERS, add_near_here, add_selection, layer_map
-from gcrm.reports import export_accounts
-from gcrm.store import (
-    AccountFilter,
-    accounts_extent,
-    accounts_page,
-    facets,
-    region_geometry,
-    territories_frame,
-)
-from gcrm.viewport import LARGE, Viewport, accounts_around, accounts_in_shapes, viewport_map
-from views.common import (
-    demo_banner,
-    map_filter_sidebar,
-    postcode_areas_of_region,
-    require_actor,
-    road_graph,
-    show_error,
-)
+from gcrm.viewport import Viewport
+from views.common import demo_banner, require_actor, show_error
+from views.map_resources import map_filter_sidebar, postcode_areas_of_region, road_graph
 
 actor = require_actor()
 st.title("Prospect map")
-with session_scope() as session:
-    options = facets(session, actor)
+options = filter_options(actor)
 flt = map_filter_sidebar(options, "pm")
-with session_scope() as session:
-    total, n_located, extent = accounts_extent(session, actor, flt.account_filter())
-    # Large stores are drawn from database aggregates in the viewport, never loaded whole.
-    large = total > LARGE and extent is not None
-    accounts = None if large else filtered_accounts(session, actor, flt)
-    territories = territories_frame(session, actor)
-    region = region_geometry(session, actor)
+# Large stores are drawn from database aggregates in the viewport, never loaded whole.
+data = actions.map_data(actor, flt)
+total, extent, large, accounts = data.total, data.extent, data.large, data.accounts
+territories, region = data.territories, data.region
 
 LABELS = {
     "markers": "Clusters",
@@ -67,12 +49,10 @@ if large and view is None:
     view = Viewport.fit(extent)
 try:
     if large:
-        with session_scope() as session:
-            drawn_map = viewport_map(
-                session, actor, flt, layer, view, weight=weight, value=value, areas=areas,
-                territories=territories, draw=True,
-            )  # fmt: skip
-            selected_large = accounts_in_shapes(session, actor, flt, kept) if kept else None
+        drawn_map, selected_large = actions.large_map(
+            actor, flt, layer, view, kept, weight=weight, value=value, areas=areas,
+            territories=territories, draw=True,
+        )  # fmt: skip
         m = drawn_map.map
         st.caption(
             f"Zoom in to refine: {drawn_map.features:,} clusters or areas drawn for "
@@ -138,10 +118,7 @@ else:
     )
     if actor.can("export") and len(selected):
         try:
-            with session_scope() as session:
-                export = export_accounts(
-                    session, actor, AccountFilter(ids=[int(i) for i in selected["id"]]), "csv"
-                )
+            export = actions.export_selection(actor, [int(i) for i in selected["id"]])
             st.download_button(
                 "Export the selection (CSV, audited)",
                 export.data,
@@ -158,8 +135,7 @@ st.subheader("Near here")
 if large:
     # Too many accounts to list: search by name, street, city or id in the database.
     query = st.text_input("Find the account to search from", key="pm_near_q")
-    with session_scope() as session:
-        options, _ = accounts_page(session, actor, AccountFilter(text=query or None), per_page=50)
+    options = actions.search_accounts(actor, query or None, limit=50)
 else:
     options = accounts
 with st.form("near_here"):
@@ -182,8 +158,7 @@ if go:
             if large:
                 # Only the box the search can reach is read (drive time: at 120 km/h).
                 reach = amount if mode == "radius" else amount * 2000.0
-                with session_scope() as session:
-                    accounts = accounts_around(session, actor, flt, lat, lon, reach)
+                accounts = actions.accounts_around(actor, flt, lat, lon, reach)
             if mode == "radius":
                 found = near_here(accounts, int(origin), radius_m=amount)
             else:

@@ -5,23 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from gcrm._errors import GcrmError
-from gcrm.db.session import session_scope
+from gcrm.actions.reports import report_figures
 from gcrm.jobs import result_file, status, submit
-from gcrm.reports import (
-    REGION_ROW,
-    display_summary,
-    rep_report,
-    territory_report,
-)
-from views.common import demo_banner, require_actor, road_graph, show_error
+from gcrm.reports import REGION_ROW, display_summary
+from views.common import demo_banner, require_actor, show_error
+from views.map_resources import road_graph
 
 actor = require_actor()
 st.title("Reports")
 
 with st.spinner("Computing the territory report…"):
-    with session_scope() as session:
-        report = territory_report(session, actor, graph=road_graph())
-        reps = rep_report(session, actor)
+    report, reps = report_figures(actor, graph=road_graph())
 
 summary = report.summary
 st.subheader("Territories")

@@ -6,24 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from gcrm._errors import GcrmError
-from gcrm.db.session import session_scope
+from gcrm.actions import territories as actions
+from gcrm.actions.accounts import cluster_map
 from gcrm.jobs import status, submit
 from gcrm.maps import layer_map
-from gcrm.store import (
-    account_group_stats,
-    accounts_extent,
-    accounts_frame,
-    list_users,
-    set_territory_owner,
-    territories_frame,
-)
-from gcrm.territories import (
-    import_territories,
-    save_and_assign,
-    territories_from_drawings,
-)
-from gcrm.uploads import private_upload
-from gcrm.viewport import LARGE, Viewport, viewport_map
+from gcrm.territories import territories_from_drawings
 from views.common import demo_banner, require_actor, show_error, show_map
 
 actor = require_actor()
@@ -32,23 +19,21 @@ st.title("Territories")
 flash = st.session_state.pop("terr_flash", None)
 if flash:
     st.success(flash)
-with session_scope() as session:
-    territories = territories_frame(session, actor)
-    total, _, extent = accounts_extent(session, actor)
-    # Counted in the database: the page never loads a large store's accounts whole.
-    counts = account_group_stats(session, actor, by="territory").set_index("key")["count"]
-    large = total > LARGE and extent is not None
-    accounts = None if large else accounts_frame(session, actor)
-    view = Viewport.fit(extent) if large and extent is not None else None
+# Counted in the database: the page never loads a large store's accounts whole.
+seen = actions.overview(actor)
+territories, total, counts, accounts, view = (
+    seen.territories,
+    seen.total,
+    seen.counts,
+    seen.accounts,
+    seen.view,
+)
 
 if territories.empty:
     st.info("No territory yet.")
 else:
     if view is not None:
-        with session_scope() as session:
-            terr_map = viewport_map(
-                session, actor, None, "territory", view, territories=territories
-            ).map
+        terr_map = cluster_map(actor, None, "territory", view, territories=territories).map
     else:
         terr_map = layer_map(accounts, "territory", territories=territories)
     show_map(terr_map, key="terr_map", height=480)
@@ -68,8 +53,7 @@ tab_assign, tab_build, tab_draw, tab_upload = st.tabs(
     ["Assign reps", "Build automatically", "Draw", "Upload GeoJSON"]
 )
 with tab_assign:
-    with session_scope() as session:
-        rep_names = [u.username for u in list_users(session, actor) if u.role == "rep"]
+    rep_names = actions.rep_names(actor)
     if territories.empty:
         st.caption("No territory to assign yet.")
     else:
@@ -83,11 +67,10 @@ with tab_assign:
                 )
             if st.form_submit_button("Save owners"):
                 try:
-                    with session_scope() as session:
-                        for name, owner in picks.items():
-                            set_territory_owner(
-                                session, actor, name, None if owner == "(nobody)" else owner
-                            )
+                    actions.set_owners(
+                        actor,
+                        {n: None if o == "(nobody)" else o for n, o in picks.items()},
+                    )
                     st.session_state["terr_flash"] = "Owners saved."
                     st.rerun()
                 except GcrmError as exc:
@@ -99,8 +82,7 @@ with tab_draw:
     # Clusters from the database above LARGE accounts (markers one by one refuse
     # more than 20,000 and would stop the page with an InputError).
     if view is not None:
-        with session_scope() as session:
-            drawing = viewport_map(session, actor, None, "markers", view, draw=True).map
+        drawing = cluster_map(actor, None, "markers", view, draw=True).map
     else:
         drawing = layer_map(accounts, "markers", draw=True) if total else None
     state = (
@@ -116,8 +98,7 @@ with tab_draw:
         names = [n.strip() for n in names_text.split(",") if n.strip()]
         try:
             shapes = territories_from_drawings(drawn, names)
-            with session_scope() as session:
-                result = save_and_assign(session, actor, shapes, replace=replace_drawn)
+            result = actions.save_drawn(actor, shapes, replace=replace_drawn)
             st.session_state["terr_flash"] = (
                 f"Saved {len(shapes)} territories; {result.get('assigned', 0)} accounts assigned."
             )
@@ -186,11 +167,7 @@ with tab_upload:
     replace = st.checkbox("Replace the existing territories", key="terr_replace")
     if upload is not None and st.button("Import territories", key="terr_import"):
         try:
-            with (
-                private_upload(upload.getvalue(), upload.name) as path,
-                session_scope() as session,
-            ):
-                result = import_territories(session, actor, path, replace=replace)
+            result = actions.import_upload(actor, upload.getvalue(), upload.name, replace=replace)
             st.session_state["terr_flash"] = (
                 f"Imported {result['territories']} territories; "
                 f"{int(result.get('changed') or 0)} accounts changed territory."

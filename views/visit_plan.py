@@ -19,7 +19,8 @@ from gcrm.visit_plan import (
     saved_for,
     set_frequency,
 )
-from views.common import require_actor, road_graph, show_error, show_map
+from views.common import require_actor, show_error, show_map
+from views.map_resources import road_graph
 
 actor = require_actor()
 st.title("Visit plan")

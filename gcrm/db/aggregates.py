@@ -147,7 +147,7 @@ def extent(
 
 
 def value_sum(session: Session, conditions: Sequence[ColumnElement[bool]]) -> float:
-    """Summed potential value of the selected accounts (missing values count 0)."""
+    """Return the summed potential value of the selected accounts (missing ones count 0)."""
     stmt = select(func.sum(func.coalesce(Account.potential_value, 0.0))).where(*conditions)
     return float(agg_cache.rows(session, stmt)[0][0] or 0.0)
 

@@ -169,14 +169,14 @@ def finish(
 
 
 def get(job_id: int, *, url: str | None = None) -> JobState | None:
-    """The job's current state, ``None`` if there is no such job."""
+    """Return the job's current state, ``None`` if there is no such job."""
     with session_scope(url) as session:
         job = session.get(Job, job_id)
         return None if job is None else _state(job)
 
 
 def result_file(job_id: int, *, url: str | None = None) -> bytes | None:
-    """The job's result file, if it has one."""
+    """Return the job's result file, if it has one."""
     with session_scope(url) as session:
         return session.scalar(select(Job.result_file).where(Job.id == job_id))
 

@@ -37,7 +37,18 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    _create_regions_and_users()
+    _create_territories()
+    _create_accounts()
+    _create_contacts_and_interactions()
+    _create_audit_log()
+    if postgres:
+        for table, column in _GEOM_COLUMNS:
+            op.create_index(f"ix_{table}_{column}_gist", table, [column], postgresql_using="gist")
 
+
+def _create_regions_and_users() -> None:
+    """Create ``regions`` and ``users`` (a user may belong to a region)."""
     op.create_table(
         "regions",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -71,6 +82,10 @@ def upgrade() -> None:
         sa.Column("last_login_at", sa.DateTime(), nullable=True),
         *_timestamps(),
     )
+
+
+def _create_territories() -> None:
+    """Create ``territories`` (in a region, owned by a user)."""
     op.create_table(
         "territories",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -92,6 +107,10 @@ def upgrade() -> None:
         sa.Column("geom", geometry_type("MULTIPOLYGON"), nullable=True),
         *_timestamps(),
     )
+
+
+def _create_accounts() -> None:
+    """Create ``accounts`` and their location index."""
     op.create_table(
         "accounts",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -146,6 +165,10 @@ def upgrade() -> None:
         *_timestamps(),
     )
     op.create_index("ix_accounts_lat_lon", "accounts", ["lat", "lon"])
+
+
+def _create_contacts_and_interactions() -> None:
+    """Create ``contacts`` and ``interactions`` of accounts."""
     op.create_table(
         "contacts",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -187,6 +210,10 @@ def upgrade() -> None:
         sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.current_timestamp()),
     )
+
+
+def _create_audit_log() -> None:
+    """Create ``audit_log``."""
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -196,9 +223,6 @@ def upgrade() -> None:
         sa.Column("target", sa.String(300), nullable=True),
         sa.Column("details", sa.Text(), nullable=True),
     )
-    if postgres:
-        for table, column in _GEOM_COLUMNS:
-            op.create_index(f"ix_{table}_{column}_gist", table, [column], postgresql_using="gist")
 
 
 def downgrade() -> None:
