@@ -468,7 +468,7 @@ def ensure_basemap(
 
 
 def _load(archive: Path) -> BasemapInfo | None:
-    """The description beside an archive, if both are there and agree."""
+    """Read the description beside an archive, if both are there and agree."""
     try:
         data = json.loads(archive.with_suffix(".json").read_text(encoding="utf-8"))
         data["bounds"] = tuple(data["bounds"])
