@@ -109,7 +109,7 @@ def test_unreadable_file_names_the_file(tmp_path: Path, reader) -> None:  # type
     """Every reader turns a broken file into an OSMFileError naming it."""
     bad = tmp_path / "broken.osm"
     bad.write_text("this is not OSM", encoding="utf-8")
-    with pytest.raises(OSMFileError, match="broken.osm"):
+    with pytest.raises(OSMFileError, match=r"broken\.osm"):
         reader(bad)
     with pytest.raises(OSMFileError, match="not found"):
         reader(tmp_path / "missing.osm.pbf")
