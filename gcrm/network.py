@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from importlib.metadata import version as package_version
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -581,9 +582,7 @@ def network_cache_file(
 def _osmnx_version() -> str:
     # importlib.metadata, not ``osmnx.__version__``: importing osmnx takes ~1 s,
     # which loading a cached graph does not need.
-    from importlib.metadata import version
-
-    return version("osmnx")
+    return package_version("osmnx")
 
 
 def _write_atomic(target: Path, G: nx.MultiDiGraph) -> None:
