@@ -7,16 +7,16 @@ import threading
 
 import networkx as nx
 
-from gcrm import network
+from gcrm import _paths
 from gcrm.plan_warmup import PLANNING_MODULES, warm_up, warm_up_in_background
 
 
 def test_warm_up_indexes_the_graph_and_imports_the_solver(graph) -> None:  # type: ignore[no-untyped-def]
     """After the warm-up the graph's index holds the packed matrix graph and PyVRP is loaded."""
     G = graph.copy()  # a graph no other test has indexed
-    assert G not in network._INDEXES
+    assert G not in _paths._INDEXES
     assert warm_up(G) == 2
-    assert "packed:time" in network._INDEXES[G].cache
+    assert "packed:time" in _paths._INDEXES[G].cache
     assert all(name in sys.modules for name in PLANNING_MODULES)
 
 
