@@ -55,7 +55,7 @@ _PAINTED = """() => {
 def build_all(out: Path) -> dict[str, object]:
     """Build the archive of each extract; print and return the figures."""
     from gcrm import basemap
-    from gcrm.settings import bundled_osm_file
+    from gcrm.osm import bundled_osm_file
 
     regions = {
         "Helsinki (bundled)": bundled_osm_file(),

@@ -36,13 +36,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gcrm.geocode import (
-    PRECISIONS,
-    AddressIndex,
-    normalize_housenumber,
-    normalize_street,
-)
-from gcrm.osm import read_address_points, resolve_osm_file
+from gcrm.geocode import PRECISIONS, AddressIndex
+from gcrm.geocode_text import normalize_housenumber, normalize_street
+from gcrm.osm import read_address_points, read_streets_and_places, resolve_osm_file
 from gcrm.settings import get_settings
 
 TARGET_RATE = 20_000.0
@@ -235,8 +231,6 @@ def _dist_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarr
 
 def _held_out(path: Path, seed: int, share: float = 0.2) -> None:
     """Hide some addresses from the index and geocode them (interpolation check)."""
-    from gcrm.geocode import _read_streets_and_places  # the index's own reader
-
     points = read_address_points(path)
     hn = points["addr:housenumber"].astype(str)
     plain = points["addr:street"].notna() & hn.str.fullmatch(r"\d+")
@@ -245,7 +239,7 @@ def _held_out(path: Path, seed: int, share: float = 0.2) -> None:
     rng = np.random.default_rng(seed)
     hidden = points.index[single.to_numpy()]
     hidden = hidden[rng.random(len(hidden)) < share]
-    streets, places = _read_streets_and_places(path)
+    streets, places = read_streets_and_places(path)
     index = AddressIndex(points.drop(index=hidden), streets, places)
     h = points.loc[hidden]
     res = index.geocode_many(

@@ -45,6 +45,7 @@ import shapely
 from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
+from pmtiles.reader import MmapSource, Reader, all_tiles
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
@@ -468,7 +469,7 @@ def ensure_basemap(
 
 
 def _load(archive: Path) -> BasemapInfo | None:
-    """The description beside an archive, if both are there and agree."""
+    """Read the description beside an archive, if both are there and agree."""
     try:
         data = json.loads(archive.with_suffix(".json").read_text(encoding="utf-8"))
         data["bounds"] = tuple(data["bounds"])
@@ -582,8 +583,6 @@ def read_tiles(path: str | Path) -> dict[str, str]:
     dict of str to str
         The tiles, for embedding in a standalone page.
     """
-    from pmtiles.reader import MmapSource, Reader, all_tiles
-
     with Path(path).open("rb") as f:
         reader = Reader(MmapSource(f))
         return {

@@ -42,11 +42,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import substring
 
-from gcrm import due
+from gcrm import _paths, due
 from gcrm._errors import InputError, NotFoundError
+from gcrm.geometry import EARTH_RADIUS_M, haversine_m, metric_crs
+from gcrm.matrix import ACCESS_SPEED_KPH
 from gcrm.store import AccountFilter, accounts_frame
 
 if TYPE_CHECKING:
@@ -79,9 +81,6 @@ __all__ = [
     "voronoi_cells",
     "white_space",
 ]
-
-#: Mean Earth radius (m) of the haversine distances.
-EARTH_RADIUS_M = 6_371_008.8
 
 #: Above this many accounts, heat-map points are aggregated on a grid.
 HEAT_MAX_POINTS = 20_000
@@ -357,58 +356,6 @@ def _located_mask(accounts: gpd.GeoDataFrame) -> np.ndarray:
 def _lat_lon(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     geoms = np.asarray(frame.geometry.values, dtype=object)
     return shapely.get_y(geoms).astype(float), shapely.get_x(geoms).astype(float)
-
-
-def metric_crs(geometry: gpd.GeoSeries | gpd.GeoDataFrame | BaseGeometry) -> CRS:
-    """Return a metric CRS for a place: the UTM zone of its centre.
-
-    Parameters
-    ----------
-    geometry
-        Geometries in EPSG:4326 (a GeoSeries/GeoDataFrame in another CRS is
-        handled too), or one shapely geometry in lon/lat.
-
-    Returns
-    -------
-    pyproj.CRS
-        The UTM zone (e.g. EPSG:32635 for Helsinki).
-    """
-    if isinstance(geometry, BaseGeometry):
-        series = gpd.GeoSeries([geometry], crs=4326)
-    else:
-        series = gpd.GeoSeries(geometry.geometry)
-        if series.crs is None:
-            series = series.set_crs(4326)
-    series = series[series.notna() & ~series.is_empty]
-    if series.empty:
-        msg = "cannot choose a metric CRS: no geometry"
-        raise InputError(msg)
-    return series.estimate_utm_crs()
-
-
-def haversine_m(
-    lat1: float | np.ndarray, lon1: float | np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Return great-circle distances (m) on a sphere of radius :data:`EARTH_RADIUS_M`.
-
-    Parameters
-    ----------
-    lat1, lon1
-        One point or arrays (degrees).
-    lat2, lon2
-        Arrays (degrees), broadcast against the first.
-
-    Returns
-    -------
-    numpy.ndarray
-        Distances in metres.
-    """
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    out: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-    return out
 
 
 def voronoi_cells(xy: np.ndarray, region: BaseGeometry) -> np.ndarray:
@@ -959,19 +906,6 @@ def drive_times(
     numpy.ndarray
         ``(K, N)`` seconds, ``inf`` where unreachable.
     """
-    from gcrm.matrix import (
-        ACCESS_SPEED_KPH,
-        _distinct,
-        _fractions,
-        _node_rows,
-        _options,
-        _packed,
-        _parts,
-        _same_edge_pairs,
-        _unpack,
-    )
-    from gcrm.network import _graph_index, _snap_arrays
-
     speed = ACCESS_SPEED_KPH if access_speed_kph is None else float(access_speed_kph)
     if speed <= 0:
         msg = f"access_speed_kph must be positive, got {speed}"
@@ -983,27 +917,10 @@ def drive_times(
     k, n = len(o_lat), len(d_lat)
     if k == 0 or n == 0:
         return np.zeros((k, n))
-    idx = _graph_index(G)
-    pk = _packed(idx, "time")
-    edge, offset, access, _, _ = _snap_arrays(
-        idx, np.concatenate([o_lat, d_lat]), np.concatenate([o_lon, d_lon])
-    )
-    opts = _options(idx, pk, edge, _fractions(idx, edge, offset))
-    src, src_inv = _distinct(opts.out_node[:k], opts.out_w[:k])
-    tgt, tgt_inv = _distinct(opts.in_node[k:], opts.in_w[k:])
-    d = _node_rows(pk, src, tgt)
-    to_loc = np.full((len(src), n), np.inf)
-    for b in range(opts.in_node.shape[1]):
-        np.minimum(to_loc, d[:, tgt_inv[:, b]] + opts.in_w[k:, b], out=to_loc)
-    best = np.full((k, n), np.inf)
-    for a in range(opts.out_node.shape[1]):
-        np.minimum(best, to_loc[src_inv[:, a]] + opts.out_w[:k, a, None], out=best)
-    i, j, x, share = _same_edge_pairs(opts)
-    pair = (i < k) & (j >= k)
-    if pair.any():
-        np.minimum.at(best, (i[pair], j[pair] - k), _parts(pk, x[pair], share[pair]))
-    seconds, _ = _unpack(best, pk)
-    seconds += (access[:k, None] + access[None, k:]) / (speed / 3.6)
+    at = _paths.place(G, np.concatenate([o_lat, d_lat]), np.concatenate([o_lon, d_lon]))
+    best = _paths.best_costs(at.pk, at.opts, rows=slice(0, k), cols=slice(k, k + n))
+    seconds, _ = _paths.unpack(best, at.pk)
+    seconds += (at.access[:k, None] + at.access[None, k:]) / (speed / 3.6)
     return seconds
 
 
@@ -1045,9 +962,6 @@ def nearest_drive_times(
     numpy.ndarray
         Seconds per location; ``inf`` where no origin reaches it.
     """
-    from gcrm.matrix import ACCESS_SPEED_KPH, _fractions, _node_rows, _options, _packed, _unpack
-    from gcrm.network import _graph_index, _snap_arrays
-
     o_lat = np.asarray(list(origin_lats), dtype=float)
     o_lon = np.asarray(list(origin_lons), dtype=float)
     d_lat = np.asarray(list(lats), dtype=float)
@@ -1060,28 +974,24 @@ def nearest_drive_times(
             axis=0
         )
     speed = (ACCESS_SPEED_KPH if access_speed_kph is None else float(access_speed_kph)) / 3.6
-    idx = _graph_index(G)
-    pk = _packed(idx, "time")
-    edge, offset, access, _, _ = _snap_arrays(
-        idx, np.concatenate([o_lat, d_lat]), np.concatenate([o_lon, d_lon])
-    )
-    opts = _options(idx, pk, edge, _fractions(idx, edge, offset))
+    at = _paths.place(G, np.concatenate([o_lat, d_lat]), np.concatenate([o_lon, d_lon]))
+    pk, opts, access = at.pk, at.opts, at.access
     n_nodes = pk.csr.shape[0]
     # cheapest start (s) at each node from any origin, access leg included
     start = np.full(n_nodes, np.inf)
-    out_s, _ = _unpack(opts.out_w[:k].copy(), pk)
+    out_s, _ = _paths.unpack(opts.out_w[:k].copy(), pk)
     out_s += access[:k, None] / speed
     np.minimum.at(start, opts.out_node[:k].ravel(), out_s.ravel())
     sources = np.flatnonzero(np.isfinite(start))
-    rows, _ = _unpack(_node_rows(pk, sources, np.arange(n_nodes)), pk)
+    rows, _ = _paths.unpack(_paths.node_rows(pk, sources, np.arange(n_nodes)), pk)
     arrive = (start[sources, None] + rows).min(axis=0)
-    in_s, _ = _unpack(opts.in_w[k:].copy(), pk)
+    in_s, _ = _paths.unpack(opts.in_w[k:].copy(), pk)
     best = (arrive[opts.in_node[k:]] + in_s).min(axis=1) + access[k:] / speed
     # an origin on the location's own street may reach it directly along the edge:
     # on a directed edge of T seconds, origin at fraction g_o <= g_t costs
     # (g_t - g_o) * T + its access leg; keep, per edge, the running minimum of
     # (access - g_o * T) over origins sorted by g_o.
-    edge_s, _ = _unpack(pk.edge_w.astype(float).copy(), pk)
+    edge_s, _ = _paths.unpack(pk.edge_w.astype(float).copy(), pk)
     pe, pf = opts.place_edge, opts.place_frac
     o_x, o_g = pe[:k].ravel(), pf[:k].ravel()
     o_acc = np.repeat(access[:k] / speed, pe.shape[1])
@@ -1105,20 +1015,9 @@ def nearest_drive_times(
 
 def _node_times(G: nx.MultiDiGraph, lat: float, lon: float, speed_kph: float) -> dict[str, Any]:
     """Seconds from a location to every node, with its snapped edge (for isochrones)."""
-    from gcrm.matrix import _distinct, _fractions, _node_rows, _options, _packed, _unpack
-    from gcrm.network import _graph_index, _snap_arrays
-
-    idx = _graph_index(G)
-    pk = _packed(idx, "time")
-    edge, offset, access, _, _ = _snap_arrays(idx, np.array([lat]), np.array([lon]))
-    frac = _fractions(idx, edge, offset)
-    opts = _options(idx, pk, edge, frac)
-    src, src_inv = _distinct(opts.out_node, opts.out_w)
-    d = _node_rows(pk, src, np.arange(len(idx.nodes)))
-    best = np.full(len(idx.nodes), np.inf)
-    for a in range(opts.out_node.shape[1]):
-        np.minimum(best, d[src_inv[0, a]] + opts.out_w[0, a], out=best)
-    seconds, _ = _unpack(best, pk)
+    at = _paths.place(G, np.array([lat]), np.array([lon]))
+    idx, opts, access = at.idx, at.opts, at.access
+    seconds, _ = _paths.unpack(_paths.costs_to_nodes(at.pk, opts, 0), at.pk)
     leg = float(access[0]) / (speed_kph / 3.6)
     return {
         "idx": idx,
@@ -1164,10 +1063,6 @@ def isochrone(
     shapely.Polygon or shapely.MultiPolygon
         In EPSG:4326 (lon/lat); empty when not even the road is reachable.
     """
-    from shapely.ops import substring
-
-    from gcrm.matrix import ACCESS_SPEED_KPH
-
     if minutes < 0:
         msg = f"minutes must not be negative, got {minutes}"
         raise InputError(msg)

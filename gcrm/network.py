@@ -29,18 +29,27 @@ import pickle
 import re
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from itertools import groupby, pairwise
+from dataclasses import asdict, dataclass
+from importlib.metadata import version as package_version
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import numpy as np
+import shapely
 
 from gcrm._errors import InputError, OSMFileError
-from gcrm.osm import cache_dir, file_digest, resolve_osm_file
+from gcrm._paths import GraphIndex, graph_index, snap_arrays
+from gcrm.osm import (
+    RoadWays,
+    cache_dir,
+    file_digest,
+    overpass_tag_filter,
+    read_road_ways,
+    resolve_osm_file,
+)
 from gcrm.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -219,48 +228,9 @@ def profile_filter(profile: str) -> Callable[[Mapping[str, str]], bool]:
         If the profile is unknown.
     """
     _check_profile(profile)
-    from osmnx import _overpass
+    from osmnx import _overpass  # heavy (~1-3 s): only to build a network
 
-    return _compile_overpass_filter(_overpass._get_network_filter(profile))
-
-
-_CLAUSE = re.compile(r'\["([^"]+)"(?:(!?[=~])"([^"]*)")?\]')
-
-
-def _compile_overpass_filter(query: str) -> Callable[[Mapping[str, str]], bool]:
-    """Compile an Overpass tag filter such as ``["highway"]["area"!~"yes"]``."""
-    tests: list[Callable[[Mapping[str, str]], bool]] = []
-    pos = 0
-    for m in _CLAUSE.finditer(query):
-        if m.start() != pos:
-            msg = f"cannot parse Overpass filter at {query[pos:]!r}"
-            raise ValueError(msg)
-        pos = m.end()
-        key, op, value = m.group(1), m.group(2), m.group(3)
-        tests.append(_clause_test(key, op, value))
-    if pos != len(query):
-        msg = f"cannot parse Overpass filter at {query[pos:]!r}"
-        raise ValueError(msg)
-
-    def predicate(tags: Mapping[str, str]) -> bool:
-        return all(t(tags) for t in tests)
-
-    return predicate
-
-
-def _clause_test(key: str, op: str | None, value: str) -> Callable[[Mapping[str, str]], bool]:
-    # Overpass semantics: ["k"] needs the key; ["k"="v"] / ["k"~"re"] need a
-    # matching value; ["k"!="v"] / ["k"!~"re"] pass when the key is absent.
-    if op is None:
-        return lambda tags: key in tags
-    if op == "=":
-        return lambda tags: tags.get(key) == value
-    if op == "!=":
-        return lambda tags: tags.get(key) != value
-    rx = re.compile(value)
-    if op == "~":
-        return lambda tags: key in tags and rx.search(tags[key]) is not None
-    return lambda tags: key not in tags or rx.search(tags[key]) is None
+    return overpass_tag_filter(_overpass._get_network_filter(profile))
 
 
 def _check_profile(profile: str) -> None:
@@ -269,80 +239,9 @@ def _check_profile(profile: str) -> None:
         raise InputError(msg)
 
 
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass
-class _Ways:
-    """Ways of one profile read from an OSM file, split at missing nodes."""
-
-    paths: list[dict[str, Any]] = field(default_factory=list)
-    nodes: dict[int, dict[str, Any]] = field(default_factory=dict)
-    ways: int = 0
-    missing_node_refs: int = 0
-
-
-def _read_ways(path: Path, keep: Callable[[Mapping[str, str]], bool]) -> _Ways:
-    """Read the ways ``keep`` accepts, as osmnx paths (split at missing nodes)."""
-    import osmium
-    from osmnx import settings as ox_settings
-
-    way_tags = tuple(ox_settings.useful_tags_way)
-    node_tags = tuple(ox_settings.useful_tags_node)
-    out = _Ways()
-    tagged_nodes: dict[int, dict[str, str]] = {}
-    proc = (
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.KeyFilter("highway", *node_tags))
-    )
-    try:
-        for obj in proc:
-            if isinstance(obj, osmium.osm.Node):
-                # Files are sorted (nodes before ways): keep the tags osmnx keeps.
-                t = {k: obj.tags[k] for k in node_tags if k in obj.tags}
-                if t:
-                    tagged_nodes[obj.id] = t
-                continue
-            if not isinstance(obj, osmium.osm.Way):
-                continue
-            tags = {t.k: t.v for t in obj.tags}
-            if "highway" not in tags or not keep(tags):
-                continue
-            out.ways += 1
-            attrs: dict[str, Any] = {"osmid": obj.id}
-            attrs.update({k: tags[k] for k in way_tags if k in tags})
-            run: list[int] = []
-            for n in obj.nodes:
-                loc = n.location
-                if not loc.valid():
-                    out.missing_node_refs += 1
-                    _flush_run(out, run, attrs)
-                    run = []
-                    continue
-                ref = n.ref
-                if ref not in out.nodes:
-                    out.nodes[ref] = {"y": loc.lat, "x": loc.lon}
-                run.append(ref)
-            _flush_run(out, run, attrs)
-    except RuntimeError as exc:  # osmium reports unreadable input as RuntimeError
-        msg = f"cannot read OSM file {path}: {exc}"
-        raise OSMFileError(msg) from exc
-    for ref, t in tagged_nodes.items():
-        if ref in out.nodes:
-            out.nodes[ref].update(t)
-    return out
-
-
-def _flush_run(out: _Ways, run: list[int], attrs: dict[str, Any]) -> None:
-    nodes = [k for k, _ in groupby(run)]  # osmnx drops consecutive duplicates
-    if len(nodes) >= 2:
-        out.paths.append({**attrs, "nodes": nodes})
-
-
 def _add_paths(G: nx.MultiDiGraph, paths: Iterable[dict[str, Any]], *, bidirectional: bool) -> None:
     """Add paths as edges with osmnx's one-way rules (``osmnx.graph._add_paths``)."""
-    from osmnx import settings as ox_settings
+    from osmnx import settings as ox_settings  # heavy: only to build a network
 
     oneway_values = {"yes", "true", "1", "-1", "reverse", "T", "F"}
     reversed_values = {"-1", "reverse", "T"}
@@ -441,8 +340,20 @@ def build_network(
     )
 
 
-def _graph_from_paths(ways: _Ways, profile: str) -> nx.MultiDiGraph:
-    import osmnx as ox
+def _read_ways(path: Path, keep: Callable[[Mapping[str, str]], bool]) -> RoadWays:
+    """Read the ways ``keep`` accepts with the tags osmnx keeps on ways and nodes."""
+    import osmnx as ox  # heavy (~1-3 s): only to build a network
+
+    return read_road_ways(
+        path,
+        keep,
+        way_tags=tuple(ox.settings.useful_tags_way),
+        node_tags=tuple(ox.settings.useful_tags_node),
+    )
+
+
+def _graph_from_paths(ways: RoadWays, profile: str) -> nx.MultiDiGraph:
+    import osmnx as ox  # heavy (~1-3 s): only to build or download a network
 
     G = nx.MultiDiGraph(
         created_date=ox.utils.ts(),
@@ -468,7 +379,7 @@ def _finish(
     t0: float,
 ) -> nx.MultiDiGraph:
     """Simplify, keep the largest strongly connected component, add speeds and report."""
-    import osmnx as ox
+    import osmnx as ox  # heavy (~1-3 s): only to build or download a network
 
     raw_nodes, raw_edges = len(G), G.number_of_edges()
     if simplify and not G.graph.get("simplified"):
@@ -515,7 +426,7 @@ def _add_speeds(
     impute: bool,
 ) -> int:
     """Set ``speed_kph`` on every edge; return how many came from a ``maxspeed`` tag."""
-    import osmnx as ox
+    import osmnx as ox  # heavy (~1-3 s): only to build or download a network
 
     if profile in PROFILE_SPEEDS_KPH:
         kph = float((speeds or {}).get(profile, PROFILE_SPEEDS_KPH[profile]))
@@ -656,7 +567,7 @@ def network_cache_file(
     settings = {
         "builder": _BUILDER_VERSION,
         "osmnx": _osmnx_version(),
-        "digest": _digest(path),
+        "digest": file_digest(path),
         "profile": profile,
         "speeds": sorted({**DEFAULT_SPEEDS_KPH, **(speeds or {})}.items()),
         "profile_speeds": sorted(PROFILE_SPEEDS_KPH.items()),
@@ -671,21 +582,7 @@ def network_cache_file(
 def _osmnx_version() -> str:
     # importlib.metadata, not ``osmnx.__version__``: importing osmnx takes ~1 s,
     # which loading a cached graph does not need.
-    from importlib.metadata import version
-
-    return version("osmnx")
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def _digest(path: Path) -> str:
-    """:func:`gcrm.osm.file_digest`, remembered per (path, size, mtime) in this process."""
-    st = path.stat()
-    k = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if k not in _DIGESTS:
-        _DIGESTS[k] = file_digest(path)
-    return _DIGESTS[k]
+    return package_version("osmnx")
 
 
 def _write_atomic(target: Path, G: nx.MultiDiGraph) -> None:
@@ -758,7 +655,7 @@ def download_network(
     if not get_settings().allow_network:
         msg = "downloading a road network needs online access: set GCRM_ALLOW_NETWORK=true"
         raise InputError(msg)
-    import osmnx as ox
+    import osmnx as ox  # heavy (~1-3 s): only to build or download a network
 
     t0 = time.perf_counter()
     if isinstance(query, str):
@@ -779,140 +676,6 @@ def download_network(
         simplify=True,
         t0=t0,
     )
-
-
-# --------------------------------------------------------------------------- index
-
-
-@dataclass
-class _GraphIndex:
-    """Arrays of a graph for snapping and matrices (built once per graph)."""
-
-    nodes: np.ndarray  # node ids, in graph order
-    node_pos: dict[Any, int]
-    edges: list[tuple[Any, Any, Any]]  # (u, v, key)
-    eu: np.ndarray  # node positions of u
-    ev: np.ndarray  # node positions of v
-    length: np.ndarray  # m
-    time: np.ndarray  # s
-    twin: np.ndarray  # position of the reverse twin edge, -1 if none
-    geoms: np.ndarray  # projected LineStrings (m)
-    tree: Any  # shapely STRtree over geoms
-    to_xy: Any  # pyproj Transformer lon/lat -> projected
-    to_lonlat: Any  # and back
-    signature: tuple[int, int]
-    cache: dict[str, Any] = field(default_factory=dict)
-
-
-_INDEXES: weakref.WeakKeyDictionary[nx.MultiDiGraph, _GraphIndex] = weakref.WeakKeyDictionary()
-
-
-def _graph_index(G: nx.MultiDiGraph) -> _GraphIndex:
-    """Return the (cached) arrays of ``G``; treat ``G`` as read-only once indexed."""
-    sig = (len(G), G.number_of_edges())
-    idx = _INDEXES.get(G)
-    if idx is None or idx.signature != sig:
-        idx = _build_index(G)
-        _INDEXES[G] = idx
-    return idx
-
-
-def _utm_crs(lon: float, lat: float) -> str:
-    zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
-
-
-def _build_index(G: nx.MultiDiGraph) -> _GraphIndex:
-    import shapely
-    from pyproj import Transformer
-
-    if len(G) == 0 or G.number_of_edges() == 0:
-        msg = "the road graph has no edges"
-        raise InputError(msg)
-    nodes = np.array(list(G.nodes))
-    node_pos = {n: i for i, n in enumerate(nodes.tolist())}
-    xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), float, len(G))
-    ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), float, len(G))
-    crs = _utm_crs(float(np.median(xs)), float(np.median(ys)))
-    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    px, py = to_xy.transform(xs, ys)
-
-    edges: list[tuple[Any, Any, Any]] = []
-    length: list[float] = []
-    ttime: list[float] = []
-    given: list[Any] = []
-    for u, v, k, d in G.edges(keys=True, data=True):
-        edges.append((u, v, k))
-        length.append(float(d.get("length", 0.0)))
-        ttime.append(float(d.get("travel_time", np.nan)))
-        given.append(d.get("geometry"))
-    eu = np.fromiter((node_pos[e[0]] for e in edges), np.int64, len(edges))
-    ev = np.fromiter((node_pos[e[1]] for e in edges), np.int64, len(edges))
-    # Project every vertex in one call: simplified edges' geometries, and the
-    # two end nodes of straight edges.
-    has = np.array([g is not None for g in given], dtype=bool)
-    straight = np.flatnonzero(~has)
-    all_x = [px[np.column_stack([eu[straight], ev[straight]]).ravel()]]
-    all_y = [py[np.column_stack([eu[straight], ev[straight]]).ravel()]]
-    all_i = [np.repeat(straight, 2)]
-    if has.any():
-        lines = np.array([g for g in given if g is not None], dtype=object)
-        xy, which = shapely.get_coordinates(lines, return_index=True)
-        gx, gy = to_xy.transform(xy[:, 0], xy[:, 1])
-        all_x.append(np.asarray(gx))
-        all_y.append(np.asarray(gy))
-        all_i.append(np.flatnonzero(has)[which])
-    ids = np.concatenate(all_i)
-    order = np.argsort(ids, kind="stable")  # keeps each line's vertex order
-    coords = np.column_stack([np.concatenate(all_x), np.concatenate(all_y)])[order]
-    geoms = shapely.linestrings(coords, indices=ids[order])
-    geom_arr = np.array(geoms, dtype=object)
-    length_arr = np.asarray(length)
-    return _GraphIndex(
-        nodes=nodes,
-        node_pos=node_pos,
-        edges=edges,
-        eu=eu,
-        ev=ev,
-        length=length_arr,
-        time=np.asarray(ttime),
-        twin=_find_twins(edges, eu, ev, length_arr, geom_arr),
-        geoms=geom_arr,
-        tree=shapely.STRtree(geom_arr),
-        to_xy=to_xy,
-        to_lonlat=to_lonlat,
-        signature=(len(G), G.number_of_edges()),
-    )
-
-
-def _find_twins(
-    edges: list[tuple[Any, Any, Any]],
-    eu: np.ndarray,
-    ev: np.ndarray,
-    length: np.ndarray,
-    geoms: np.ndarray,
-) -> np.ndarray:
-    """Pair each edge with the edge running the same street backwards, if any."""
-    import shapely
-
-    by_pair: dict[tuple[int, int], list[int]] = {}
-    for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
-        by_pair.setdefault((a, b), []).append(i)
-    twin = np.full(len(edges), -1, dtype=np.int64)
-    for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
-        if twin[i] >= 0:
-            continue
-        for j in by_pair.get((b, a), ()):
-            if j == i or twin[j] >= 0:
-                continue
-            if abs(length[i] - length[j]) > 1e-6 * max(1.0, length[i]):
-                continue
-            if not shapely.equals_exact(geoms[i], shapely.reverse(geoms[j]), tolerance=1e-3):
-                continue
-            twin[i], twin[j] = j, i
-            break
-    return twin
 
 
 # --------------------------------------------------------------------------- snapping
@@ -950,17 +713,35 @@ def snap_points(
     """
     lat = np.asarray(list(lats), dtype=float)
     lon = np.asarray(list(lons), dtype=float)
-    idx = _graph_index(G)
-    return _snapped_locations(idx, lat, lon, _snap_arrays(idx, lat, lon), max_snap_m)
+    idx = graph_index(G)
+    return snapped_locations(idx, lat, lon, snap_arrays(idx, lat, lon), max_snap_m)
 
 
-def _snapped_locations(
-    idx: _GraphIndex,
+def snapped_locations(
+    idx: GraphIndex,
     lat: np.ndarray,
     lon: np.ndarray,
     snapped: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     max_snap_m: float,
 ) -> list[SnappedLocation]:
+    """Turn :func:`gcrm._paths.snap_arrays` output into :class:`SnappedLocation` records.
+
+    Parameters
+    ----------
+    idx
+        The graph's index.
+    lat, lon
+        The locations.
+    snapped
+        Edge position, offset (m), distance (m), snap latitude and longitude.
+    max_snap_m
+        Locations farther than this from their road are flagged ``too_far``.
+
+    Returns
+    -------
+    list of SnappedLocation
+        One per location, in order.
+    """
     e, offset, dist, slat, slon = snapped
     out = []
     for i in range(len(lat)):
@@ -983,41 +764,6 @@ def _snapped_locations(
     return out
 
 
-def _snap_arrays(
-    idx: _GraphIndex, lat: np.ndarray, lon: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised snapping: edge position, offset (m), distance (m), snap lat, lon."""
-    import shapely
-
-    if lat.shape != lon.shape or lat.ndim != 1:
-        msg = "latitudes and longitudes must be two lists of the same length"
-        raise InputError(msg)
-    bad = ~(np.isfinite(lat) & np.isfinite(lon)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = f"location {i} has invalid coordinates ({lat[i]}, {lon[i]})"
-        raise InputError(msg)
-    if len(lat) == 0:
-        empty = np.zeros(0)
-        return np.zeros(0, dtype=np.int64), empty, empty, empty, empty
-    px, py = idx.to_xy.transform(lon, lat)
-    pts = shapely.points(px, py)
-    hits, dist = idx.tree.query_nearest(pts, return_distance=True, all_matches=False)
-    e = np.empty(len(lat), dtype=np.int64)
-    d = np.empty(len(lat))
-    e[hits[0]] = hits[1]
-    d[hits[0]] = dist
-    geoms = idx.geoms[e]
-    along = shapely.line_locate_point(geoms, pts)
-    glen = shapely.length(geoms)
-    frac = np.divide(along, glen, out=np.zeros_like(along), where=glen > 0)
-    frac = np.clip(frac, 0.0, 1.0)
-    snapped = shapely.line_interpolate_point(geoms, along)
-    sx, sy = shapely.get_x(snapped), shapely.get_y(snapped)
-    slon, slat = idx.to_lonlat.transform(sx, sy)
-    return e, frac * idx.length[e], d, np.asarray(slat), np.asarray(slon)
-
-
 def road_lines(G: nx.MultiDiGraph) -> Any:
     """Return a graph's edges as lines, for drawing roads on maps.
 
@@ -1032,8 +778,7 @@ def road_lines(G: nx.MultiDiGraph) -> Any:
         One line per directed edge (EPSG:4326); edges without a geometry
         are straight lines between their nodes.
     """
-    import geopandas as gpd
-    import shapely
+    import geopandas as gpd  # heavy: only to draw roads
 
     lines = []
     for u, v, data in G.edges(data=True):

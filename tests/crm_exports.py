@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gcrm.osm import read_address_points
-from gcrm.settings import bundled_osm_file
+from gcrm.osm import bundled_osm_file, read_address_points
 
 BAYREUTH = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "north-bayreuth.osm.gz"
 

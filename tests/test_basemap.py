@@ -12,7 +12,8 @@ import pytest
 
 from gcrm import basemap, maps
 from gcrm._errors import OSMFileError
-from gcrm.settings import bundled_osm_file, get_settings
+from gcrm.osm import bundled_osm_file
+from gcrm.settings import get_settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
 

@@ -20,23 +20,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gcrm import geocode as gc
+from gcrm import geocode_online
 from gcrm._errors import InputError, OSMFileError
-from gcrm.geocode import (
-    AddressIndex,
-    GeocodeResult,
-    OnlineGeocoder,
-    geocode_file,
-    normalize_housenumber,
-    normalize_street,
-    parse_housenumber,
-)
+from gcrm.geocode import AddressIndex, GeocodeResult, OnlineGeocoder, geocode_file
+from gcrm.geocode_text import normalize_housenumber, normalize_street, parse_housenumber
+from gcrm.geometry import M_PER_DEG, haversine_m
 from gcrm.osm import read_address_points
 from gcrm.settings import get_settings
 
 
 def _dist(lat1: float | None, lon1: float | None, lat2: float | None, lon2: float | None) -> float:
     assert lat1 is not None and lon1 is not None and lat2 is not None and lon2 is not None
-    return gc._distance_m(lat1, lon1, lat2, lon2)
+    return float(haversine_m(lat1, lon1, lat2, lon2))
 
 
 def _s(v: Any) -> str:
@@ -457,12 +452,12 @@ def test_reverse(index: AddressIndex, points: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------------------
 
 _LAT0, _LON0 = 61.0, 25.0
-_KX = math.cos(math.radians(_LAT0)) * gc._M_PER_DEG
+_KX = math.cos(math.radians(_LAT0)) * M_PER_DEG
 
 
 def _xy(x: float, y: float) -> tuple[float, float]:
     """(lon, lat) of a point x m east, y m north of the origin."""
-    return (_LON0 + x / _KX, _LAT0 + y / gc._M_PER_DEG)
+    return (_LON0 + x / _KX, _LAT0 + y / M_PER_DEG)
 
 
 def _points(rows: list[tuple[str, str, float, float, str, str]]) -> pd.DataFrame:
@@ -498,7 +493,7 @@ def test_interpolation_follows_the_street_line() -> None:
     assert r.precision == "interpolated"
     assert r.lat is not None and r.lon is not None
     x = (r.lon - _LON0) * _KX
-    y = (r.lat - _LAT0) * gc._M_PER_DEG
+    y = (r.lat - _LAT0) * M_PER_DEG
     assert x == pytest.approx(76.0, abs=0.5)
     assert y == pytest.approx(6.0, abs=0.5)
     assert idx.geocode("Kröken", "5").precision == "interpolated"
@@ -890,7 +885,7 @@ def test_online_is_off_by_default(index: AddressIndex, monkeypatch: pytest.Monke
     def boom(*args: object) -> None:
         raise AssertionError("an online geocoder was built")
 
-    monkeypatch.setattr(gc, "_geopy_geocoder", boom)
+    monkeypatch.setattr(geocode_online, "_geopy_geocoder", boom)
     assert get_settings().allow_network is False
     assert index.geocode("Xyzzy", "1").precision == "none"
     assert index.geocode_text("Xyzzy 1").precision == "none"
@@ -907,7 +902,7 @@ def test_online_needs_geopy(
         OnlineGeocoder("https://nominatim.example.org")
     monkeypatch.setenv("GCRM_ALLOW_NETWORK", "true")
     get_settings.cache_clear()
-    monkeypatch.setattr(gc, "_ONLINE", {})
+    monkeypatch.setattr(geocode_online, "_ONLINE", {})
     with pytest.raises(ImportError, match="geopy"):
         index.geocode("Xyzzy", "1")
 
@@ -928,7 +923,7 @@ def test_online_needs_geopy(
 )
 def test_online_precision_mapping(raw: dict[str, Any], precision: str) -> None:
     """Nominatim and Photon answers map onto gcrm's precisions."""
-    assert gc._online_precision(raw) == precision
+    assert geocode_online._online_precision(raw) == precision
 
 
 def test_lookup_is_the_importer_signature(index: AddressIndex) -> None:

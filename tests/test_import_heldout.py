@@ -20,7 +20,8 @@ from gcrm.auth import SYSTEM
 from gcrm.db.models import Account, User
 from gcrm.db.session import session_scope
 from gcrm.importer import import_file
-from gcrm.settings import bundled_osm_file, get_settings
+from gcrm.osm import bundled_osm_file
+from gcrm.settings import get_settings
 from tests.crm_exports import BAYREUTH, OWNERS, bayreuth, helsinki, write_layout
 
 HELSINKI_LAYOUTS = ("salesforce_classic", "hubspot_xlsx", "odoo_labels", "zoho", "pipedrive")

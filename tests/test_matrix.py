@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from gcrm import matrix, network
+from gcrm import _paths, matrix, network
 from gcrm._errors import InputError, OSMFileError
 
 SHARED = Path(__file__).parents[1].parent / "shared"
@@ -177,7 +177,7 @@ def test_huge_sums_coarsen_the_secondary_unit() -> None:
         d["travel_time"] = 3.0e8  # ten years per edge
         d["length"] = 4.0e7
     dur, dist = matrix.node_matrix(G, [1], [3])
-    pk = matrix._packed(network._graph_index(G), "time")
+    pk = _paths.packed(_paths.graph_index(G), "time")
     assert pk.unit_s > 1e-3
     assert dur[0, 0] == pytest.approx(6.0e8, rel=1e-12)
     assert dist[0, 0] == pytest.approx(8.0e7, abs=2 * pk.unit_s)
