@@ -11,10 +11,7 @@ import shapely
 from gcrm import density, network
 from gcrm._errors import InputError
 from gcrm.auth import require
-from gcrm.maps.base import (
-    standalone_html,
-)
-from gcrm.maps.layers import layer_map
+from gcrm.maps import layer_map, standalone_html
 from gcrm.store import audit, region_geometry, territories_frame
 
 if TYPE_CHECKING:
