@@ -38,7 +38,7 @@ SEQUENTIAL: tuple[str, ...] = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03
 EMPTY_COLOR = "#eeeeee"
 
 
-#: Layers of :func:`layer_map` and :func:`write_map`.
+#: Layers of :func:`layer_map` and :func:`gcrm.map_cli.write_map`.
 LAYERS: tuple[str, ...] = ("markers", "heat", "hex", "postcode", "territory")
 
 
