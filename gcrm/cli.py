@@ -575,7 +575,7 @@ def map_(
     """Write a standalone HTML map that works offline (assets inlined)."""
     from gcrm.db.session import session_scope
     from gcrm.density import MapFilter
-    from gcrm.maps import write_map
+    from gcrm.map_cli import write_map
 
     def go() -> None:
         _ensure_db()

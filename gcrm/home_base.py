@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from gcrm._errors import InputError
 from gcrm.auth import Actor, update_user
+from gcrm.geocode import default_index
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -88,8 +89,6 @@ def resolve_home(text: str, *, index: Any = None) -> tuple[float, float, str]:
             raise InputError(msg)
         return lat, lon, "coordinates"
     if index is None:
-        from gcrm.geocode import default_index  # heavy: the region's address index
-
         index = default_index()
     r = index.geocode_text(text, online=False)
     if r.precision not in _HOME_PRECISIONS or r.lat is None or r.lon is None:

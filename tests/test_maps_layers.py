@@ -16,7 +16,7 @@ import pytest
 from shapely.geometry import Point, box
 from sqlalchemy import select
 
-from gcrm import density, maps
+from gcrm import density, map_cli, maps
 from gcrm._errors import InputError, PermissionDeniedError
 from gcrm.assets import DEFAULT_BASE_URL, use_cdn_assets
 from gcrm.auth import actor_for
@@ -236,13 +236,13 @@ def test_write_map_from_the_database(demo_copy: str, tmp_path: Path) -> None:
         for layer in ("hex", "territory", "postcode", "markers"):
             path = tmp_path / f"{layer}.html"
             flt = density.MapFilter.parse(["kind=prospect"])
-            out[layer] = maps.write_map(s, manager, layer, path, flt=flt)
+            out[layer] = map_cli.write_map(s, manager, layer, path, flt=flt)
             page = path.read_text(encoding="utf-8")
             assert not _ASSET_TAG.findall(page), layer  # everything inlined
             assert maps.CREDIT in page
         with pytest.raises(PermissionDeniedError):
-            maps.write_map(s, actor_for(s, "rep1"), "markers", tmp_path / "x.html")
-        rep_hex = maps.write_map(s, actor_for(s, "rep1"), "hex", tmp_path / "rep.html")
+            map_cli.write_map(s, actor_for(s, "rep1"), "markers", tmp_path / "x.html")
+        rep_hex = map_cli.write_map(s, actor_for(s, "rep1"), "hex", tmp_path / "rep.html")
         exports = list(s.scalars(select(AuditEvent.target).where(AuditEvent.action == "export")))
     assert out["hex"]["accounts"] == out["markers"]["accounts"] > 0
     assert rep_hex["accounts"] < out["hex"]["accounts"] * 3
