@@ -759,8 +759,8 @@ def solve(
 
     Cordeau PVRP files give {"days": [[[customers], ...routes], ...days], "cost": ...}.
     """
-    from gcrm.pvrp_io import is_pvrp_file, solve_pvrp_file
-    from gcrm.routing import solve_instance_file
+    from gcrm.bench.pvrp_io import is_pvrp_file, solve_pvrp_file
+    from gcrm.bench.solve import solve_instance_file
 
     def go() -> None:
         if is_pvrp_file(instance):

@@ -31,7 +31,7 @@ from gcrm.cycles import (
 )
 from gcrm.itinerary_export import to_ics
 from gcrm.network import load_network
-from gcrm.routing import Plan, PlannedStop, Rep, RoutePlan, _check_can_plan
+from gcrm.routing import Plan, PlannedStop, Rep, RoutePlan, check_can_plan
 from gcrm.store import AccountFilter, accounts_frame, get_user, save_cycle_plan, saved_cycles
 
 
@@ -176,7 +176,7 @@ def _plannable(session: Any, actor: Actor, name: str) -> Any:
     if user is None or not user.is_active:
         msg = f"no active user {name!r}"
         raise NotFoundError(msg)
-    _check_can_plan(actor, user)
+    check_can_plan(actor, user)
     return user
 
 

@@ -49,7 +49,7 @@ from gcrm.auth import Actor
 from gcrm.matrix import travel_matrix
 from gcrm.network import load_network
 from gcrm.periodic import PeriodicProblem, solve_periodic
-from gcrm.routing import Rep, _check_can_plan, open_intervals, rep_from_user
+from gcrm.routing import Rep, check_can_plan, open_intervals, rep_from_user
 from gcrm.store import AccountFilter, accounts_frame, audit, get_user, territories_frame
 
 #: Weekdays worked by default (Monday = 0).
@@ -734,7 +734,7 @@ def plan_cycles(
         if user is None or not user.is_active:
             msg = f"no active user {name!r}"
             raise NotFoundError(msg)
-        _check_can_plan(actor, user)
+        check_can_plan(actor, user)
         users.append(user)
     graph = G if G is not None else load_network(profile=profile)
     out = []

@@ -24,6 +24,7 @@ import pytest
 
 from gcrm import day_actions, itinerary_export, routing
 from gcrm._errors import InputError, NotFoundError
+from gcrm.bench.tour import improve_tour
 from gcrm.matrix import travel_matrix
 from gcrm.network import build_network
 from gcrm.routing import (
@@ -35,6 +36,7 @@ from gcrm.routing import (
     Rep,
     Visit,
 )
+from gcrm.routing._model import _quantiles
 
 DAY1 = dt.date(2026, 12, 1)  # a Tuesday
 DAY2 = dt.date(2026, 12, 2)
@@ -707,7 +709,7 @@ def test_improve_tour_reaches_the_optimum_of_a_circle() -> None:
     xy = np.c_[np.cos(ang), np.sin(ang)]
     d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
     start = list(np.random.default_rng(0).permutation(n))
-    tour = routing.improve_tour(d, start, seconds=2, seed=0, max_iterations=300)
+    tour = improve_tour(d, start, seconds=2, seed=0, max_iterations=300)
     assert sorted(tour) == list(range(n))
     length = sum(d[tour[k - 1], tour[k]] for k in range(n))
     assert length == pytest.approx(n * 2 * np.sin(np.pi / n))
@@ -941,8 +943,8 @@ def test_quantiles_match_average_ranks() -> None:
     for n in (2, 3, 10, 57):
         v = rng.integers(0, 6, size=n).astype(float)
         want = (rankdata(v, method="average") - 1) / (n - 1)
-        assert np.allclose(routing._quantiles(v), want)
-    assert routing._quantiles([5.0]).tolist() == [1.0]
+        assert np.allclose(_quantiles(v), want)
+    assert _quantiles([5.0]).tolist() == [1.0]
 
 
 def test_small_problem_stops_early_and_repeats(G: nx.MultiDiGraph) -> None:
