@@ -46,7 +46,7 @@ def _problem(*extra: Visit) -> PlanningProblem:
 
 def _line_matrix(problem: PlanningProblem) -> TravelMatrix:
     """Travel on a line: point ``k`` (in model order) lies ``k`` legs from the home."""
-    lats, lons, ids = model_points(problem)
+    _lats, lons, ids = model_points(problem)
     pos = np.array([round((lon - 24.0) / 0.01) for lon in lons], dtype=float)
     gap = np.abs(pos[:, None] - pos[None, :])
     return TravelMatrix(tuple(ids), gap * LEG_S, gap * LEG_M, (), "time", {})
