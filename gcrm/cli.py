@@ -668,7 +668,7 @@ def plan(
 ) -> None:
     """Plan a rep's visits (due accounts) over the road network; writes the plan as JSON."""
     from gcrm.db.session import session_scope
-    from gcrm.itinerary_export import plan_command
+    from gcrm.plan_cli import plan_command
 
     def go() -> None:
         _ensure_db()

@@ -616,8 +616,10 @@ def accounts_for_cycle(frame: pd.DataFrame) -> list[CycleAccount]:
 
 
 def rep_accounts(session: Any, user: Any) -> list[CycleAccount]:
-    """A rep's accounts for cycles: those in territories the rep owns, and their
-    own accounts outside any territory.
+    """Return a rep's accounts for cycles.
+
+    Those in territories the rep owns, and their own accounts outside any
+    territory.
 
     Parameters
     ----------
@@ -644,7 +646,7 @@ def rep_accounts(session: Any, user: Any) -> list[CycleAccount]:
 def rep_inputs(
     session: Any, user: Any, graph: Any, extra: Sequence[CycleAccount] = ()
 ) -> tuple[Rep, list[CycleAccount], np.ndarray]:
-    """A rep, their cycle accounts and the drive times between them.
+    """Return a rep, their cycle accounts and the drive times between them.
 
     Parameters
     ----------

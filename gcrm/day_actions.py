@@ -111,7 +111,7 @@ def _visits(plan: Plan) -> dict[str, Visit]:
 def _retimed(
     route: RoutePlan, order: Sequence[PlannedStop], rep: Rep, visits: dict[str, Visit], G: Any
 ) -> RoutePlan:
-    """The route with the stops in ``order`` and every time recomputed."""
+    """Return the route with the stops in ``order`` and every time recomputed."""
     day = route.date
     done = [s for s in order if s.status == "done"]
     todo = [s for s in order if s.status != "done"]
@@ -386,7 +386,7 @@ def mark_done(
 
 
 def route_problems(plan: Plan, route: RoutePlan) -> dict[str, str]:
-    """What a route breaks: opening hours, appointments, the break, the shift.
+    """Return what a route breaks: opening hours, appointments, the break, the shift.
 
     Parameters
     ----------
@@ -475,7 +475,7 @@ class CheckIn:
     far: bool
 
     def message(self, name: str) -> str:
-        """A one-line result for the rep."""
+        """Return a one-line result for the rep."""
         verb = "Checked in at" if self.kind == "in" else "Checked out of"
         if self.distance_m is None:
             return f"{verb} {name} at {self.at:%H:%M} UTC (no position from the device)."
@@ -557,7 +557,7 @@ def check_in(
 
 
 def stops_left(route: RoutePlan) -> list[PlannedStop]:
-    """The stops of a route not done yet, in order."""
+    """Return the stops of a route not done yet, in order."""
     return [s for s in route.stops if s.status != "done"]
 
 
@@ -570,7 +570,7 @@ def visit_ids(stops: Iterable[PlannedStop]) -> list[str]:
 
 
 def local_now() -> dt.datetime:
-    """The current local time of the region (``GCRM_TIMEZONE``), naive like plan times.
+    """Return the current local time of the region (``GCRM_TIMEZONE``), naive like plan times.
 
     ``GCRM_CLOCK_TIME`` (``HH:MM``) fixes the time of day (today's date is kept),
     so demos and browser tests behave the same at any hour.

@@ -38,8 +38,7 @@ OPTIONS = PlanOptions(iterations=300, seed=0, geometry=False)
 def _problem(*extra: Visit) -> PlanningProblem:
     rep = Rep("rep1", (60.0, 24.0), lunch=None, name="Rep One")
     visits = tuple(
-        Visit(f"v{k}", 60.0, 24.0 + 0.01 * k, minutes=20, account_id=k, value=k)
-        for k in (1, 2, 3)
+        Visit(f"v{k}", 60.0, 24.0 + 0.01 * k, minutes=20, account_id=k, value=k) for k in (1, 2, 3)
     )
     return PlanningProblem(visits + extra, (rep,), (DAY,))
 
@@ -106,9 +105,7 @@ def test_broken_plans_say_what_is_wrong() -> None:
         dataclasses.replace(v, do_not_contact=True) if v.id == first.visit_id else v
         for v in good.problem.visits
     )
-    plan = dataclasses.replace(
-        good, problem=dataclasses.replace(good.problem, visits=dnc_visits)
-    )
+    plan = dataclasses.replace(good, problem=dataclasses.replace(good.problem, visits=dnc_visits))
     assert plan.violations() == [f"do-not-contact visit(s) in the plan: {first.visit_id}"]
     with pytest.raises(PlanningError, match="do-not-contact"):
         check_plan_rules(plan)

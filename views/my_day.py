@@ -11,18 +11,20 @@ import streamlit as st
 from gcrm import day_actions
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
-from gcrm.itinerary_export import (
+from gcrm.maps import fitted_route_map, suggested_visits_map
+from gcrm.routing import (
+    GOOGLE_TRAVEL_MODES,
     google_maps_links,
     itinerary_html,
     itinerary_pdf,
     itinerary_rows,
     navigate_link,
+    plan_for_reps,
+    replan,
     tel_link,
     to_gpx,
     to_ics,
 )
-from gcrm.maps import fitted_route_map, suggested_visits_map
-from gcrm.routing import GOOGLE_TRAVEL_MODES, plan_for_reps, replan
 from gcrm.store import AccountFilter, accounts_frame, get_user, list_users, save_plan
 from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits

@@ -15,8 +15,10 @@ wait, start and end times, drive time and distance per leg and in total, the
 lunch break, the route geometry along the streets, and the visits left out
 with the reason. Plans check themselves (:meth:`Plan.is_feasible`,
 :meth:`Plan.cost`, :meth:`Plan.summary`) and are JSON-serialisable.
-Opening hours: :mod:`gcrm.routing.hours`. Benchmark instances and their own
-tour search live apart, in :mod:`gcrm.bench`.
+Opening hours: :mod:`gcrm.routing.hours`; GPX, iCalendar and map links:
+:mod:`gcrm.routing.export`; the printable itinerary:
+:mod:`gcrm.routing.itinerary`. Benchmark instances and their own tour search
+live apart, in :mod:`gcrm.bench`.
 
 Time and rounding
 -----------------
@@ -48,6 +50,16 @@ from gcrm.due import due_date
 from gcrm.routing._model import RoutingModel, build_model, model_points
 from gcrm.routing._schedule import schedule_solution
 from gcrm.routing._solve import ModelSolution, pyvrp_solve, solve_model
+from gcrm.routing.export import (
+    GOOGLE_TRAVEL_MODES,
+    MAX_LINK_WAYPOINTS,
+    geo_link,
+    google_maps_links,
+    navigate_link,
+    tel_link,
+    to_gpx,
+    to_ics,
+)
 from gcrm.routing.from_store import (
     build_problem,
     check_can_plan,
@@ -56,6 +68,15 @@ from gcrm.routing.from_store import (
     visits_from_accounts,
 )
 from gcrm.routing.hours import open_intervals, visit_windows
+from gcrm.routing.itinerary import (
+    OSM_CREDIT,
+    ROW_COLUMNS,
+    itinerary_html,
+    itinerary_pdf,
+    itinerary_rows,
+    plan_stamp,
+    route_map_png,
+)
 from gcrm.routing.plan import (
     DroppedVisit,
     LunchSlot,
@@ -69,10 +90,7 @@ from gcrm.routing.plan import (
 from gcrm.routing.planner import add_geometry, plan_routes, replan
 from gcrm.routing.problem import (
     DEFAULT_LUNCH,
-    GOOGLE_TRAVEL_MODES,
-    MAX_LINK_WAYPOINTS,
     MAX_SOLVER_SECONDS,
-    OSM_CREDIT,
     PARALLEL_MIN_CLIENTS,
     REASON_APPOINTMENT,
     REASON_CLOSED,
@@ -114,6 +132,7 @@ __all__ = [
     "REASON_REQUIRED_FULL",
     "REASON_SKIPPED",
     "REASON_UNREACHABLE",
+    "ROW_COLUMNS",
     "DroppedVisit",
     "LunchBreak",
     "LunchSlot",
@@ -134,15 +153,26 @@ __all__ = [
     "check_can_plan",
     "check_plan_rules",
     "due_date",
+    "geo_link",
+    "google_maps_links",
+    "itinerary_html",
+    "itinerary_pdf",
+    "itinerary_rows",
     "model_points",
+    "navigate_link",
     "open_intervals",
     "plan_for_reps",
     "plan_routes",
+    "plan_stamp",
     "pyvrp_solve",
     "rep_from_user",
     "replan",
+    "route_map_png",
     "schedule_solution",
     "solve_model",
+    "tel_link",
+    "to_gpx",
+    "to_ics",
     "visit_windows",
     "visits_from_accounts",
 ]

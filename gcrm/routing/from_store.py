@@ -350,7 +350,8 @@ def plan_for_reps(
         Road graph (default: loaded for ``profile``).
     save
         Also save each route as its rep's plan for that day (replacing an
-        older one), as the My day page does (:func:`gcrm.store.save_plan`).
+        older one), as the My day page does (:func:`gcrm.store.save_plan`);
+        ``stats["saved_routes"]`` counts the routes saved.
 
     Returns
     -------
@@ -388,7 +389,7 @@ def plan_for_reps(
         },
     )
     if save:
-        save_plan(session, actor, plan)
+        plan.stats["saved_routes"] = save_plan(session, actor, plan)
     if output is not None:
         plan.to_json(output)
     return plan

@@ -32,20 +32,6 @@ from gcrm.routing._times import secs, to_date, to_datetime, to_time
 #: Default lunch break window and duration.
 DEFAULT_LUNCH = (dt.time(11, 0), dt.time(13, 30), 30)
 
-#: Travel modes of Google Maps links, per network profile.
-GOOGLE_TRAVEL_MODES: dict[str, str] = {
-    "drive": "driving",
-    "walk": "walking",
-    "bike": "bicycling",
-}
-
-#: Most waypoints one Google Maps directions link may hold (besides origin and
-#: destination).
-MAX_LINK_WAYPOINTS = 9
-
-#: Credit shown on every map drawn from OpenStreetMap data.
-OSM_CREDIT = "© OpenStreetMap contributors"
-
 #: Safety cap on the solver's wall time when no ``seconds`` are given.
 MAX_SOLVER_SECONDS = 600.0
 
