@@ -104,6 +104,14 @@ def _route(plan: Plan, rep: str, day: dt.date) -> RoutePlan:
     return route
 
 
+def _stop(route: RoutePlan, visit_id: str) -> PlannedStop:
+    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
+    if stop is None:
+        msg = f"{visit_id!r} is not a stop of this route"
+        raise InputError(msg)
+    return stop
+
+
 def _visits(plan: Plan) -> dict[str, Visit]:
     return {v.id: v for v in plan.problem.visits}
 
@@ -287,10 +295,7 @@ def pin_stop(plan: Plan, *, rep: str, day: dt.date, visit_id: str, pinned: bool 
         A new plan.
     """
     route = _route(plan, rep, day)
-    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
-    if stop is None:
-        msg = f"{visit_id!r} is not a stop of this route"
-        raise InputError(msg)
+    stop = _stop(route, visit_id)
     visits = [
         dataclasses.replace(
             v, fixed_start=stop.start if pinned else None, reps=(rep,) if pinned else v.reps
@@ -325,10 +330,7 @@ def skip_stop(plan: Plan, *, rep: str, day: dt.date, visit_id: str, G: nx.MultiD
         A new plan; the stop is among the dropped visits.
     """
     route = _route(plan, rep, day)
-    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
-    if stop is None:
-        msg = f"{visit_id!r} is not a stop of this route"
-        raise InputError(msg)
+    stop = _stop(route, visit_id)
     rest = [s for s in route.stops if s is not stop]
     new = _retimed(route, rest, _rep(plan, rep), _visits(plan), G)
     dropped = [d for d in plan.dropped if d.visit_id != visit_id]
@@ -370,10 +372,7 @@ def mark_done(
         A new plan with the stop's status ``"done"``.
     """
     route = _route(plan, rep, day)
-    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
-    if stop is None:
-        msg = f"{visit_id!r} is not a stop of this route"
-        raise InputError(msg)
+    stop = _stop(route, visit_id)
     if session is not None and actor is not None and stop.account_id is not None:
         log_interaction(
             session, actor, int(stop.account_id), kind="visit", outcome=outcome, notes=notes

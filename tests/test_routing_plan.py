@@ -127,3 +127,16 @@ def test_self_check_survives_json() -> None:
     again = Plan.from_json(plan.to_json())
     assert again.is_feasible() and again.cost() == plan.cost()
     assert again.summary() == plan.summary()
+
+
+def test_benchmark_code_is_off_the_planning_path() -> None:
+    """Planning loads neither the benchmark readers nor the 2-opt tour search."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gcrm.routing, gcrm.routing.from_store, gcrm.plan_cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gcrm.bench')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
