@@ -276,16 +276,14 @@ def build_problem(
         check_can_plan(actor, user)
         rep_users.append(user)
     flt = AccountFilter(include_do_not_contact=False)
-    rep_actors = [Actor.from_user(user) for user in rep_users]
-    frames = [accounts_frame(session, rep_actor, flt) for rep_actor in rep_actors]
+    frames = []
+    for user in rep_users:
+        frames.append(accounts_frame(session, Actor.from_user(user), flt))
     chosen = sorted({int(x) for x in selected} | {int(x) for x in required})
     if chosen:
         frames.append(accounts_frame(session, actor, AccountFilter(ids=chosen)))
     frame = pd.concat(frames, ignore_index=True).drop_duplicates("id")
-    # Every row must be visible to the actor. When each planned rep's scope is the actor's
-    # own (a rep planning their own days, as on My day), it is already: no second read.
-    own_scope = all(rep_actor == actor for rep_actor in rep_actors)
-    if actor.role not in ("admin", "system") and len(frame) and not own_scope:
+    if actor.role not in ("admin", "system") and len(frame):
         visible = accounts_frame(session, actor, AccountFilter(ids=frame["id"].tolist()))
         frame = frame[frame["id"].isin(visible["id"])]
     planned = {u.username for u in rep_users}
