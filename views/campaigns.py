@@ -8,7 +8,7 @@ import streamlit as st
 from gcrm import campaign_actions as actions
 from gcrm._errors import GcrmError
 from gcrm.segments import DriveArea, SegmentDefinition
-from views.common import require_actor, road_graph, show_map
+from views.common import require_actor, road_graph, show_error, show_map
 
 actor = require_actor()
 st.title("Campaigns")
@@ -69,7 +69,7 @@ if can_run:
                     st.session_state["cp_open"] = cid
                     st.rerun()
                 except GcrmError as exc:
-                    st.error(str(exc))
+                    show_error(exc)
 
 if campaigns.empty:
     st.info("No campaigns yet.")
@@ -92,7 +92,7 @@ if can_run:
                 actions.preview_campaign(actor, cid, G=road_graph()),
             )
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
     shown = st.session_state.get("cp_preview_out")
     if shown and shown[0] == cid:
         out = shown[1]
@@ -107,7 +107,7 @@ if can_run:
             result = actions.send_campaign(actor, cid, G=road_graph())
             st.success(f"Done: {result}")
         except (GcrmError, OSError) as exc:
-            st.error(f"Sending failed: {exc}")
+            show_error(exc, prefix="Sending failed: ")
 
     with st.form("cp_respond"):
         st.subheader("Log a response")
@@ -119,14 +119,14 @@ if can_run:
                 actions.respond(actor, cid, int(account_id), kind=kind, converted=converted)
                 st.success("Response logged.")
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)
 
 st.subheader("Report")
 by = st.radio("By", ["territory", "postcode", "hex"], horizontal=True, key="cp_by")
 try:
     table = actions.report(actor, cid, by=by)  # type: ignore[arg-type]
 except GcrmError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 st.dataframe(table, hide_index=True, width="stretch")
 st.caption("Rates with 95 % Wilson intervals: small areas get wide intervals.")
@@ -137,7 +137,7 @@ if actor.can("export"):
         try:
             st.session_state["cp_file"] = actions.export_report_file(actor, cid, by=by, fmt=fmt)  # type: ignore[arg-type]
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
     export = st.session_state.get("cp_file")
     if export is not None:
         st.download_button("Download", export.data, file_name=export.filename, mime=export.mime)

@@ -12,6 +12,7 @@ from gcrm import day_actions
 from gcrm._errors import GcrmError
 from gcrm.db.session import session_scope
 from gcrm.maps import fitted_route_map, suggested_visits_map
+from gcrm.plan_warmup import warm_up_in_background
 from gcrm.routing import (
     GOOGLE_TRAVEL_MODES,
     google_maps_links,
@@ -28,8 +29,22 @@ from gcrm.routing import (
 from gcrm.store import AccountFilter, accounts_frame, get_user, list_users, save_plan
 from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits
-from views.common import demo_banner, plain, require_actor, road_graph, show_map
+from views.common import (
+    demo_banner,
+    plain,
+    require_actor,
+    require_right,
+    road_graph,
+    show_error,
+    show_map,
+)
 from views.geolocation import geolocate
+
+
+@st.cache_resource(show_spinner=False)
+def _planner_warmed_up() -> Any:
+    """Once per server process: import the solver and index the roads in the background."""
+    return warm_up_in_background(road_graph())
 
 
 def _flash(kind: str, text: str) -> None:
@@ -148,9 +163,7 @@ def _replan_from(position: tuple[float, float], at: dt.datetime, route: Any) -> 
 
 actor = require_actor()
 st.title("My day")
-if not actor.can("plan"):
-    st.error("Your role does not plan routes.")
-    st.stop()
+require_right(actor, "plan", "Your role does not plan routes.")
 
 with session_scope() as session:
     if actor.role == "rep":
@@ -161,6 +174,7 @@ if not reps:
     st.info("There is no rep to plan for.")
     st.stop()
 road_graph()  # load the shared road network before the user presses Optimise
+_planner_warmed_up()  # and the solver: the first Optimise costs what later ones do
 
 today = day_actions.local_now().date()
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
@@ -224,7 +238,7 @@ if st.button("Optimise", type="primary", key="md_optimise"):
                     st.warning(plain(note))
             except GcrmError as exc:
                 status.update(label="Planning failed", state="error")
-                st.error(str(exc))
+                show_error(exc)
 
 plan = st.session_state.get("md_plan")
 if plan is not None and not any(r.rep == rep for r in plan.routes):

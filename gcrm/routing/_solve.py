@@ -18,8 +18,9 @@ from typing import Any
 
 from pyvrp import PenaltyParams, Solution, SolveParams, solve
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
+from gcrm import plan_budget
 from gcrm.routing._model import RoutingModel
 from gcrm.routing.problem import PlanOptions
 
@@ -157,7 +158,7 @@ def pyvrp_solve(
     if options.iterations is not None:
         criteria.append(MaxIterations(options.iterations))
     if patience is not None:
-        criteria.append(NoImprovement(patience))
+        criteria.append(plan_budget.SignificantNoImprovement(patience))
     stop: Any = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
     kw: dict[str, Any] = {}
     if prizes:

@@ -276,14 +276,17 @@ def build_problem(
         check_can_plan(actor, user)
         rep_users.append(user)
     flt = AccountFilter(include_do_not_contact=False)
-    frames = []
-    for user in rep_users:
-        frames.append(accounts_frame(session, Actor.from_user(user), flt))
     chosen = sorted({int(x) for x in selected} | {int(x) for x in required})
+    # Without ``due``, only the chosen accounts become visits: one read, as the
+    # actor (so already only what the actor may see), instead of every rep's book.
+    whole_books = due or not chosen
+    frames = []
+    for user in rep_users if whole_books else []:
+        frames.append(accounts_frame(session, Actor.from_user(user), flt))
     if chosen:
         frames.append(accounts_frame(session, actor, AccountFilter(ids=chosen)))
     frame = pd.concat(frames, ignore_index=True).drop_duplicates("id")
-    if actor.role not in ("admin", "system") and len(frame):
+    if whole_books and actor.role not in ("admin", "system") and len(frame):
         visible = accounts_frame(session, actor, AccountFilter(ids=frame["id"].tolist()))
         frame = frame[frame["id"].isin(visible["id"])]
     planned = {u.username for u in rep_users}

@@ -10,7 +10,8 @@ Determinism
 -----------
 The default budget is work, not wall time (:class:`PlanOptions`): an
 iteration budget that grows with the number of PyVRP clients, and an early
-stop after a run of iterations without improvement. The same problem and seed
+stop after a run of iterations without a significant improvement
+(:mod:`gcrm.plan_budget`). The same problem and seed
 give the same plan whatever the machine's load (unless the wall-time cap,
 ``seconds`` or :data:`MAX_SOLVER_SECONDS`, is hit first). Large models run two
 searches with seeds ``seed`` and ``seed + 1`` in two processes and keep the
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gcrm import plan_budget
 from gcrm._errors import InputError
 from gcrm.routing._times import secs, to_date, to_datetime, to_time
 
@@ -37,12 +39,6 @@ MAX_SOLVER_SECONDS = 600.0
 
 #: Models with this many PyVRP clients or more use two searches on two cores.
 PARALLEL_MIN_CLIENTS = 150
-
-_ITER_BASE = 1_000  # default iteration budget: base + per client
-_ITER_PER_CLIENT = 30
-_PATIENCE_BASE = 300  # default early stop: iterations without improvement,
-_PATIENCE_PER_CLIENT = 3  # base + per client + clients² / _PATIENCE_SQUARE
-_PATIENCE_SQUARE = 60
 
 
 # Reasons a visit is left out.
@@ -359,9 +355,10 @@ class PlanOptions:
 
     The default budget is *work*, not wall time: a number of PyVRP
     iterations that grows with the problem, and an early stop after a run of
-    iterations without improvement (a small problem is solved in a fraction
-    of a second). The same problem and seed give the same plan whatever the
-    machine's load. Large problems run two searches (seeds ``seed`` and
+    iterations without a significant improvement (:mod:`gcrm.plan_budget`; a
+    small problem is solved in a fraction of a second). The same problem and
+    seed give the same plan whatever the machine's load. Large problems run
+    two searches (seeds ``seed`` and
     ``seed + 1``) on two cores and keep the better plan (ties: the first).
 
     Attributes
@@ -403,14 +400,13 @@ class PlanOptions:
         """Return the iterations per search for a model of ``n_clients`` PyVRP clients."""
         if self.iterations is not None:
             return int(self.iterations)
-        return int(_ITER_BASE + _ITER_PER_CLIENT * n_clients)
+        return plan_budget.iteration_budget(n_clients)
 
     def patience(self, n_clients: int) -> int | None:
         """Return the iterations without improvement before stopping (``None``: never)."""
         if self.no_improvement is not None:
             return int(self.no_improvement) or None
-        n = n_clients
-        return int(_PATIENCE_BASE + _PATIENCE_PER_CLIENT * n + n * n / _PATIENCE_SQUARE)
+        return plan_budget.patience(n_clients)
 
     def searches(self, n_clients: int) -> int:
         """How many parallel searches to run (1 or 2)."""
