@@ -46,6 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gcrm.bench.pvrp_io import read_pvrp  # noqa: E402
 from gcrm.cycles import (  # noqa: E402
     CycleAccount,
     fits_opening_hours,
@@ -54,7 +55,6 @@ from gcrm.cycles import (  # noqa: E402
     working_dates,
 )
 from gcrm.periodic import PeriodicProblem, solve_periodic  # noqa: E402
-from gcrm.pvrp_io import read_pvrp  # noqa: E402
 from gcrm.routing import Rep  # noqa: E402
 from tests.pvrp_checker import check  # noqa: E402
 

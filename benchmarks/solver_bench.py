@@ -9,9 +9,9 @@ Usage::
     python benchmarks/solver_bench.py --solomon R101,C201 --no-ortools
     python benchmarks/solver_bench.py --tsplib-max 0 --solomon none --vrplib  # GH 1000 + large TSP
 
-For each instance the solution of :func:`gcrm.routing.solve_instance` (PyVRP,
+For each instance the solution of :func:`gcrm.bench.solve.solve_instance` (PyVRP,
 plus 2-opt/Or-opt for single tours) is checked with
-:func:`gcrm.instances.check_solution` and its cost recomputed from the instance
+:func:`gcrm.bench.instances.check_solution` and its cost recomputed from the instance
 with the instance's convention (TSPLIB: nint; Solomon: exact Euclidean, as in
 the distance-only best-known ``X_distance`` of ``BKS_vroom-scripts.json``;
 Gehring-Homberger in VRPLIB form: DIMACS one-decimal truncation). Solomon
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gcrm._errors import InputError  # noqa: E402
-from gcrm.instances import (  # noqa: E402
+from gcrm.bench.instances import (  # noqa: E402
     Instance,
     check_solution,
     read_instance,
@@ -54,7 +54,7 @@ from gcrm.instances import (  # noqa: E402
     scaled,
     solution_cost_stated,
 )
-from gcrm.routing import solve_instance  # noqa: E402
+from gcrm.bench.solve import solve_instance  # noqa: E402
 
 QUICK_TSP = ("eil51", "berlin52", "kroA100", "lin105", "ch150", "d198", "pr226", "a280")
 QUICK_SOLOMON = ("C101", "C201", "R101", "R201", "RC101", "RC201")

@@ -668,7 +668,7 @@ def plan(
 ) -> None:
     """Plan a rep's visits (due accounts) over the road network; writes the plan as JSON."""
     from gcrm.db.session import session_scope
-    from gcrm.itinerary_export import plan_command
+    from gcrm.plan_cli import plan_command
 
     def go() -> None:
         _ensure_db()
@@ -759,8 +759,8 @@ def solve(
 
     Cordeau PVRP files give {"days": [[[customers], ...routes], ...days], "cost": ...}.
     """
-    from gcrm.pvrp_io import is_pvrp_file, solve_pvrp_file
-    from gcrm.routing import solve_instance_file
+    from gcrm.bench.pvrp_io import is_pvrp_file, solve_pvrp_file
+    from gcrm.bench.solve import solve_instance_file
 
     def go() -> None:
         if is_pvrp_file(instance):

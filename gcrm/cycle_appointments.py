@@ -154,7 +154,7 @@ def _insert_on_time(
     durations: np.ndarray,
     pinned: Mapping[int, dt.time],
 ) -> list[int]:
-    """The day's visits with the appointment where it is on time at least extra driving."""
+    """Return the day's visits with the appointment where it is on time at least extra driving."""
     pos = {a.id: k + 1 for k, a in enumerate(accounts)}
     options = []
     for i in range(len(ids) + 1):

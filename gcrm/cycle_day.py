@@ -115,7 +115,10 @@ def _timed(
     fixed: Mapping[int, dt.time],
     lunch_at: int | None,
 ) -> list[TimedVisit]:
-    """Times of a day; the break before visit ``lunch_at`` (``None``: the default rule)."""
+    """Return the times of a day.
+
+    The break comes before visit ``lunch_at`` (``None``: the default rule).
+    """
     pos = {a.id: k + 1 for k, a in enumerate(accounts)}
     by_id = {a.id: a for a in accounts}
     shift = (_secs(rep.shift_start), _secs(rep.shift_end))

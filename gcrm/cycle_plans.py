@@ -5,7 +5,7 @@ rep and horizon, the plan of :mod:`gcrm.cycles` with each visit's times
 (:mod:`gcrm.cycle_day`), the accounts' names and places, and the fixed
 appointments. Adding an appointment re-plans only the days it touches
 (:mod:`gcrm.cycle_appointments`); the ICS export goes through the project's
-iCalendar writer (:func:`gcrm.itinerary_export.to_ics`, with ``VTIMEZONE``).
+iCalendar writer (:func:`gcrm.routing.export.to_ics`, with ``VTIMEZONE``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from gcrm.cycles import (
     rep_inputs,
     working_dates,
 )
-from gcrm.itinerary_export import to_ics
 from gcrm.network import load_network
-from gcrm.routing import Plan, PlannedStop, Rep, RoutePlan, _check_can_plan
+from gcrm.routing import Plan, PlannedStop, Rep, RoutePlan, check_can_plan
+from gcrm.routing.export import to_ics
 from gcrm.store import AccountFilter, accounts_frame, get_user, save_cycle_plan, saved_cycles
 
 
@@ -45,7 +45,7 @@ def stored_cycle(
     end: dt.date,
     appointments: Mapping[dt.date, Mapping[int, dt.time]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON kept for a saved cycle: the plan, each visit's times, the accounts.
+    """Return the JSON kept for a saved cycle: the plan, each visit's times, the accounts.
 
     A day whose visits miss their opening hours is re-ordered when another
     order misses fewer (:func:`gcrm.cycle_day.order_for_windows`).
@@ -176,12 +176,15 @@ def _plannable(session: Any, actor: Actor, name: str) -> Any:
     if user is None or not user.is_active:
         msg = f"no active user {name!r}"
         raise NotFoundError(msg)
-    _check_can_plan(actor, user)
+    check_can_plan(actor, user)
     return user
 
 
 def _as_plan(saved: Mapping[str, Any]) -> tuple[RepCycle, dict[dt.date, dict[int, dt.time]]]:
-    """A saved cycle back as a :class:`RepCycle` (times recomputed later) and its appointments."""
+    """Return a saved cycle as a :class:`RepCycle` and its appointments.
+
+    The times are recomputed later.
+    """
     days = saved["days"]
     plan = RepCycle(
         rep=saved["rep"],
@@ -281,7 +284,7 @@ def add_cycle_appointment(
 
 
 def cycle_visits(session: Any, actor: Actor, rep: str, day: dt.date) -> list[dict[str, Any]]:
-    """The visits of a rep's saved cycle on one date (empty if none).
+    """Return the visits of a rep's saved cycle on one date (empty if none).
 
     Parameters
     ----------
@@ -310,7 +313,7 @@ def cycle_visits(session: Any, actor: Actor, rep: str, day: dt.date) -> list[dic
 def cycle_ics(
     session: Any, actor: Actor, *, rep: str | None = None, timezone: str | None = None
 ) -> str:
-    """The saved cycles the actor may see as one iCalendar (one event per visit).
+    """Return the saved cycles the actor may see as one iCalendar (one event per visit).
 
     Parameters
     ----------
@@ -338,7 +341,7 @@ def cycle_ics(
 def cycle_routes(
     rep: str, stored: Mapping[str, Any], *, day: dt.date | None = None
 ) -> list[RoutePlan]:
-    """A saved cycle's days as routes (for the iCalendar writer and the route map).
+    """Return a saved cycle's days as routes (for the iCalendar writer and the route map).
 
     Parameters
     ----------

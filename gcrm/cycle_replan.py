@@ -84,7 +84,7 @@ def rebuild(
     durations: np.ndarray,
     skipped: list[dict[str, Any]],
 ) -> RepCycle:
-    """A plan with new days, its drive and work times computed from ``durations``.
+    """Return a plan with new days, its drive and work times computed from ``durations``.
 
     Parameters
     ----------

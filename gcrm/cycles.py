@@ -50,7 +50,7 @@ from gcrm.campaign_tasks import cycle_frame
 from gcrm.matrix import travel_matrix
 from gcrm.network import load_network
 from gcrm.periodic import PeriodicProblem, solve_periodic
-from gcrm.routing import Rep, _check_can_plan, open_intervals, rep_from_user
+from gcrm.routing import Rep, check_can_plan, open_intervals, rep_from_user
 from gcrm.store import AccountFilter, accounts_frame, audit, get_user, territories_frame
 
 #: Weekdays worked by default (Monday = 0).
@@ -617,8 +617,10 @@ def accounts_for_cycle(frame: pd.DataFrame) -> list[CycleAccount]:
 
 
 def rep_accounts(session: Any, user: Any, *, horizon_days: int = 28) -> list[CycleAccount]:
-    """A rep's accounts for cycles: those in territories the rep owns, and their
-    own accounts outside any territory; and the visits campaigns ask of the rep
+    """Return a rep's accounts for cycles.
+
+    Those in territories the rep owns, and their own accounts outside any
+    territory; and the visits campaigns ask of the rep
     (:mod:`gcrm.campaign_tasks`), each once in the horizon.
 
     Parameters
@@ -657,7 +659,7 @@ def rep_inputs(
     *,
     horizon_days: int = 28,
 ) -> tuple[Rep, list[CycleAccount], np.ndarray]:
-    """A rep, their cycle accounts and the drive times between them.
+    """Return a rep, their cycle accounts and the drive times between them.
 
     Parameters
     ----------
@@ -749,7 +751,7 @@ def plan_cycles(
         if user is None or not user.is_active:
             msg = f"no active user {name!r}"
             raise NotFoundError(msg)
-        _check_can_plan(actor, user)
+        check_can_plan(actor, user)
         users.append(user)
     graph = G if G is not None else load_network(profile=profile)
     out = []

@@ -104,6 +104,14 @@ def _route(plan: Plan, rep: str, day: dt.date) -> RoutePlan:
     return route
 
 
+def _stop(route: RoutePlan, visit_id: str) -> PlannedStop:
+    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
+    if stop is None:
+        msg = f"{visit_id!r} is not a stop of this route"
+        raise InputError(msg)
+    return stop
+
+
 def _visits(plan: Plan) -> dict[str, Visit]:
     return {v.id: v for v in plan.problem.visits}
 
@@ -111,7 +119,7 @@ def _visits(plan: Plan) -> dict[str, Visit]:
 def _retimed(
     route: RoutePlan, order: Sequence[PlannedStop], rep: Rep, visits: dict[str, Visit], G: Any
 ) -> RoutePlan:
-    """The route with the stops in ``order`` and every time recomputed."""
+    """Return the route with the stops in ``order`` and every time recomputed."""
     day = route.date
     done = [s for s in order if s.status == "done"]
     todo = [s for s in order if s.status != "done"]
@@ -287,10 +295,7 @@ def pin_stop(plan: Plan, *, rep: str, day: dt.date, visit_id: str, pinned: bool 
         A new plan.
     """
     route = _route(plan, rep, day)
-    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
-    if stop is None:
-        msg = f"{visit_id!r} is not a stop of this route"
-        raise InputError(msg)
+    stop = _stop(route, visit_id)
     visits = [
         dataclasses.replace(
             v, fixed_start=stop.start if pinned else None, reps=(rep,) if pinned else v.reps
@@ -325,10 +330,7 @@ def skip_stop(plan: Plan, *, rep: str, day: dt.date, visit_id: str, G: nx.MultiD
         A new plan; the stop is among the dropped visits.
     """
     route = _route(plan, rep, day)
-    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
-    if stop is None:
-        msg = f"{visit_id!r} is not a stop of this route"
-        raise InputError(msg)
+    stop = _stop(route, visit_id)
     rest = [s for s in route.stops if s is not stop]
     new = _retimed(route, rest, _rep(plan, rep), _visits(plan), G)
     dropped = [d for d in plan.dropped if d.visit_id != visit_id]
@@ -370,10 +372,7 @@ def mark_done(
         A new plan with the stop's status ``"done"``.
     """
     route = _route(plan, rep, day)
-    stop = next((s for s in route.stops if s.visit_id == visit_id), None)
-    if stop is None:
-        msg = f"{visit_id!r} is not a stop of this route"
-        raise InputError(msg)
+    stop = _stop(route, visit_id)
     if session is not None and actor is not None and stop.account_id is not None:
         log_interaction(
             session, actor, int(stop.account_id), kind="visit", outcome=outcome, notes=notes
@@ -386,7 +385,7 @@ def mark_done(
 
 
 def route_problems(plan: Plan, route: RoutePlan) -> dict[str, str]:
-    """What a route breaks: opening hours, appointments, the break, the shift.
+    """Return what a route breaks: opening hours, appointments, the break, the shift.
 
     Parameters
     ----------
@@ -475,7 +474,7 @@ class CheckIn:
     far: bool
 
     def message(self, name: str) -> str:
-        """A one-line result for the rep."""
+        """Return a one-line result for the rep."""
         verb = "Checked in at" if self.kind == "in" else "Checked out of"
         if self.distance_m is None:
             return f"{verb} {name} at {self.at:%H:%M} UTC (no position from the device)."
@@ -557,7 +556,7 @@ def check_in(
 
 
 def stops_left(route: RoutePlan) -> list[PlannedStop]:
-    """The stops of a route not done yet, in order."""
+    """Return the stops of a route not done yet, in order."""
     return [s for s in route.stops if s.status != "done"]
 
 
@@ -570,7 +569,7 @@ def visit_ids(stops: Iterable[PlannedStop]) -> list[str]:
 
 
 def local_now() -> dt.datetime:
-    """The current local time of the region (``GCRM_TIMEZONE``), naive like plan times.
+    """Return the current local time of the region (``GCRM_TIMEZONE``), naive like plan times.
 
     ``GCRM_CLOCK_TIME`` (``HH:MM``) fixes the time of day (today's date is kept),
     so demos and browser tests behave the same at any hour.

@@ -169,7 +169,7 @@ class _Budget:
         return max(1, self.iterations * ROUTE_ITERATIONS_PER_ITERATION // ROUNDS)
 
     def deadline(self, fraction: float) -> Any:
-        """A PyVRP stopping criterion for the time budget up to ``fraction``."""
+        """Return a PyVRP stopping criterion for the time budget up to ``fraction``."""
         if self.seconds is None:
             return None
         end = self._start + fraction * self.seconds

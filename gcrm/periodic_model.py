@@ -67,6 +67,7 @@ class PeriodicProblem:
     coords: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        """Check the sizes and values of every field."""
         n = len(self.node_ids)
         horizon = len(self.num_vehicles)
         if horizon == 0 or len(self.capacity) != horizon or len(self.max_duration) != horizon:

@@ -251,8 +251,9 @@ class JointModel:
         iterations: int,
         stop: Callable[[int], bool] | None = None,
     ) -> list[Routes] | None:
-        """Run PyVRP's iterated local search over all days, patterns of
-        multi-visit customers kept.
+        """Run PyVRP's iterated local search over all days.
+
+        The patterns of multi-visit customers are kept.
 
         Parameters
         ----------

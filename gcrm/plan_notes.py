@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from gcrm.network import load_network, snap_points
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -69,9 +71,7 @@ def explain_plan(plan: Any, *, full_reason: str, G: nx.MultiDiGraph | None = Non
 def _far_homes(
     problem: Any, G: nx.MultiDiGraph | None
 ) -> list[tuple[str, tuple[float, float], float]]:
-    """Reps whose start or end point lies farther than :data:`HOME_FAR_M` from a road."""
-    from gcrm.network import load_network, snap_points  # heavy: only when a plan is short
-
+    """Return the reps whose start or end point lies farther than :data:`HOME_FAR_M` from a road."""
     if not problem.reps:
         return []
     if G is None:

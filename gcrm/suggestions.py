@@ -86,8 +86,10 @@ def suggest_visits(
 
 
 class SuggestionCounts(dict[str, int]):
-    """Counts shown beside the suggestions: ``due``, ``plannable_due``,
-    ``open_due``, ``campaign`` and ``suggested``."""
+    """Counts shown beside the suggestions.
+
+    Keys: ``due``, ``plannable_due``, ``open_due``, ``campaign`` and ``suggested``.
+    """
 
 
 def suggestion_counts(ranked: pd.DataFrame) -> SuggestionCounts:

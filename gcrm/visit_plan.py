@@ -157,19 +157,19 @@ def add_appointment(actor: Actor, rep: str, account_id: int, when: dt.datetime, 
 
 
 def saved_for(actor: Actor, rep: str | None = None) -> list[dict[str, Any]]:
-    """Saved cycles the actor may see (:func:`gcrm.store.saved_cycles`)."""
+    """Return the saved cycles the actor may see (:func:`gcrm.store.saved_cycles`)."""
     with session_scope() as s:
         return saved_cycles(s, actor, rep=rep)
 
 
 def ics_for(actor: Actor, rep: str | None = None) -> str:
-    """The saved cycles as iCalendar (:func:`gcrm.cycle_plans.cycle_ics`)."""
+    """Return the saved cycles as iCalendar (:func:`gcrm.cycle_plans.cycle_ics`)."""
     with session_scope() as s:
         return cycle_ics(s, actor, rep=rep)
 
 
 def calendar_frame(stored: Mapping[str, Any]) -> pd.DataFrame:
-    """A saved cycle's calendar: one row per working day.
+    """Return a saved cycle's calendar: one row per working day.
 
     Parameters
     ----------
@@ -234,7 +234,7 @@ def figures(stored: Mapping[str, Any]) -> dict[str, float]:
 
 
 def day_map(rep: str, stored: Mapping[str, Any], day: dt.date) -> folium.Map:
-    """The route map of one day of a saved cycle (:func:`gcrm.maps.route_map`)."""
+    """Return the route map of one day of a saved cycle (:func:`gcrm.maps.route_map`)."""
     return route_map(cycle_routes(rep, stored, day=day))
 
 

@@ -1,6 +1,6 @@
 """An independent checker for Cordeau PVRP solutions.
 
-It reads the instance file itself (not through :mod:`gcrm.pvrp_io`) and knows
+It reads the instance file itself (not through :mod:`gcrm.bench.pvrp_io`) and knows
 nothing of the solver: the tests and ``benchmarks/cycle_bench.py`` use it to
 recompute a plan's cost and to list every broken rule.
 """

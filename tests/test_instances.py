@@ -1,5 +1,5 @@
-"""Tests of gcrm.instances (TSPLIB, Solomon and VRPLIB readers and costs) and of
-the ``solve`` command's function, :func:`gcrm.routing.solve_instance_file`."""
+"""Tests of gcrm.bench.instances (TSPLIB, Solomon and VRPLIB readers and costs) and of
+the ``solve`` command's function, :func:`gcrm.bench.solve.solve_instance_file`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gcrm.instances import (
+from gcrm.bench.instances import (
     check_solution,
     euclidean,
     read_instance,
@@ -19,7 +19,7 @@ from gcrm.instances import (
     route_cost,
     solution_cost_stated,
 )
-from gcrm.routing import solve_instance, solve_instance_file
+from gcrm.bench.solve import solve_instance, solve_instance_file
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 

@@ -1,5 +1,5 @@
 """Tests of the periodic VRP solver (:mod:`gcrm.periodic`) and the Cordeau reader
-(:mod:`gcrm.pvrp_io`).
+(:mod:`gcrm.bench.pvrp_io`).
 
 Plans are judged by the independent checker in ``tests/pvrp_checker.py``, which
 reads the instance file itself, not by the solver's own report.
@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gcrm._errors import InputError
+from gcrm.bench.pvrp_io import is_pvrp_file, pattern_days, read_pvrp, read_pvrp_solution
 from gcrm.cli import app
 from gcrm.periodic import PeriodicProblem, solve_periodic, violations
-from gcrm.pvrp_io import is_pvrp_file, pattern_days, read_pvrp, read_pvrp_solution
 from tests.pvrp_checker import check
 
 PVRP = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "pvrp"

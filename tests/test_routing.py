@@ -22,8 +22,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from gcrm import day_actions, itinerary_export, routing
+from gcrm import day_actions, routing
 from gcrm._errors import InputError, NotFoundError
+from gcrm.bench.tour import improve_tour
 from gcrm.matrix import travel_matrix
 from gcrm.network import build_network
 from gcrm.routing import (
@@ -34,7 +35,11 @@ from gcrm.routing import (
     PlanOptions,
     Rep,
     Visit,
+    export,
+    from_store,
+    itinerary,
 )
+from gcrm.routing._model import _quantiles
 
 DAY1 = dt.date(2026, 12, 1)  # a Tuesday
 DAY2 = dt.date(2026, 12, 2)
@@ -518,7 +523,7 @@ def test_gpx_times_are_utc_and_equal_the_local_times(long_plan: Plan) -> None:
 
     import gpxpy
 
-    text = itinerary_export.to_gpx(long_plan, timezone="Europe/Helsinki")
+    text = export.to_gpx(long_plan, timezone="Europe/Helsinki")
     gpx = gpxpy.parse(text)
     stops = [s for r in long_plan.routes for s in r.stops]
     assert len(gpx.waypoints) == len(stops) > 10
@@ -540,7 +545,7 @@ def test_ics_has_a_vtimezone_for_its_tzid(long_plan: Plan) -> None:
 
     from icalendar import Calendar
 
-    text = itinerary_export.to_ics(long_plan, timezone="Europe/Helsinki")
+    text = export.to_ics(long_plan, timezone="Europe/Helsinki")
     cal = Calendar.from_ical(text)
     events = list(cal.walk("VEVENT"))
     stops = [s for r in long_plan.routes for s in r.stops]
@@ -560,7 +565,7 @@ def test_google_links_hold_at_most_nine_waypoints(long_plan: Plan) -> None:
     """Links have at most nine waypoints; each starts where the previous ended,
     and together they pass every point in order."""
     route = long_plan.routes[0]
-    links = itinerary_export.google_maps_links(route)
+    links = export.google_maps_links(route)
     assert len(links) >= 3
     path: list[str] = []
     for k, url in enumerate(links):
@@ -586,13 +591,13 @@ def test_itinerary_html_and_pdf(long_plan: Plan, G: nx.MultiDiGraph) -> None:
         long_plan,
         dropped=[routing.DroppedVisit("gone", None, "Kiosk Gone", routing.REASON_CLOSED)],
     )
-    page = itinerary_export.itinerary_html(plan)
+    page = itinerary.itinerary_html(plan)
     assert "© OpenStreetMap contributors" in page
     assert "data:image/png;base64," in page
     assert "Café &lt;0&gt; &amp; Co" in page and "<0>" not in page
     assert "Lunch break" in page and "Back at the end location" in page
     assert "Not planned" in page and "Kiosk Gone" in page
-    pdf = itinerary_export.itinerary_pdf(plan, G=G)
+    pdf = itinerary.itinerary_pdf(plan, G=G)
     assert pdf.startswith(b"%PDF")
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     flat = " ".join(text.split())
@@ -601,7 +606,7 @@ def test_itinerary_html_and_pdf(long_plan: Plan, G: nx.MultiDiGraph) -> None:
         assert s.address and s.address in flat
     assert "Lunch break" in flat and "Back at the end location" in flat
     assert "Not planned" in flat and "Kiosk Gone" in flat and routing.REASON_CLOSED in flat
-    png = itinerary_export.route_map_png(plan.routes[0])
+    png = itinerary.route_map_png(plan.routes[0])
     assert png.startswith(b"\x89PNG")
 
 
@@ -609,7 +614,7 @@ def test_itinerary_rows_place_lunch_and_return(long_plan: Plan) -> None:
     """Rows come in time order: the lunch row between the stops it falls between, the
     return last (or just before an end-of-day lunch)."""
     route = long_plan.routes[0]
-    rows = itinerary_export.itinerary_rows(route)
+    rows = itinerary.itinerary_rows(route)
     kinds = [r["kind"] for r in rows]
     assert kinds.count("stop") == len(route.stops) and kinds.count("back") == 1
     if route.lunch is not None:
@@ -622,14 +627,14 @@ def test_itinerary_rows_place_lunch_and_return(long_plan: Plan) -> None:
 
 def test_links_for_the_phone() -> None:
     """Navigate opens directions to the stop; Call dials the number as typed."""
-    url = itinerary_export.navigate_link(60.1699, 24.9384)
+    url = export.navigate_link(60.1699, 24.9384)
     q = parse_qs(urlparse(url).query)
     assert q["destination"] == ["60.169900,24.938400"] and "origin" not in q
-    assert itinerary_export.tel_link("+358 40 123 4567") == "tel:+358401234567"
-    assert itinerary_export.tel_link("(09) 123-456") == "tel:09123456"
-    assert itinerary_export.tel_link("00358 9 1234") == "tel:+35891234"
-    assert itinerary_export.tel_link("n/a") is None and itinerary_export.tel_link(None) is None
-    assert itinerary_export.geo_link(60.1, 24.9, "A").startswith("geo:60.100000,24.900000?q=")
+    assert export.tel_link("+358 40 123 4567") == "tel:+358401234567"
+    assert export.tel_link("(09) 123-456") == "tel:09123456"
+    assert export.tel_link("00358 9 1234") == "tel:+35891234"
+    assert export.tel_link("n/a") is None and export.tel_link(None) is None
+    assert export.geo_link(60.1, 24.9, "A").startswith("geo:60.100000,24.900000?q=")
 
 
 # --------------------------------------------------------------------------- store
@@ -688,7 +693,7 @@ def test_a_chosen_selection_reads_the_store_once(demo_copy: str, monkeypatch) ->
             reads.append(args[2] if len(args) > 2 else kw.get("flt"))
             return real(*args, **kw)
 
-        monkeypatch.setattr(store, "accounts_frame", counted)
+        monkeypatch.setattr(from_store, "accounts_frame", counted)  # where it is called
         problem, _ = routing.build_problem(
             s, rep1, ["rep1"], DAY1, due=False, selected=[*own, foreign]
         )
@@ -739,7 +744,7 @@ def test_improve_tour_reaches_the_optimum_of_a_circle() -> None:
     xy = np.c_[np.cos(ang), np.sin(ang)]
     d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
     start = list(np.random.default_rng(0).permutation(n))
-    tour = routing.improve_tour(d, start, seconds=2, seed=0, max_iterations=300)
+    tour = improve_tour(d, start, seconds=2, seed=0, max_iterations=300)
     assert sorted(tour) == list(range(n))
     length = sum(d[tour[k - 1], tour[k]] for k in range(n))
     assert length == pytest.approx(n * 2 * np.sin(np.pi / n))
@@ -973,8 +978,8 @@ def test_quantiles_match_average_ranks() -> None:
     for n in (2, 3, 10, 57):
         v = rng.integers(0, 6, size=n).astype(float)
         want = (rankdata(v, method="average") - 1) / (n - 1)
-        assert np.allclose(routing._quantiles(v), want)
-    assert routing._quantiles([5.0]).tolist() == [1.0]
+        assert np.allclose(_quantiles(v), want)
+    assert _quantiles([5.0]).tolist() == [1.0]
 
 
 def test_small_problem_stops_early_and_repeats(G: nx.MultiDiGraph) -> None:

@@ -12,19 +12,20 @@ from gcrm import day_actions
 from gcrm._errors import GcrmError
 from gcrm.actions import my_day as actions
 from gcrm.campaign_tasks import campaign_calls, with_campaign_visits
-from gcrm.itinerary_export import (
+from gcrm.maps import fitted_route_map, suggested_visits_map
+from gcrm.plan_warmup import warm_up_in_background
+from gcrm.routing import (
+    GOOGLE_TRAVEL_MODES,
     google_maps_links,
     itinerary_html,
     itinerary_pdf,
     itinerary_rows,
     navigate_link,
+    replan,
     tel_link,
     to_gpx,
     to_ics,
 )
-from gcrm.maps import fitted_route_map, suggested_visits_map
-from gcrm.plan_warmup import warm_up_in_background
-from gcrm.routing import GOOGLE_TRAVEL_MODES, replan
 from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits
 from views.common import demo_banner, plain, require_actor, require_right, show_error, show_map

@@ -13,8 +13,8 @@ from gcrm.auth import actor_for
 from gcrm.day_actions import audit_download, local_now
 from gcrm.db.models import Account, AuditEvent, Interaction, User
 from gcrm.db.session import session_scope
-from gcrm.itinerary_export import to_gpx
 from gcrm.reports import rep_report
+from gcrm.routing.export import to_gpx
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -30,6 +30,7 @@ Travel times equal distances for the time-window instances.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from gcrm._errors import InputError
 
@@ -136,8 +138,6 @@ def euclidean(coords: np.ndarray, rounding: str = "exact") -> np.ndarray:
     if rounding not in ROUNDINGS:
         msg = f"unknown rounding {rounding!r}: expected one of {', '.join(ROUNDINGS)}"
         raise InputError(msg)
-    from scipy.spatial.distance import cdist
-
     xy = np.asarray(coords, dtype=float).reshape(-1, 2)
     d = cdist(xy, xy)
     if rounding == "nint":
@@ -256,8 +256,6 @@ def _read_text(p: Path) -> str:
 
 
 def _replace(inst: Instance, **changes: object) -> Instance:
-    import dataclasses
-
     return dataclasses.replace(inst, **changes)  # type: ignore[arg-type]
 
 
@@ -329,6 +327,56 @@ _SECTIONS = (
 
 def _parse_keyword_file(text: str, p: Path, *, fmt: str) -> Instance:
     """Parse TSPLIB/VRPLIB ``KEY : value`` headers and ``*_SECTION`` blocks."""
+    head, sections = _keyword_blocks(text, p)
+    name = head.get("NAME", p.stem).split()[0] if head.get("NAME") else p.stem
+    typ = head.get("TYPE", "").upper()
+    kind = {"TSP": "tsp", "CVRP": "cvrp", "VRPTW": "vrptw", "CVRPTW": "vrptw"}.get(typ)
+    if kind is None:
+        msg = f"{p}: unsupported TYPE {typ!r} (expected TSP, CVRP or VRPTW)"
+        raise InputError(msg)
+    ewt = head.get("EDGE_WEIGHT_TYPE", "").upper()
+    try:
+        ids, coords, matrix = _nodes(head, sections, ewt, p)
+        pos = {nid: i for i, nid in enumerate(ids)}
+        order = _depot_first(sections, ids, pos, p)
+        node_ids = tuple(ids[i] for i in order)
+        coords = coords[order] if len(coords) else coords
+        if matrix is not None:
+            matrix = matrix[np.ix_(order, order)]
+        demands = capacity = None
+        if kind != "tsp":
+            demands = _per_node(sections.get("DEMAND_SECTION"), pos, order, "DEMAND_SECTION", p)
+            demands = demands.astype(np.int64)
+            capacity = int(float(head.get("CAPACITY", "0")))
+        ready = due = service = None
+        if kind == "vrptw":
+            ready, due, service = _time_windows(head, sections, pos, order, p)
+        vehicles = int(float(head["VEHICLES"])) if "VEHICLES" in head else None
+    except InputError:
+        raise
+    except (KeyError, ValueError, IndexError) as exc:
+        msg = f"{p}: malformed instance ({exc})"
+        raise InputError(msg) from exc
+    rounding = "ceil" if ewt == "CEIL_2D" else ("nint" if kind != "vrptw" else "dimacs")
+    return Instance(
+        name=name,
+        kind=kind,
+        fmt=fmt,
+        node_ids=node_ids,
+        coords=coords,
+        rounding=rounding,
+        demands=demands,
+        capacity=capacity,
+        num_vehicles=1 if kind == "tsp" else vehicles,
+        ready=ready,
+        due=due,
+        service=service,
+        matrix=matrix,
+    )
+
+
+def _keyword_blocks(text: str, p: Path) -> tuple[dict[str, str], dict[str, list[list[str]]]]:
+    """Split a keyword file into its ``KEY : value`` headers and its sections' rows."""
     head: dict[str, str] = {}
     sections: dict[str, list[list[str]]] = {}
     current: str | None = None
@@ -352,96 +400,75 @@ def _parse_keyword_file(text: str, p: Path, *, fmt: str) -> Instance:
             msg = f"{p}: unexpected line {s[:60]!r}"
             raise InputError(msg)
         sections[current].append(s.split())
-    name = head.get("NAME", p.stem).split()[0] if head.get("NAME") else p.stem
-    typ = head.get("TYPE", "").upper()
-    kind = {"TSP": "tsp", "CVRP": "cvrp", "VRPTW": "vrptw", "CVRPTW": "vrptw"}.get(typ)
-    if kind is None:
-        msg = f"{p}: unsupported TYPE {typ!r} (expected TSP, CVRP or VRPTW)"
-        raise InputError(msg)
-    ewt = head.get("EDGE_WEIGHT_TYPE", "").upper()
+    return head, sections
+
+
+def _nodes(
+    head: dict[str, str], sections: dict[str, list[list[str]]], ewt: str, p: Path
+) -> tuple[list[int], np.ndarray, np.ndarray | None]:
+    """Return the node numbers, their coordinates and the explicit matrix (if any)."""
     coords_rows = sections.get("NODE_COORD_SECTION", [])
     matrix: np.ndarray | None = None
-    try:
-        if coords_rows:
-            ids = [int(r[0]) for r in coords_rows]
-            coords = np.array([[float(r[1]), float(r[2])] for r in coords_rows])
-        else:
-            dim = int(float(head["DIMENSION"]))
-            ids = list(range(1, dim + 1))
-            coords = np.zeros((0, 2))
-        if ewt in ("EUC_2D", "CEIL_2D"):
-            if not coords_rows:
-                msg = f"{p}: {ewt} without NODE_COORD_SECTION"
-                raise InputError(msg)
-        elif ewt == "EXPLICIT":
-            matrix = _explicit(head, sections.get("EDGE_WEIGHT_SECTION", []), len(ids), p)
-        else:
-            msg = (
-                f"{p}: unsupported EDGE_WEIGHT_TYPE {ewt!r} (expected EUC_2D, CEIL_2D or EXPLICIT)"
-            )
+    if coords_rows:
+        ids = [int(r[0]) for r in coords_rows]
+        coords = np.array([[float(r[1]), float(r[2])] for r in coords_rows])
+    else:
+        dim = int(float(head["DIMENSION"]))
+        ids = list(range(1, dim + 1))
+        coords = np.zeros((0, 2))
+    if ewt in ("EUC_2D", "CEIL_2D"):
+        if not coords_rows:
+            msg = f"{p}: {ewt} without NODE_COORD_SECTION"
             raise InputError(msg)
-        dim = int(float(head.get("DIMENSION", len(ids))))
-        if dim != len(ids):
-            msg = f"{p}: DIMENSION {dim} but {len(ids)} nodes"
+    elif ewt == "EXPLICIT":
+        matrix = _explicit(head, sections.get("EDGE_WEIGHT_SECTION", []), len(ids), p)
+    else:
+        msg = f"{p}: unsupported EDGE_WEIGHT_TYPE {ewt!r} (expected EUC_2D, CEIL_2D or EXPLICIT)"
+        raise InputError(msg)
+    dim = int(float(head.get("DIMENSION", len(ids))))
+    if dim != len(ids):
+        msg = f"{p}: DIMENSION {dim} but {len(ids)} nodes"
+        raise InputError(msg)
+    if len(set(ids)) != len(ids):
+        msg = f"{p}: duplicate node numbers"
+        raise InputError(msg)
+    return ids, coords, matrix
+
+
+def _depot_first(
+    sections: dict[str, list[list[str]]], ids: list[int], pos: dict[int, int], p: Path
+) -> list[int]:
+    """Return the node positions in model order: the depot first, then the rest."""
+    depot = ids[0]
+    if "DEPOT_SECTION" in sections:
+        dep = [int(r[0]) for r in sections["DEPOT_SECTION"] if int(r[0]) >= 0]
+        if len(dep) != 1 or dep[0] not in pos:
+            msg = f"{p}: exactly one depot (a listed node) is supported"
             raise InputError(msg)
-        if len(set(ids)) != len(ids):
-            msg = f"{p}: duplicate node numbers"
-            raise InputError(msg)
-        pos = {nid: i for i, nid in enumerate(ids)}
-        depot = ids[0]
-        if "DEPOT_SECTION" in sections:
-            dep = [int(r[0]) for r in sections["DEPOT_SECTION"] if int(r[0]) >= 0]
-            if len(dep) != 1 or dep[0] not in pos:
-                msg = f"{p}: exactly one depot (a listed node) is supported"
-                raise InputError(msg)
-            depot = dep[0]
-        order = [pos[depot]] + [i for i in range(len(ids)) if ids[i] != depot]
-        node_ids = tuple(ids[i] for i in order)
-        coords = coords[order] if len(coords) else coords
-        if matrix is not None:
-            matrix = matrix[np.ix_(order, order)]
-        demands = capacity = None
-        if kind != "tsp":
-            demands = _per_node(sections.get("DEMAND_SECTION"), pos, order, "DEMAND_SECTION", p)
-            demands = demands.astype(np.int64)
-            capacity = int(float(head.get("CAPACITY", "0")))
-        ready = due = service = None
-        if kind == "vrptw":
-            tw = sections.get("TIME_WINDOW_SECTION")
-            if not tw:
-                msg = f"{p}: VRPTW without TIME_WINDOW_SECTION"
-                raise InputError(msg)
-            ready = _per_node([[r[0], r[1]] for r in tw], pos, order, "TIME_WINDOW_SECTION", p)
-            due = _per_node([[r[0], r[2]] for r in tw], pos, order, "TIME_WINDOW_SECTION", p)
-            if "SERVICE_TIME_SECTION" in sections:
-                service = _per_node(
-                    sections["SERVICE_TIME_SECTION"], pos, order, "SERVICE_TIME_SECTION", p
-                )
-            else:
-                service = np.full(len(ids), float(head.get("SERVICE_TIME", "0")))
-                service[0] = 0.0
-        vehicles = int(float(head["VEHICLES"])) if "VEHICLES" in head else None
-    except InputError:
-        raise
-    except (KeyError, ValueError, IndexError) as exc:
-        msg = f"{p}: malformed instance ({exc})"
-        raise InputError(msg) from exc
-    rounding = "ceil" if ewt == "CEIL_2D" else ("nint" if kind != "vrptw" else "dimacs")
-    return Instance(
-        name=name,
-        kind=kind,
-        fmt=fmt,
-        node_ids=node_ids,
-        coords=coords,
-        rounding=rounding,
-        demands=demands,
-        capacity=capacity,
-        num_vehicles=1 if kind == "tsp" else vehicles,
-        ready=ready,
-        due=due,
-        service=service,
-        matrix=matrix,
-    )
+        depot = dep[0]
+    return [pos[depot]] + [i for i in range(len(ids)) if ids[i] != depot]
+
+
+def _time_windows(
+    head: dict[str, str],
+    sections: dict[str, list[list[str]]],
+    pos: dict[int, int],
+    order: list[int],
+    p: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the ready times, due times and service times of a VRPTW, in model order."""
+    tw = sections.get("TIME_WINDOW_SECTION")
+    if not tw:
+        msg = f"{p}: VRPTW without TIME_WINDOW_SECTION"
+        raise InputError(msg)
+    ready = _per_node([[r[0], r[1]] for r in tw], pos, order, "TIME_WINDOW_SECTION", p)
+    due = _per_node([[r[0], r[2]] for r in tw], pos, order, "TIME_WINDOW_SECTION", p)
+    if "SERVICE_TIME_SECTION" in sections:
+        service = _per_node(sections["SERVICE_TIME_SECTION"], pos, order, "SERVICE_TIME_SECTION", p)
+    else:
+        service = np.full(len(pos), float(head.get("SERVICE_TIME", "0")))
+        service[0] = 0.0
+    return ready, due, service
 
 
 def _per_node(
