@@ -544,6 +544,33 @@ def unsubscribe(session: Session, token: str) -> dict[str, Any]:
     return {"campaign_id": campaign_id, "account_id": account_id, "changed": changed}
 
 
+def resolve_uncertain(session: Session, actor: Actor, ref: int | str, *, resend: bool) -> int:
+    """Settle the e-mails a crashed sender left ``uncertain`` (audited).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs the campaign right).
+    ref
+        The campaign's name or id.
+    resend
+        ``True``: back to ``pending`` (sent again by the next sender);
+        ``False``: mark them ``sent`` (e.g. found in the server's log).
+
+    Returns
+    -------
+    int
+        How many e-mails were settled.
+    """
+    require_campaigner(actor)
+    campaign = get_campaign(session, actor, ref)
+    n = tables.resolve_uncertain(session, campaign.id, resend=resend)
+    audit(session, actor, "campaign", f"campaign:{campaign.id}", {"resolved": n, "resend": resend})
+    return n
+
+
 def log_response(
     session: Session,
     actor: Actor,
