@@ -45,9 +45,12 @@ def demo(
 def assets(
     run: Run,
     force: Annotated[bool, typer.Option(help="Fetch again even if present.")] = False,
+    dest: Annotated[
+        Path | None, typer.Argument(help="Folder to fill (default static/vendor).")
+    ] = None,
 ) -> None:
     """Put the map's JavaScript/CSS under static/vendor so maps work offline."""
-    dest = vendor_assets(force=force)
+    dest = vendor_assets(dest, force=force)
     echo_json({"assets": str(dest)})
 
 
