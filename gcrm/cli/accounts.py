@@ -8,18 +8,15 @@ from typing import Annotated
 
 import typer
 
-from gcrm.auth import require
 from gcrm.cli._common import OutputFormat, Run, app, command, echo_json, fail, group, print_frame
 from gcrm.db.session import purge_freed_bytes
 from gcrm.density import MapFilter
 from gcrm.import_report import format_report, imported_rows
 from gcrm.importer import import_file, load_mapping, write_rejects
 from gcrm.maps import write_map
-from gcrm.reports import export_accounts, export_report
+from gcrm.reports import account_list, export_accounts, export_report
 from gcrm.store import (
     AccountFilter,
-    accounts_frame,
-    audit,
     erase_account,
     erase_contact,
     subject_access,
@@ -77,14 +74,9 @@ def accounts_list(
     text: Annotated[str | None, typer.Option(help="Name/address contains.")] = None,
 ) -> None:
     """List the accounts the acting user may see (``--format csv`` is an audited export)."""
+    flt = AccountFilter(kinds=kind or (), territories=territory or (), text=text)
     with run.acting() as (session, actor):
-        if fmt == OutputFormat.csv:
-            require(actor, "export")
-        flt = AccountFilter(kinds=kind or (), territories=territory or (), text=text)
-        df = accounts_frame(session, actor, flt).drop(columns="geometry")
-        action = "export" if fmt == OutputFormat.csv else "view"
-        details = {"rows": len(df), "format": fmt.value, "command": "accounts list"}
-        audit(session, actor, action, "accounts", details)
+        df = account_list(session, actor, flt, fmt=fmt.value)
     print_frame(df, fmt)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from gcrm.reports.exports import (
     ACCOUNT_EXPORT_COLUMNS,
     Export,
+    account_list,
     account_table,
     audited_export,
     export_accounts,
@@ -52,6 +53,7 @@ __all__ = [
     "ExportFormat",
     "ReportFormat",
     "TerritoryReport",
+    "account_list",
     "account_table",
     "audited_export",
     "display_summary",

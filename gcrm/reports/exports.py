@@ -103,6 +103,36 @@ def account_table(session: Session, actor: Actor, flt: AccountFilter | None = No
     return df[list(ACCOUNT_EXPORT_COLUMNS)]
 
 
+def account_list(
+    session: Session, actor: Actor, flt: AccountFilter | None = None, *, fmt: str = "table"
+) -> pd.DataFrame:
+    """Return the account list as ``gcrm accounts list`` prints it, audited.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (``view``; ``export`` for CSV, which is an export).
+    flt
+        The filter.
+    fmt
+        The output format: ``csv`` is audited as an export, others as a view.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The scoped accounts (no geometry column).
+    """
+    if fmt == "csv":
+        require(actor, "export")
+    df = accounts_frame(session, actor, flt).drop(columns="geometry")
+    action = "export" if fmt == "csv" else "view"
+    details = {"rows": len(df), "format": fmt, "command": "accounts list"}
+    audit(session, actor, action, "accounts", details)
+    return pd.DataFrame(df)
+
+
 def export_accounts(
     session: Session,
     actor: Actor,
