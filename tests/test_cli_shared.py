@@ -33,7 +33,7 @@ NO_USER = {
 
 def _commands(group: typer.Typer, prefix: str = "") -> Iterator[tuple[str, object]]:
     for info in group.registered_commands:
-        name = info.name or info.callback.__name__  # type: ignore[union-attr]
+        name = info.name or info.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
         yield f"{prefix}{name}", info.callback
     for sub in group.registered_groups:
         yield from _commands(sub.typer_instance, f"{prefix}{sub.name} ")  # type: ignore[arg-type]

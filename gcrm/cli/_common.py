@@ -239,7 +239,7 @@ def command(
                 )
             )
         prefix = group.info.name if group.info.name not in (None, "gcrm") else ""
-        path = f"{prefix} {name or fn.__name__}".strip()
+        path = f"{prefix} {name or fn.__name__.replace('_', '-')}".strip()  # as Typer names it
 
         def cli(**options: Any) -> Any:
             run = Run(user=options.pop("user", None))
