@@ -9,8 +9,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_array, csr_array, hstack
 from shapely.geometry.base import BaseGeometry
 
 from gcrm.territories._units import MIN_SHARED_EDGE_M
@@ -27,6 +25,10 @@ def solve_assignment(
     time_limit_s: float,
 ) -> np.ndarray | None:
     """Capacitated assignment (MILP): labels of the units, ``None`` when it fails."""
+    # scipy.optimize costs about 0.3 CPU-s to import: only a territory build needs it
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_array, csr_array, hstack
+
     k, s = cost.shape
     nx_ = k * s
     scale = float(cost.max()) or 1.0
