@@ -16,6 +16,12 @@ machines are shared. The address index is loaded before the timed geocoding
 run (its one-off load time is printed on its own). It then imports 100,000 rows
 that share one address next to 100,000 distinct rows and prints the ratio of
 their rates (issue 13: at most 1.5).
+
+Last it imports a generated file of ``--peak-mb`` megabytes (default 200, the
+largest file an import takes) in a child process and prints the child's peak
+memory (resident set size, ``getrusage(RUSAGE_CHILDREN)``) next to the target
+of issue 13 (at most 1 GB): the importer reads and writes the file in chunks,
+so its memory must not grow with the file. ``--peak-only`` runs only this step.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import csv
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_ROWS_PER_S = 10_000
 TARGET_GEOCODE_ROWS_PER_S = 2_000
+TARGET_PEAK_MIB = 1024
 STREETS = ["Mannerheimintie", "Aleksanterinkatu", "Fredrikinkatu", "Bulevardi", "Iso Roobertinkatu"]
 SEGMENTS = ["Retail", "Food & drink", "Health", "Professional services"]
 
@@ -221,6 +229,55 @@ def one_address_ratio(tmpdir: Path, rows: int) -> float:
     return cpu_ratio
 
 
+def generate_bytes(path: Path, megabytes: float) -> int:
+    """Write an accounts file of about ``megabytes`` MB (as :func:`generate`); return rows."""
+    sample = path.with_suffix(".sample.csv")
+    generate(sample, 2000)
+    per_row = sample.stat().st_size / 2000
+    sample.unlink()
+    rows = int(megabytes * 1e6 / per_row)
+    generate(path, rows)
+    return rows
+
+
+def child_import(url: str, csv_path: Path) -> None:
+    """Import one file (run in a child process whose peak memory the parent reads)."""
+    from gcrm.auth import SYSTEM
+    from gcrm.db.session import dispose_engines, session_scope, upgrade_database
+    from gcrm.importer import import_file
+
+    upgrade_database(url)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with session_scope(url) as session:
+        report = import_file(session, SYSTEM, csv_path, geocoder=None)
+    dispose_engines()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"  summary: {report.summary()}")
+    print(f"  wall {seconds:.1f} s ({report.rows / seconds:,.0f} rows/s), CPU {cpu:.1f} s")
+
+
+def peak_memory(tmpdir: Path, megabytes: float) -> float:
+    """Import a file of ``megabytes`` MB in a child process; return its peak RSS in MiB."""
+    path = tmpdir / "large.csv"
+    rows = generate_bytes(path, megabytes)
+    size = path.stat().st_size
+    print(f"generated {rows:,} rows ({size / 1e6:,.1f} MB) for the peak-memory run")
+    url = f"sqlite:///{tmpdir / 'large.db'}"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(
+        [sys.executable, __file__, "--child-import", url, str(path)], check=True, env=os.environ
+    )
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    if before / 1024 > peak:
+        print("  (an earlier child had a larger peak)")
+    print(
+        f"peak memory of a {size / 1e6:,.0f} MB import: {peak:,.0f} MiB; target "
+        f"<= {TARGET_PEAK_MIB:,} MiB; ratio {peak / TARGET_PEAK_MIB:.2f}"
+    )
+    path.unlink()
+    return peak
+
+
 def main() -> None:
     """Generate the file, import it, print rows/s and the ratio to the target."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -232,7 +289,20 @@ def main() -> None:
         action="store_true",
         help="Only compare rows at one address with distinct rows (issue 13).",
     )
+    parser.add_argument("--peak-mb", type=float, default=200.0)
+    parser.add_argument(
+        "--peak-only", action="store_true", help="Only measure the peak memory (issue 13)."
+    )
+    parser.add_argument("--child-import", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_import:
+        child_import(args.child_import[0], Path(args.child_import[1]))
+        return
+    if args.peak_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["GCRM_DATA_DIR"] = tmp
+            peak_memory(Path(tmp), args.peak_mb)
+        return
     if args.one_address_only:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["GCRM_DATA_DIR"] = tmp
@@ -281,6 +351,7 @@ def main() -> None:
         else:
             print("PostgreSQL: skipped (no --postgres or GCRM_TEST_POSTGRES_URL)")
         one_address_ratio(tmpdir, args.rows)
+        peak_memory(tmpdir, args.peak_mb)
 
 
 if __name__ == "__main__":

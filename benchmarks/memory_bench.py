@@ -5,9 +5,12 @@ Usage::
     python benchmarks/memory_bench.py [--sessions 10] [--postgres URL]
 
 Starts one ``streamlit run app.py`` on a fresh demo database, opens one warm-up
-session in Debian's Chromium (it loads the shared caches: road graph,
-basemap, postcode areas), then ``--sessions`` more browser contexts that each
-log in and visit Accounts, the Prospect map and Territories, then stay idle.
+session (it loads the shared caches: road graph, basemap, postcode areas),
+then ``--sessions`` more sessions that each log in as the manager and visit
+every page of the navigation (but "Log out"), then stay idle with their
+websocket open. Sessions speak Streamlit's websocket protocol
+(``--client ws``, :mod:`st_protocol`; the default) or are Chromium contexts
+(``--client browser``, which visit Accounts, the Prospect map and Territories).
 Prints the server's resident memory (VmRSS) before, with the idle sessions
 open, and 30 s after they were closed. Target (issue 19): <= 20 MB per idle
 session after its pages were visited.
@@ -66,12 +69,41 @@ async def _sessions(base: str, n: int, pid: int) -> tuple[float, float, int]:
     return with_sessions, _rss_mb(pid), errors + (n - opened)
 
 
+async def _ws_sessions(base: str, n: int, pid: int) -> tuple[float, float, int]:
+    from st_protocol import ProtocolUser
+
+    users = [ProtocolUser(base) for _ in range(n)]
+    errors = 0
+
+    async def visit(user: ProtocolUser) -> int:
+        await user.__aenter__()
+        await user.open()
+        await user.log_in("manager", "demo")
+        bad = len(user.exceptions)
+        for title in [t for t in user.pages if t != "Log out"]:
+            await user.go(title)
+            bad += len(user.exceptions)
+        return bad
+
+    for found in await asyncio.gather(*(visit(u) for u in users), return_exceptions=True):
+        errors += found if isinstance(found, int) else 1
+    await asyncio.sleep(5)
+    with_sessions = _rss_mb(pid)
+    for user in users:
+        await user.__aexit__()
+    await asyncio.sleep(30)
+    return with_sessions, _rss_mb(pid), errors
+
+
 def main() -> None:
     """Measure."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--postgres", default=None)
+    parser.add_argument("--client", choices=["ws", "browser"], default="ws")
     args = parser.parse_args()
+    measure = _ws_sessions if args.client == "ws" else _sessions
+    ok = False
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/mem.db"
         if args.postgres:
@@ -96,9 +128,9 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             _wait_http(f"{base}/_stcore/health")
             start = _rss_mb(proc.pid)
-            _, warm, _ = asyncio.run(_sessions(base, 1, proc.pid))
+            _, warm, _ = asyncio.run(measure(base, 1, proc.pid))
             t = time.perf_counter()
-            idle, after, errors = asyncio.run(_sessions(base, args.sessions, proc.pid))
+            idle, after, errors = asyncio.run(measure(base, args.sessions, proc.pid))
             per = (idle - warm) / args.sessions
             print(f"server RSS at start {start:.0f} MB; after one warm-up session {warm:.0f} MB")
             print(f"with {args.sessions} idle sessions (pages visited): {idle:.0f} MB")
@@ -107,9 +139,12 @@ def main() -> None:
                 f"30 s after the sessions closed: {after:.0f} MB ({after - warm:+.0f} MB vs warm)"
             )
             print(f"errors: {errors}; {time.perf_counter() - t:.0f} s")
+            ok = per <= TARGET_MB and errors == 0
+            print("target met" if ok else "TARGET MISSED")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

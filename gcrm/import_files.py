@@ -7,6 +7,7 @@
   refused before openpyxl opens it, so memory stays bounded.
 - A NUL byte anywhere in a text file is refused (it is no text file, or it is
   UTF-16 without its byte-order mark).
+- Files are checked and read block by block, never whole.
 - Text is decoded as UTF-8 (with or without BOM) or UTF-16 (with BOM); other
   encodings are detected (``charset-normalizer``) and decoded when the
   detection is clear, Windows-1252 and Shift-JIS alike; otherwise the file is
@@ -18,7 +19,10 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import hashlib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from gcrm._errors import InputError
@@ -31,6 +35,7 @@ MAX_XLSX_UNPACKED_BYTES = 1024 * 1024 * 1024
 MAX_XLSX_RATIO = 150
 _RATIO_MIN_BYTES = 10 * 1024 * 1024  # small parts may compress well without harm
 _SAMPLE_BYTES = 256 * 1024
+_BLOCK_BYTES = 1024 * 1024
 #: Encodings a file may be decoded from after detection (the rest are refused).
 _DETECTED_OK = {
     "cp1252", "iso8859_1", "iso8859_15", "latin_1", "cp1250", "iso8859_2", "cp1251",
@@ -122,20 +127,81 @@ def check_xlsx(path: Path) -> None:
             raise InputError(msg)
 
 
-def decode(raw: bytes, name: str) -> tuple[str, str]:
-    """Decode an import file's bytes, or refuse it with a clear message.
+@dataclasses.dataclass(frozen=True)
+class TextScan:
+    """What one pass over a text import file found.
+
+    Attributes
+    ----------
+    encoding
+        The encoding to read it with.
+    sha256
+        The hex digest of its bytes (for the audit line).
+    quotes_balanced
+        ``False`` when it holds an odd number of ``"`` (a quote left open).
+    """
+
+    encoding: str
+    sha256: str
+    quotes_balanced: bool
+
+
+def _blocks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while block := f.read(_BLOCK_BYTES):
+            yield block
+
+
+def _decode_pass(path: Path, encoding: str) -> tuple[int | None, int]:
+    """Decode a file block by block.
+
+    Returns the byte offset of the first error (or ``None``) and the number of
+    ``"`` in the text.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    quotes = 0
+    offset = 0
+    for block in _blocks(path):
+        try:
+            quotes += decoder.decode(block).count('"')
+        except UnicodeDecodeError as exc:
+            return max(0, offset - len(decoder.getstate()[0]) + exc.start), quotes
+        offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return offset - len(exc.object) + exc.start, quotes
+    return None, quotes
+
+
+def _first_nul(path: Path) -> tuple[int, int] | None:
+    """(line, byte offset) of the first NUL byte, or ``None``."""
+    offset = 0
+    lines = 1
+    for block in _blocks(path):
+        nul = block.find(b"\x00")
+        if nul >= 0:
+            return lines + block.count(b"\n", 0, nul), offset + nul
+        lines += block.count(b"\n")
+        offset += len(block)
+    return None
+
+
+def scan_text(path: Path) -> TextScan:
+    """Check a text import file and choose its encoding, reading it block by block.
+
+    Memory stays bounded whatever the file's size: the file is read in blocks
+    of a megabyte (once for the checks, again when it is parsed).
 
     Parameters
     ----------
-    raw
-        The whole file.
-    name
-        The file name (for messages).
+    path
+        A CSV/TXT/TSV file.
 
     Returns
     -------
-    tuple of (str, str)
-        The text and the encoding used.
+    TextScan
+        The encoding, digest and whether its quotes are balanced.
 
     Raises
     ------
@@ -143,91 +209,89 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         On a NUL byte, a broken UTF-8 file with a BOM, or an encoding that
         cannot be told with confidence.
     """
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return raw.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
+    name = path.name
+    digest = hashlib.sha256()
+    for block in _blocks(path):
+        digest.update(block)
+    with path.open("rb") as f:
+        head = f.read(_SAMPLE_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        bad, quotes = _decode_pass(path, "utf-16")
+        if bad is not None:
             msg = f"{name}: the file starts with a UTF-16 marker but is not valid UTF-16"
-            raise InputError(msg) from exc
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        line = raw.count(b"\n", 0, nul) + 1
+            raise InputError(msg)
+        return TextScan("utf-16", digest.hexdigest(), quotes % 2 == 0)
+    nul = _first_nul(path)
+    if nul is not None:
         msg = (
-            f"{name}: this is not a text file: it holds a NUL byte (line {line}, byte {nul}); "
-            "export it again as CSV (UTF-8)"
+            f"{name}: this is not a text file: it holds a NUL byte (line {nul[0]}, byte "
+            f"{nul[1]}); export it again as CSV (UTF-8)"
         )
         raise InputError(msg)
-    if raw.startswith(codecs.BOM_UTF8):
-        try:
-            return raw.decode("utf-8-sig"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            msg = (
-                f"{name}: the file starts with a UTF-8 marker but is not valid UTF-8 "
-                f"(byte {exc.start})"
-            )
-            raise InputError(msg) from exc
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    return _detected(raw, name)
+    if head.startswith(codecs.BOM_UTF8):
+        bad, quotes = _decode_pass(path, "utf-8-sig")
+        if bad is not None:
+            msg = f"{name}: the file starts with a UTF-8 marker but is not valid UTF-8 (byte {bad})"
+            raise InputError(msg)
+        return TextScan("utf-8-sig", digest.hexdigest(), quotes % 2 == 0)
+    bad, quotes = _decode_pass(path, "utf-8")
+    if bad is None:
+        return TextScan("utf-8", digest.hexdigest(), quotes % 2 == 0)
+    enc = _detected(path, head)
+    bad, quotes = _decode_pass(path, enc)
+    if bad is not None:
+        msg = (
+            f"{name}: the file is not valid {enc} at byte {bad}: save it as UTF-8 and import again"
+        )
+        raise InputError(msg)
+    return TextScan(enc, digest.hexdigest(), quotes % 2 == 0)
 
 
-def _detected(raw: bytes, name: str) -> tuple[str, str]:
+def _detected(path: Path, head: bytes) -> str:
+    """Return the encoding of a file that is not UTF-8 (detected on its first bytes)."""
     from charset_normalizer import from_bytes  # only for files that are not UTF-8
 
-    best = from_bytes(raw[:_SAMPLE_BYTES]).best()
+    best = from_bytes(head).best()
     enc = _norm(best.encoding) if best is not None else ""
     if best is not None and enc in _OTHER_SCRIPTS and best.chaos <= 0.2:
-        pass  # clearly Japanese, Chinese, Korean, Cyrillic or Greek
-    elif _decodes(raw, "cp1252"):
-        enc = "cp1252"  # the common Western default (Excel's "CSV" on Windows)
-    elif best is None or enc not in _DETECTED_OK or best.chaos > 0.3:
+        return enc  # clearly Japanese, Chinese, Korean, Cyrillic or Greek
+    if _decode_pass(path, "cp1252")[0] is None:
+        return "cp1252"  # the common Western default (Excel's "CSV" on Windows)
+    if best is None or enc not in _DETECTED_OK or best.chaos > 0.3:
         seen = f" (it looks like {best.encoding})" if best is not None else ""
         msg = (
-            f"{name}: cannot tell which text encoding the file uses{seen}: "
+            f"{path.name}: cannot tell which text encoding the file uses{seen}: "
             "save it as UTF-8 (Excel: 'CSV UTF-8') and import again"
         )
         raise InputError(msg)
-    try:
-        return raw.decode(enc), enc
-    except UnicodeDecodeError as exc:
-        msg = (
-            f"{name}: the file is not valid {enc} at byte {exc.start}: save it as UTF-8 "
-            "and import again"
-        )
-        raise InputError(msg) from exc
+    return enc
 
 
-def check_quotes(text: str, rows: list[tuple[int, list[str]]], name: str, quote: str = '"') -> None:
-    """Refuse a file whose quote is opened and never closed.
+def unclosed_quote(last: tuple[int, list[str]], name: str, quote: str = '"') -> InputError:
+    """Build the error for a file whose quote is opened and never closed.
 
-    The CSV reader would read every line after such a quote as one cell;
-    the error names the row where the quote opened.
+    The CSV reader reads every line after such a quote as one cell (the last
+    record); the error names the row where the quote opened.
 
     Parameters
     ----------
-    text
-        The decoded file.
-    rows
-        The records read: (first line number, cells).
+    last
+        The last record read: (first line number, cells).
     name
         The file name.
     quote
         The quote character.
 
-    Raises
-    ------
+    Returns
+    -------
     InputError
-        When a quote is left open.
+        To raise.
     """
-    if text.count(quote) % 2 == 0 or not rows:
-        return
-    start, cells = rows[-1]
+    start, cells = last
     swallowed = max((c.count("\n") for c in cells), default=0)
     msg = (
         f"{name}: row {start}: a quote ({quote}) opened in this row is never closed, so "
         f"the {swallowed} line(s) after it would be read as one cell: close the quote "
         "(or double a quote inside a value) and import again"
     )
-    raise InputError(msg)
+    return InputError(msg)

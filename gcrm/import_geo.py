@@ -15,7 +15,9 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from gcrm._errors import OSMFileError
 from gcrm.addresses import AddressParts, parse_address
+from gcrm.geocode import default_index
 
 #: What a found location looks like: lat, lon, precision, score, matched, reason
 #: (lat/lon ``None`` and precision ``"none"`` when nothing was found).
@@ -106,11 +108,10 @@ def _from_index(index: _Index) -> Geo:
 
 
 def _lazy_default() -> Geo:
-    """The region's offline index, loaded on first use (finds nothing when the
-    region's OSM file is unusable)."""
-    from gcrm._errors import OSMFileError
-    from gcrm.geocode import default_index  # heavy: the index loads on first use
+    """Return a geocoder on the region's offline index, loaded on first use.
 
+    It finds nothing when the region's OSM file is unusable.
+    """
     state: dict[str, Any] = {}
 
     def index() -> Any:

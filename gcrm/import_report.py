@@ -2,24 +2,151 @@
 
 The CLI prints :func:`format_report` (a dry run is the place to read it before
 anything is written); the Import page shows the same facts as tables via
-:func:`report_tables`.
+:func:`report_tables`. :class:`ImportReport` is what an import returns.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from gcrm.pins import PRECISION_LABELS
 
-if TYPE_CHECKING:
-    from gcrm.importer import ImportReport
+
+@dataclasses.dataclass
+class RejectedRow:
+    """A row that was not imported, with why."""
+
+    row: int
+    field: str
+    reason: str
+    values: dict[str, str]
+    reasons: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: int, reasons: list[tuple[str, str]], values: dict[str, str]) -> RejectedRow:
+        """Build a rejected row from all of its (field, reason) pairs.
+
+        Parameters
+        ----------
+        row
+            The file row number.
+        reasons
+            Every problem found, in column order.
+        values
+            The row's cells.
+
+        Returns
+        -------
+        RejectedRow
+            ``field`` and ``reason`` list them all (one pair: as given).
+        """
+        if len(reasons) == 1:
+            return cls(row, reasons[0][0], reasons[0][1], values, list(reasons))
+        fields = ", ".join(dict.fromkeys(f for f, _ in reasons))
+        text = "; ".join(f"{f}: {r}" for f, r in reasons)
+        return cls(row, fields, text, values, list(reasons))
+
+
+@dataclasses.dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do).
+
+    ``inserted + updated + unchanged + rejected + contacts == rows`` always
+    holds (``contacts``: contact-person rows filed under their company);
+    ``skipped`` lines (report footers, blank lines) are not rows.
+    """
+
+    file: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    geocoded: int = 0
+    dry_run: bool = False
+    rejects: list[RejectedRow] = dataclasses.field(default_factory=list)
+    duplicate_pairs: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    ignored_columns: list[str] = dataclasses.field(default_factory=list)
+    rejects_file: str | None = None
+    contacts: int = 0
+    column_mapping: dict[str, str] = dataclasses.field(default_factory=dict)
+    value_mappings: list[tuple[str, str, str, int]] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    unknown_owners: dict[str, int] = dataclasses.field(default_factory=dict)
+    skipped: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    precisions: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        """Return the counts of the one-line JSON summary."""
+        return {
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "contacts": self.contacts,
+            "skipped": len(self.skipped),
+            "duplicates": self.duplicates,
+        }
+
+    def rejects_frame(self) -> pd.DataFrame:
+        """Return rejected rows: row, field, reason, then the original cells."""
+        rows = [
+            {"row": r.row, "field": r.field, "reason": r.reason, **r.values} for r in self.rejects
+        ]
+        return pd.DataFrame(rows, columns=None if rows else ["row", "field", "reason"])
+
+
+def write_rejects(report: ImportReport, path: str | Path) -> Path:
+    """Write a report's rejected rows as CSV (cells neutralised against formulas).
+
+    Parameters
+    ----------
+    report
+        The import report.
+    path
+        Where to write.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    df = report.rejects_frame().map(neutralise_formula)
+    df.to_csv(p, index=False, encoding="utf-8", lineterminator="\r\n")
+    return p
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Make a cell inert for spreadsheets (OWASP CSV injection advice).
+
+    Parameters
+    ----------
+    value
+        A cell.
+
+    Returns
+    -------
+    Any
+        Text starting with ``= + - @``, tab or carriage return gets a
+        leading apostrophe; other values are returned as they are.
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def imported_rows(report: ImportReport) -> int:
-    """Return how many rows were (or would be) taken in: inserted, updated, unchanged or
-    filed as contacts.
+    """Return how many rows were (or would be) taken in.
+
+    Inserted, updated, unchanged or filed as contacts.
 
     Parameters
     ----------
@@ -35,8 +162,10 @@ def imported_rows(report: ImportReport) -> int:
 
 
 def format_report(report: ImportReport) -> str:
-    """Render a report as text: counts, column mapping, value mappings, warnings,
-    skipped lines, location precision and every rejected row with all its reasons.
+    """Render a report as text.
+
+    Counts, column mapping, value mappings, warnings, skipped lines, location
+    precision and every rejected row with all its reasons.
 
     Parameters
     ----------

@@ -74,7 +74,8 @@ Determinism
 -----------
 The default budget is work, not wall time (:class:`PlanOptions`): an
 iteration budget that grows with the number of PyVRP clients, and an early
-stop after a run of iterations without improvement. The same problem and seed
+stop after a run of iterations without a significant improvement
+(:mod:`gcrm.plan_budget`). The same problem and seed
 give the same plan whatever the machine's load (unless the wall-time cap,
 ``seconds`` or :data:`MAX_SOLVER_SECONDS`, is hit first). Large models run two
 searches with seeds ``seed`` and ``seed + 1`` in two processes and keep the
@@ -108,6 +109,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gcrm import plan_budget
 from gcrm._errors import GcrmError, InputError, NotFoundError, PermissionDeniedError
 from gcrm.due import due_date
 from gcrm.plan_notes import explain_plan
@@ -145,12 +147,6 @@ MAX_SOLVER_SECONDS = 600.0
 
 #: Models with this many PyVRP clients or more use two searches on two cores.
 PARALLEL_MIN_CLIENTS = 150
-
-_ITER_BASE = 1_000  # default iteration budget: base + per client
-_ITER_PER_CLIENT = 30
-_PATIENCE_BASE = 300  # default early stop: iterations without improvement,
-_PATIENCE_PER_CLIENT = 3  # base + per client + clients² / _PATIENCE_SQUARE
-_PATIENCE_SQUARE = 60
 
 _DAY = 86_400
 _BIG_TIME = 10**7  # stands for "unreachable" in the integer matrices
@@ -480,9 +476,10 @@ class PlanOptions:
 
     The default budget is *work*, not wall time: a number of PyVRP
     iterations that grows with the problem, and an early stop after a run of
-    iterations without improvement (a small problem is solved in a fraction
-    of a second). The same problem and seed give the same plan whatever the
-    machine's load. Large problems run two searches (seeds ``seed`` and
+    iterations without a significant improvement (:mod:`gcrm.plan_budget`; a
+    small problem is solved in a fraction of a second). The same problem and
+    seed give the same plan whatever the machine's load. Large problems run
+    two searches (seeds ``seed`` and
     ``seed + 1``) on two cores and keep the better plan (ties: the first).
 
     Attributes
@@ -524,14 +521,13 @@ class PlanOptions:
         """Iterations per search for a model of ``n_clients`` PyVRP clients."""
         if self.iterations is not None:
             return int(self.iterations)
-        return int(_ITER_BASE + _ITER_PER_CLIENT * n_clients)
+        return plan_budget.iteration_budget(n_clients)
 
     def patience(self, n_clients: int) -> int | None:
         """Iterations without improvement before stopping (``None``: never)."""
         if self.no_improvement is not None:
             return int(self.no_improvement) or None
-        n = n_clients
-        return int(_PATIENCE_BASE + _PATIENCE_PER_CLIENT * n + n * n / _PATIENCE_SQUARE)
+        return plan_budget.patience(n_clients)
 
     def searches(self, n_clients: int) -> int:
         """How many parallel searches to run (1 or 2)."""
@@ -1293,16 +1289,19 @@ def build_problem(
         _check_can_plan(actor, user)
         rep_users.append(user)
     flt = AccountFilter(include_do_not_contact=False)
-    frames = []
-    for user in rep_users:
-        frames.append(accounts_frame(session, _Actor.from_user(user), flt))
     chosen = sorted({int(x) for x in selected} | {int(x) for x in required})
+    # Without ``due``, only the chosen accounts become visits: one read, as the
+    # actor (so already only what the actor may see), instead of every rep's book.
+    whole_books = due or not chosen
+    frames = []
+    for user in rep_users if whole_books else []:
+        frames.append(accounts_frame(session, _Actor.from_user(user), flt))
     if chosen:
         frames.append(accounts_frame(session, actor, AccountFilter(ids=chosen)))
     import pandas as pd
 
     frame = pd.concat(frames, ignore_index=True).drop_duplicates("id")
-    if actor.role not in ("admin", "system") and len(frame):
+    if whole_books and actor.role not in ("admin", "system") and len(frame):
         visible = accounts_frame(session, actor, AccountFilter(ids=frame["id"].tolist()))
         frame = frame[frame["id"].isin(visible["id"])]
     planned = {u.username for u in rep_users}
@@ -1893,13 +1892,13 @@ def _pyvrp_solve(
     """
     from pyvrp import PenaltyParams, Solution, SolveParams, solve
     from pyvrp.exceptions import PenaltyBoundWarning
-    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
     criteria: list[Any] = [MaxRuntime(max(seconds, 0.01))]
     if options.iterations is not None:
         criteria.append(MaxIterations(options.iterations))
     if patience is not None:
-        criteria.append(NoImprovement(patience))
+        criteria.append(plan_budget.SignificantNoImprovement(patience))
     stop: Any = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
     kw: dict[str, Any] = {}
     if prizes:

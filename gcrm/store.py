@@ -17,12 +17,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from gcrm._errors import InputError, NotFoundError, PermissionDeniedError
 from gcrm.auth import Actor, account_scope, pseudonym, require, sees_personal_data
-from gcrm.db import aggregates
+from gcrm.db import agg_cache, aggregates
 from gcrm.db.models import (
     STAGES,
     Account,
@@ -37,6 +37,7 @@ from gcrm.db.models import (
     Territory,
     User,
     VisitCheckin,
+    point_wkt,
 )
 from gcrm.redact import redact_json, redact_text, secret_pattern
 from gcrm.territory_rule import clip_to_region
@@ -998,7 +999,7 @@ def facets(session: Session, actor: Actor) -> dict[str, list[str]]:
             stmt = stmt.join(User, User.id == Account.owner_id).select_from(Account)
         elif key == "territory":
             stmt = stmt.join(Territory, Territory.id == Account.territory_id).select_from(Account)
-        out[key] = sorted(str(v) for v in session.scalars(stmt))
+        out[key] = sorted(str(r[0]) for r in agg_cache.rows(session, stmt))
     return out
 
 
@@ -1288,7 +1289,24 @@ def subject_access(
         "interactions": interactions,
         "audit": audit_lines,
     }
-    audit(session, actor, "subject_access", email or name, {"contacts": len(contacts)})
+    # The audit line names the records found, never the person searched for: an
+    # e-mail or name here would outlive the person's erasure (issue 13).
+    refs = [f"contact:{c.id}" for c in contacts] + [f"account:{a.id}" for a in accounts]
+    target = ",".join(refs)
+    if len(target) > 300:
+        target = target[:300].rsplit(",", 1)[0]
+    audit(
+        session,
+        actor,
+        "subject_access",
+        target or "no match",
+        {
+            "contacts": len(contacts),
+            "accounts": len(accounts),
+            "interactions": len(interactions),
+            "searched_by": [k for k, v in (("e-mail", email), ("name", name)) if v],
+        },
+    )
     return result
 
 
@@ -2114,6 +2132,459 @@ def saved_cycles(
         }
         for c, username in rows
     ]
+
+
+# --- importer writes (issue 13) ---
+# The importer (gcrm/importer.py, gcrm/import_write.py) reads and writes accounts only
+# through these functions; they check no rights (the importer requires ``import``).
+
+_IMPORT_IN_CHUNK = 900  # bound parameters per IN (...) list: SQLite allows 999
+
+
+def import_territories(session: Session) -> list[tuple[int, str, Any]]:
+    """Return every territory as (id, name, shape clipped to its region).
+
+    Parameters
+    ----------
+    session
+        An open session.
+
+    Returns
+    -------
+    list of tuple
+        ``(id, name, geometry)``; the geometry may be empty or ``None``.
+    """
+    stmt = select(Territory.id, Territory.name, Territory.geom, Region.geom).outerjoin(
+        Region, Region.id == Territory.region_id
+    )
+    return [
+        (int(tid), str(name), clip_to_region(g, rg)) for tid, name, g, rg in session.execute(stmt)
+    ]
+
+
+def import_accounts_by_external_id(
+    session: Session, external_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Return the stored rows (all columns) of the accounts with these external ids.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    external_ids
+        Any number of ids (queried in chunks).
+
+    Returns
+    -------
+    dict
+        External id → column → value.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(external_ids), _IMPORT_IN_CHUNK):
+        chunk = external_ids[i : i + _IMPORT_IN_CHUNK]
+        stmt = select(Account.__table__).where(Account.external_id.in_(chunk))
+        for r in session.execute(stmt).mappings():
+            out[r["external_id"]] = dict(r)
+    return out
+
+
+def import_external_ids(session: Session) -> set[str]:
+    """Return the external ids of every stored account.
+
+    Parameters
+    ----------
+    session
+        An open session.
+
+    Returns
+    -------
+    set of str
+        The ids.
+    """
+    return set(session.scalars(select(Account.external_id)))
+
+
+def import_account_text(session: Session, external_id: str) -> dict[str, str] | None:
+    """Return the stored account of an external id as text (``""`` for NULL).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    external_id
+        The id.
+
+    Returns
+    -------
+    dict or None
+        Column → text, or ``None`` when no account has that id.
+    """
+    stmt = select(Account.__table__).where(Account.external_id == external_id)
+    r = session.execute(stmt).mappings().first()
+    return {k: ("" if v is None else str(v)) for k, v in r.items()} if r else None
+
+
+def import_user_names(session: Session) -> list[tuple[int, str, str | None, str | None]]:
+    """Return every user as (id, username, display name, e-mail) for owner matching.
+
+    Parameters
+    ----------
+    session
+        An open session.
+
+    Returns
+    -------
+    list of tuple
+        One per user.
+    """
+    stmt = select(User.id, User.username, User.display_name, User.email)
+    return [(int(uid), str(u), d, e) for uid, u, d, e in session.execute(stmt)]
+
+
+def import_address_rows(session: Session) -> Iterable[dict[str, Any]]:
+    """Yield every stored account's id, name, address and coordinates (duplicate check).
+
+    Parameters
+    ----------
+    session
+        An open session.
+
+    Yields
+    ------
+    dict
+        ``external_id, name, street, housenumber, postcode, lat, lon``.
+    """
+    stmt = select(
+        Account.external_id,
+        Account.name,
+        Account.street,
+        Account.housenumber,
+        Account.postcode,
+        Account.lat,
+        Account.lon,
+    )
+    for r in session.execute(stmt.execution_options(yield_per=5000)).mappings():
+        yield dict(r)
+
+
+def import_insert_accounts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert accounts in one statement (executemany); absent keys are NULL.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    rows
+        Column → value per account (``lat``/``lon`` give ``geom``); changed in place.
+    """
+    if not rows:
+        return
+    keys: set[str] = {"geom"}
+    for v in rows:
+        keys.update(v)
+    for v in rows:
+        v["geom"] = point_wkt(v.get("lat"), v.get("lon"))
+        for k in keys - v.keys():
+            v[k] = None
+    table = Account.__table__
+    assert isinstance(table, Table)
+    session.execute(insert(table), rows)
+
+
+def import_update_accounts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Update accounts by primary key (``id`` in each row) in one executemany.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    rows
+        ``id`` and the changed columns per account (``lat``/``lon`` give ``geom``).
+    """
+    if not rows:
+        return
+    for row in rows:
+        if "lat" in row:
+            row["geom"] = point_wkt(row.get("lat"), row.get("lon"))
+    session.execute(update(Account), rows)
+
+
+def import_account_ids(session: Session, external_ids: Iterable[str]) -> dict[str, int]:
+    """Return the database ids of the accounts with these external ids.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    external_ids
+        Any number of ids (queried in chunks).
+
+    Returns
+    -------
+    dict
+        External id → account id.
+    """
+    exts = list(dict.fromkeys(external_ids))
+    ids: dict[str, int] = {}
+    for i in range(0, len(exts), _IMPORT_IN_CHUNK):
+        stmt = select(Account.external_id, Account.id).where(
+            Account.external_id.in_(exts[i : i + _IMPORT_IN_CHUNK])
+        )
+        ids.update({str(e): int(a) for e, a in session.execute(stmt)})
+    return ids
+
+
+def import_link_duplicates(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
+    """Mark accounts as likely duplicates of others.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    pairs
+        (external id, external id of the account it likely duplicates).
+    """
+    if not pairs:
+        return
+    ids = import_account_ids(session, (e for pair in pairs for e in pair))
+    session.execute(update(Account), [{"id": ids[a], "duplicate_of_id": ids[b]} for a, b in pairs])
+
+
+def import_upsert_contacts(
+    session: Session, rows: Sequence[tuple[str, str, str | None, str | None]]
+) -> None:
+    """Add contacts to accounts, or update the e-mail/phone of one of the same name.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    rows
+        (account external id, contact name, e-mail, phone); a ``None`` value
+        leaves a stored one as it is.
+    """
+    if not rows:
+        return
+    ids = import_account_ids(session, (e for e, *_ in rows))
+    account_ids = list(ids.values())
+    existing: dict[tuple[int, str], Contact] = {}
+    for i in range(0, len(account_ids), _IMPORT_IN_CHUNK):
+        stmt = select(Contact).where(Contact.account_id.in_(account_ids[i : i + _IMPORT_IN_CHUNK]))
+        existing.update({(c.account_id, c.name): c for c in session.scalars(stmt)})
+    for ext, name, email, phone in rows:
+        aid = ids[ext]
+        contact = existing.get((aid, name))
+        if contact is None:
+            contact = Contact(account_id=aid, name=name, email=email, phone=phone)
+            session.add(contact)
+            existing[(aid, name)] = contact
+        else:
+            if email is not None and contact.email != email:
+                contact.email = email
+            if phone is not None and contact.phone != phone:
+                contact.phone = phone
+
+
+def import_company_external_id(session: Session, name: str) -> str | None:
+    """Return the external id of an account with exactly this name, if any.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    name
+        The company name.
+
+    Returns
+    -------
+    str or None
+        One such account's external id.
+    """
+    return session.scalar(select(Account.external_id).where(Account.name == name).limit(1))
+
+
+# --- campaigns (issue 18) ---
+
+#: Columns of :func:`email_recipients_frame`: the account's, then the person's.
+RECIPIENT_COLUMNS: tuple[str, ...] = (*AUDIENCE_COLUMNS, "contact_id", "contact_name")
+
+
+def contact_person_rule(channel: str) -> ColumnElement[bool]:
+    """Return THE rule of who may be contacted as an account's contact person (SQL).
+
+    The account may be contacted at all (never do-not-contact or erased,
+    whatever its own consent), and the person: never do-not-contact or erased;
+    for marketing channels only with the person's own marketing consent; for
+    e-mail only with an address. The account's own address follows
+    :func:`contact_rule`.
+
+    Parameters
+    ----------
+    channel
+        One of :data:`CHANNELS`.
+
+    Returns
+    -------
+    sqlalchemy.ColumnElement
+        A boolean expression over :class:`~gcrm.db.models.Account` joined
+        with :class:`~gcrm.db.models.Contact`.
+
+    Raises
+    ------
+    InputError
+        If the channel is unknown.
+    """
+    if channel not in CHANNELS:
+        msg = f"channel: {channel!r} is not one of {', '.join(CHANNELS)}"
+        raise InputError(msg)
+    cond = and_(
+        Account.do_not_contact.is_(False),
+        Account.erased_at.is_(None),
+        Contact.do_not_contact.is_(False),
+        Contact.erased_at.is_(None),
+    )
+    if channel in MARKETING_CHANNELS:
+        cond = and_(cond, Contact.marketing_consent.is_(True))
+    if channel == "email":
+        cond = and_(cond, Contact.email.is_not(None), Contact.email != "")
+    return cond
+
+
+def email_recipients_frame(
+    session: Session, actor: Actor, flt: AccountFilter | None = None
+) -> pd.DataFrame:
+    """Return the e-mail addresses a user may mail: accounts' own and their persons'.
+
+    The actor's scope and the filter select accounts; an account's own
+    address follows :func:`contact_rule`, each contact person's
+    :func:`contact_person_rule` (their own consent and do-not-contact).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    flt
+        The filter of accounts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`RECIPIENT_COLUMNS`, one row per (account, person or none);
+        ``email`` is the recipient; ``contact_id`` is missing for the
+        account's own address. Ordered by account, its own address first.
+    """
+    cols = [getattr(Account, c) for c in AUDIENCE_COLUMNS]
+    own = session.execute(
+        _account_select(actor, flt).where(contact_rule("email")).with_only_columns(*cols)
+    ).all()
+    person_cols = [Contact.email if c == "email" else getattr(Account, c) for c in AUDIENCE_COLUMNS]
+    people = session.execute(
+        _account_select(actor, flt)
+        .join(Contact, Contact.account_id == Account.id)
+        .where(contact_person_rule("email"))
+        .with_only_columns(*person_cols, Contact.id, Contact.name)
+    ).all()
+    frame = pd.DataFrame(
+        [(*r, None, None) for r in own] + [tuple(r) for r in people],
+        columns=list(RECIPIENT_COLUMNS),
+    )
+    frame["contact_id"] = frame["contact_id"].astype("Int64")
+    order = frame["contact_id"].fillna(-1)
+    return (
+        frame.assign(_o=order)
+        .sort_values(["id", "_o"], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+
+
+def withdraw_contact_consent(
+    session: Session, contact_id: int, *, reason: str, by: str = "unsubscribe"
+) -> bool:
+    """Turn a contact person's marketing consent off (their unsubscribe), audited.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    contact_id
+        The person.
+    reason
+        What to write in the audit log (e.g. the campaign).
+    by
+        The audit log's user name.
+
+    Returns
+    -------
+    bool
+        ``True`` if consent was on and is now off.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such person.
+    """
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        msg = f"contact {contact_id} does not exist"
+        raise NotFoundError(msg)
+    changed = bool(contact.marketing_consent)
+    contact.marketing_consent = False
+    session.add(
+        AuditEvent(
+            username=by,
+            action="consent",
+            target=f"contact:{contact_id}",
+            details=json.dumps({"marketing_consent": False, "reason": reason}),
+        )
+    )
+    session.flush()
+    return changed
+
+
+def current_recipient(
+    session: Session, actor: Actor, account_id: int, contact_id: int | None
+) -> dict[str, Any] | None:
+    """Return one e-mail recipient as the rules allow it now (the send-time re-check).
+
+    One query: the account in the actor's scope and, for its own address,
+    :func:`contact_rule`, or for a person, :func:`contact_person_rule`.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user.
+    account_id
+        The account.
+    contact_id
+        The person (``None``: the account's own address).
+
+    Returns
+    -------
+    dict or None
+        A row of :data:`RECIPIENT_COLUMNS`, or ``None`` if it may not be mailed.
+    """
+    flt = AccountFilter(ids=[account_id])
+    cols = [getattr(Account, c) for c in AUDIENCE_COLUMNS]
+    if contact_id is None:
+        stmt = _account_select(actor, flt).where(contact_rule("email"))
+        row = session.execute(stmt.with_only_columns(*cols)).first()
+        return (
+            None if row is None else dict(zip(RECIPIENT_COLUMNS, (*row, None, None), strict=True))
+        )
+    person_cols = [Contact.email if c == "email" else getattr(Account, c) for c in AUDIENCE_COLUMNS]
+    stmt = (
+        _account_select(actor, flt)
+        .join(Contact, Contact.account_id == Account.id)
+        .where(Contact.id == contact_id, contact_person_rule("email"))
+        .with_only_columns(*person_cols, Contact.id, Contact.name)
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else dict(zip(RECIPIENT_COLUMNS, row, strict=True))
 
 
 # --- reports reads (issue 17b) ---

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Serve gcrm to a team on one machine: N Streamlit app processes behind nginx
-# (sticky sessions by client address, websocket upgrade for /_stcore/stream),
+# (sticky sessions by a route cookie, websocket upgrade for /_stcore/stream),
 # W job workers, all sharing one database (PostgreSQL/PostGIS recommended).
 #
 #   GCRM_DATABASE_URL=postgresql+psycopg://gcrm@127.0.0.1/gcrm scripts/serve.sh      # start
@@ -82,9 +82,12 @@ http {
     scgi_temp_path $DIR/nginx-tmp/scgi;
     client_max_body_size 60m;
     map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+    # A browser session lives in one app process: each browser gets a route cookie on its
+    # first request and every later request with it reaches the same process. (ip_hash
+    # would send a whole office behind one NAT address, or a load test, to one process.)
+    map \$cookie_gcrm_route \$gcrm_route { "" \$request_id; default \$cookie_gcrm_route; }
     upstream gcrm_apps {
-        # A browser session lives in one app process: stick each client to one.
-        ip_hash;
+        hash \$gcrm_route consistent;
 $servers    }
     server {
         listen $HTTP_PORT;
@@ -99,6 +102,7 @@ $servers    }
             proxy_set_header Connection \$connection_upgrade;
             proxy_read_timeout 86400s;
             proxy_buffering off;
+            add_header Set-Cookie "gcrm_route=\$gcrm_route; Path=/; HttpOnly; SameSite=Lax" always;
         }
     }
 }

@@ -279,6 +279,24 @@ def test_finding_07_erasure_leaves_no_byte_in_tables_plans_log_or_files(demo_cop
         assert "[erased]" in outcomes
 
 
+def test_finding_07_subject_access_audits_record_ids_not_the_person(demo_copy: str) -> None:
+    """A subject-access request's audit line names the records found (contact/account
+    ids), never the e-mail or name searched for, so nothing of the person outlives an
+    erasure in the log."""
+    with session_scope() as s:
+        _, cid = _person_everywhere(s)
+        subject_access(s, actor_for(s, "admin"), name=PERSON["name"])
+        subject_access(s, actor_for(s, "admin"), email="nobody@example.com")
+    with session_scope() as s:
+        lines = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "subject_access")))
+    assert [e.target for e in lines] == [f"contact:{cid}", f"contact:{cid}", "no match"]
+    for e in lines:
+        text = f"{e.target} {e.details}".lower()
+        assert all(v.lower() not in text for v in PERSON.values()), text
+        assert "nobody@example.com" not in text
+    assert json.loads(lines[0].details)["searched_by"] == ["e-mail"]
+
+
 def test_finding_07_cli_erasure_leaves_no_byte(demo_copy: str) -> None:
     """``erase contact`` from the command line leaves no byte of the person either."""
     from typer.testing import CliRunner
@@ -408,7 +426,7 @@ def test_finding_11_duplicate_flagging_is_linear_at_one_address(
     """2,000 different names at one address: the fuzzy comparisons stay within a fixed
     number per row (before: every row against every earlier one, ~2 million), and a real
     near-duplicate is still flagged."""
-    import gcrm.importer as importer
+    import gcrm.import_write as importer
 
     calls = {"n": 0}
     real = importer.fuzz.token_sort_ratio
@@ -435,7 +453,7 @@ def test_finding_11_duplicate_flagging_is_linear_at_one_address(
 
     with session_scope() as s:
         report = import_file(s, SYSTEM, path, geocoder=None)
-    assert calls["n"] <= 64 * len(rows)  # importer._FUZZY_POOL comparisons per row at most
+    assert calls["n"] <= 64 * len(rows)  # import_write.FUZZY_POOL comparisons per row at most
     assert ("X-dup", "X1999") in {(a, b) for _, a, b in report.duplicate_pairs}
 
 

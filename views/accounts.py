@@ -25,7 +25,7 @@ from gcrm.store import (
     update_account,
 )
 from gcrm.viewport import LARGE, Viewport, viewport_map
-from views.common import demo_banner, plain, require_actor, show_map
+from views.common import demo_banner, plain, require_actor, show_error, show_map
 
 actor = require_actor()
 st.title("Accounts")
@@ -120,7 +120,7 @@ try:
     with session_scope() as session:
         detail = account_detail(session, actor, account_id)
 except GcrmError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 acc = detail["account"]
 
@@ -201,7 +201,7 @@ if actor.can("edit"):
                     update_account(session, actor, account_id, values)
                 _done("Saved.")
             except GcrmError as exc:
-                st.error(plain(exc))
+                show_error(exc)
     with tab_log, st.form("log_interaction"):
         kind = st.selectbox("Kind", ["visit", "call", "email", "note"])
         outcome = st.text_input("Outcome")
@@ -219,7 +219,7 @@ if actor.can("edit"):
                     )
                 _done(f"Logged the {kind}: it is in the history above.")
             except GcrmError as exc:
-                st.error(plain(exc))
+                show_error(exc)
     with tab_pin, st.form("move_pin"):
         st.caption("Place the pin by hand where the address data is wrong.")
         lat = st.number_input("Latitude", value=float(acc["lat"] or 60.17), format="%.6f")
@@ -230,5 +230,5 @@ if actor.can("edit"):
                     set_manual_pin(session, actor, account_id, lat, lon)
                 _done("Pin moved (location: manual); geocoding will not move it again.")
             except GcrmError as exc:
-                st.error(plain(exc))
+                show_error(exc)
 demo_banner()

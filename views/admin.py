@@ -10,13 +10,11 @@ from gcrm.db.models import Role
 from gcrm.db.session import session_scope
 from gcrm.home_base import set_home_base
 from gcrm.store import audit_frame, list_users, regions
-from views.common import require_actor
+from views.common import require_actor, require_right, show_error
 
 actor = require_actor()
 st.title("Admin")
-if not actor.can("admin"):
-    st.error("Only admins can manage users.")
-    st.stop()
+require_right(actor, "admin", "Only admins can manage users.")
 
 ROLES = [r.value for r in Role]
 with session_scope() as session:
@@ -74,7 +72,7 @@ with tab_users:
                     )
                 st.success(f"Saved {who}.")
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)
     with st.form("home_base"):
         st.markdown("**Home base and shift** (where the day's route starts and ends)")
         if "adm_home_msg" in st.session_state:
@@ -100,7 +98,7 @@ with tab_users:
                 st.session_state["adm_home_msg"] = f"Saved {who}: home {where}, shift {shift_now}."
                 st.rerun()
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)
 with tab_add, st.form("add_user"):
     username = st.text_input("New username", key="adm_new_username")
     display = st.text_input("Full name", key="adm_new_name")
@@ -119,7 +117,7 @@ with tab_add, st.form("add_user"):
                 )
             st.success(f"Added {username}.")
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 with tab_audit:
     action = st.selectbox(
         "Action",

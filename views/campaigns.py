@@ -3,12 +3,14 @@ read the response report and map (managers create and send; analysts read)."""
 
 from __future__ import annotations
 
+import zlib
+
 import streamlit as st
 
 from gcrm import campaign_actions as actions
 from gcrm._errors import GcrmError
 from gcrm.segments import DriveArea, SegmentDefinition
-from views.common import require_actor, road_graph, show_map
+from views.common import require_actor, road_graph, show_error, show_map
 
 actor = require_actor()
 st.title("Campaigns")
@@ -67,10 +69,14 @@ if can_run:
                         reminder_after_days=int(reminder) or None,
                     )
                     st.session_state["cp_open"] = cid
+                    st.session_state["cp_flash"] = f"Campaign {name.strip()!r} created."
                     st.rerun()
                 except GcrmError as exc:
-                    st.error(str(exc))
+                    show_error(exc)
 
+flash = st.session_state.pop("cp_flash", None)
+if flash:
+    st.success(flash)
 if campaigns.empty:
     st.info("No campaigns yet.")
     st.stop()
@@ -92,22 +98,22 @@ if can_run:
                 actions.preview_campaign(actor, cid, G=road_graph()),
             )
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
     shown = st.session_state.get("cp_preview_out")
     if shown and shown[0] == cid:
         out = shown[1]
-        st.write("Members per channel:", out["counts"])
         for channel, frame in out["members"].items():
-            st.caption(channel)
+            unit = "recipients" if channel == "email" else "members"
+            st.markdown(f"{channel}: {len(frame)} {unit}")
             st.dataframe(frame[["id", "name", "postcode", "city"]], hide_index=True)
         for sample in out["samples"]:
             st.text(f"To: {sample['to']}\nSubject: {sample['subject']}\n\n{sample['text']}")
     if c2.button("Send / launch", key="cp_send"):
         try:
             result = actions.send_campaign(actor, cid, G=road_graph())
-            st.success(f"Done: {result}")
+            st.success(actions.describe_send(result))
         except (GcrmError, OSError) as exc:
-            st.error(f"Sending failed: {exc}")
+            show_error(exc, prefix="Sending failed: ")
 
     with st.form("cp_respond"):
         st.subheader("Log a response")
@@ -119,25 +125,27 @@ if can_run:
                 actions.respond(actor, cid, int(account_id), kind=kind, converted=converted)
                 st.success("Response logged.")
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)
 
 st.subheader("Report")
 by = st.radio("By", ["territory", "postcode", "hex"], horizontal=True, key="cp_by")
 try:
     table = actions.report(actor, cid, by=by)  # type: ignore[arg-type]
 except GcrmError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 st.dataframe(table, hide_index=True, width="stretch")
 st.caption("Rates with 95 % Wilson intervals: small areas get wide intervals.")
-show_map(actions.report_map(actor, cid), key="cp_map", height=420)
+# keyed by what it shows: a logged response redraws the map at once
+state = table.to_csv(index=False).encode()
+show_map(actions.report_map(actor, cid), key=f"cp_map_{cid}_{zlib.crc32(state)}", height=420)
 if actor.can("export"):
     fmt = st.selectbox("Format", ["xlsx", "csv", "json"], key="cp_fmt")
     if st.button("Prepare the report file", key="cp_export"):
         try:
             st.session_state["cp_file"] = actions.export_report_file(actor, cid, by=by, fmt=fmt)  # type: ignore[arg-type]
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
     export = st.session_state.get("cp_file")
     if export is not None:
         st.download_button("Download", export.data, file_name=export.filename, mime=export.mime)

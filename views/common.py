@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
 
 import streamlit as st
 
+from gcrm._errors import PermissionDeniedError
 from gcrm.auth import Actor, audit_event, recheck, session_expired
 from gcrm.settings import get_settings
 
@@ -133,6 +136,78 @@ def plain(value: object) -> str:
     text = "" if value is None else str(value)
     text = " ".join(text.split())
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def _page() -> str | None:
+    """Return the name of the page script that called into this module (``admin``...)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = Path(frame.f_code.co_filename)
+        if path.parent.name == "views" and path.name != "common.py":
+            return path.stem
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _audit_denied(actor: Actor | None, reason: str, right: str | None = None) -> None:
+    """Leave an audit line ``denied`` (its own transaction: nothing rolls it back)."""
+    details = {"reason": reason, "page": _page()}
+    if right:
+        details["right"] = right
+    audit_event(actor, "denied", _page(), details)
+
+
+def show_error(exc: BaseException | str, *, prefix: str = "") -> None:
+    """Show an error message as plain text; a denied action also leaves an audit line.
+
+    The one way pages show an error: messages name accounts, files and
+    users, whose text must never render as Markdown (see :func:`plain`); a
+    :class:`~gcrm._errors.PermissionDeniedError` is audited (``denied``), as
+    the CLI does.
+
+    Parameters
+    ----------
+    exc
+        The error (or a message).
+    prefix
+        Our own words before it (``"Nothing was imported: "``).
+    """
+    if isinstance(exc, PermissionDeniedError):
+        _audit_denied(st.session_state.get(ACTOR_KEY), str(exc))
+    st.error(prefix + plain(exc))
+
+
+def require_right(actor: Actor, right: str, message: str) -> None:
+    """Stop the page unless the user's role has a right; a refusal is audited.
+
+    Parameters
+    ----------
+    actor
+        The logged-in user.
+    right
+        The right (see :meth:`gcrm.auth.Actor.can`).
+    message
+        What the user is told.
+    """
+    if not actor.can(right):
+        deny(actor, right, message)
+
+
+def deny(actor: Actor, right: str, message: str) -> NoReturn:
+    """Refuse the page: show ``message``, leave an audit line ``denied``, stop.
+
+    Parameters
+    ----------
+    actor
+        The logged-in user.
+    right
+        The right the user lacks.
+    message
+        What the user is told.
+    """
+    _audit_denied(actor, message, right)
+    st.error(message)
+    st.stop()
 
 
 def demo_banner() -> None:

@@ -12,13 +12,11 @@ from gcrm.import_report import imported_rows, report_tables
 from gcrm.importer import CANONICAL_COLUMNS, ImportReport, import_file, suggest_mapping
 from gcrm.reports import to_bytes
 from gcrm.uploads import private_upload
-from views.common import audited_download, plain, require_actor
+from views.common import audited_download, plain, require_actor, require_right, show_error
 
 actor = require_actor()
 st.title("Import accounts")
-if not actor.can("import"):
-    st.error("Your role may not import accounts.")
-    st.stop()
+require_right(actor, "import", "Your role may not import accounts.")
 
 st.write(
     "Upload a CSV or Excel file of accounts. Rows are matched on `external_id`: "
@@ -32,7 +30,7 @@ try:
     with private_upload(upload.getvalue(), upload.name) as path:
         suggested = suggest_mapping(path)
 except GcrmError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 
 IGNORE = "(ignore)"
@@ -97,7 +95,7 @@ if left.button("Preview (dry run)", key="imp_dry"):
             report = import_file(session, actor, path, mapping=mapping, dry_run=True)
         st.session_state["imp_preview"] = report
     except GcrmError as exc:
-        st.error(str(exc))
+        show_error(exc)
 if right.button("Import", type="primary", key="imp_commit"):
     bar = st.progress(0.0, text="Starting…")
     try:
@@ -113,7 +111,7 @@ if right.button("Import", type="primary", key="imp_commit"):
         st.session_state.pop("imp_preview", None)
         st.success(f"Imported {plain(upload.name)}.")
     except GcrmError as exc:
-        st.error(f"Nothing was imported: {plain(exc)}")
+        show_error(exc, prefix="Nothing was imported: ")
 
 if "imp_done" in st.session_state:
     _show(st.session_state["imp_done"])

@@ -7,7 +7,7 @@ import streamlit as st
 from gcrm._errors import AuthenticationError
 from gcrm.auth import login
 from gcrm.db.session import session_scope
-from views.common import ACTOR_KEY, demo_banner
+from views.common import ACTOR_KEY, demo_banner, show_error
 
 st.title("gcrm")
 st.write("A geographic CRM for field sales, on OpenStreetMap data.")
@@ -23,7 +23,7 @@ if submitted:
         with session_scope() as session:
             actor = login(session, username.strip(), password)
     except AuthenticationError as exc:
-        st.error(str(exc))
+        show_error(exc)
     else:
         st.session_state[ACTOR_KEY] = actor
         st.rerun()

@@ -10,6 +10,7 @@ import streamlit as st
 
 from gcrm import day_actions
 from gcrm._errors import GcrmError
+from gcrm.campaign_tasks import campaign_calls, with_campaign_visits
 from gcrm.db.session import session_scope
 from gcrm.itinerary_export import (
     google_maps_links,
@@ -22,12 +23,27 @@ from gcrm.itinerary_export import (
     to_ics,
 )
 from gcrm.maps import fitted_route_map, suggested_visits_map
+from gcrm.plan_warmup import warm_up_in_background
 from gcrm.routing import GOOGLE_TRAVEL_MODES, plan_for_reps, replan
 from gcrm.store import AccountFilter, accounts_frame, get_user, list_users, save_plan
 from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits
-from views.common import demo_banner, plain, require_actor, road_graph, show_map
+from views.common import (
+    demo_banner,
+    plain,
+    require_actor,
+    require_right,
+    road_graph,
+    show_error,
+    show_map,
+)
 from views.geolocation import geolocate
+
+
+@st.cache_resource(show_spinner=False)
+def _planner_warmed_up() -> Any:
+    """Once per server process: import the solver and index the roads in the background."""
+    return warm_up_in_background(road_graph())
 
 
 def _flash(kind: str, text: str) -> None:
@@ -146,9 +162,7 @@ def _replan_from(position: tuple[float, float], at: dt.datetime, route: Any) -> 
 
 actor = require_actor()
 st.title("My day")
-if not actor.can("plan"):
-    st.error("Your role does not plan routes.")
-    st.stop()
+require_right(actor, "plan", "Your role does not plan routes.")
 
 with session_scope() as session:
     if actor.role == "rep":
@@ -159,6 +173,7 @@ if not reps:
     st.info("There is no rep to plan for.")
     st.stop()
 road_graph()  # load the shared road network before the user presses Optimise
+_planner_warmed_up()  # and the solver: the first Optimise costs what later ones do
 
 today = day_actions.local_now().date()
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
@@ -177,6 +192,7 @@ with session_scope() as session:
     )
 # The saved call cycle's visits for these dates come first (Visit plan page).
 accounts, in_cycle = with_cycle_visits(actor, rep, day, accounts, days=days)
+accounts = with_campaign_visits(actor, rep, accounts)  # visits campaigns ask for come first
 ranked = suggest_visits(accounts, day=day, days=days, limit=stops)
 counts = suggestion_counts(ranked)
 plannable = ranked[ranked["plannable"]]
@@ -203,7 +219,12 @@ st.caption(
     f"{counts['plannable_due']} can be visited, {counts['open_due']} are open then; "
     f"{counts['suggested']} suggested. Do-not-contact accounts are never planned."
     + (f" {len(cycle_ids)} visits come from the saved call cycle." if cycle_ids else "")
+    + (f" {counts['campaign']} visits are asked for by campaigns." if counts["campaign"] else "")
 )
+calls = campaign_calls(actor, rep)
+if len(calls):
+    with st.expander(f"Campaign calls to make ({len(calls)})"):
+        st.dataframe(calls.drop(columns="id"), hide_index=True, width="stretch")
 
 if st.button("Optimise", type="primary", key="md_optimise"):
     if not chosen:
@@ -222,7 +243,7 @@ if st.button("Optimise", type="primary", key="md_optimise"):
                     st.warning(plain(note))
             except GcrmError as exc:
                 status.update(label="Planning failed", state="error")
-                st.error(str(exc))
+                show_error(exc)
 
 plan = st.session_state.get("md_plan")
 if plan is not None and not any(r.rep == rep for r in plan.routes):

@@ -7,7 +7,7 @@ import streamlit as st
 from gcrm._errors import GcrmError
 from gcrm.auth import change_password
 from gcrm.db.session import session_scope
-from views.common import ACTOR_KEY, require_actor
+from views.common import ACTOR_KEY, require_actor, show_error
 
 actor = require_actor()
 st.title("My profile")
@@ -26,4 +26,4 @@ with st.form("change_password"):
                     st.session_state[ACTOR_KEY] = change_password(session, actor, old, new)
                 st.success("Password changed.")
             except GcrmError as exc:
-                st.error(str(exc))
+                show_error(exc)

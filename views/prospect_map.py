@@ -24,6 +24,7 @@ from views.common import (
     postcode_areas_of_region,
     require_actor,
     road_graph,
+    show_error,
 )
 
 actor = require_actor()
@@ -88,7 +89,7 @@ try:
             draw=True,
         )
 except GcrmError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 
 near = st.session_state.get("pm_near")
@@ -149,7 +150,7 @@ else:
                 key="pm_export",
             )
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
     if actor.can("plan"):
         st.caption("The selection is kept for route planning on the My day page.")
 
@@ -197,7 +198,7 @@ if go:
             }
             st.rerun()
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 if near is not None:
     found = near["found"]
     # Rounded, with units: kilometres and minutes, not raw metres and seconds.

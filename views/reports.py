@@ -13,7 +13,7 @@ from gcrm.reports import (
     rep_report,
     territory_report,
 )
-from views.common import demo_banner, require_actor, road_graph
+from views.common import demo_banner, require_actor, road_graph, show_error
 
 actor = require_actor()
 st.title("Reports")
@@ -55,7 +55,7 @@ if actor.can("export"):
             st.session_state["rp_job"] = job
             st.session_state.pop("rp_file", None)
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 
     @st.fragment(run_every=1.0)
     def _report_progress() -> None:
@@ -68,7 +68,7 @@ if actor.can("export"):
                 return
             del st.session_state["rp_job"]
             if state.status == "failed":
-                st.error(f"The report failed: {state.message}")
+                show_error(state.message or "", prefix="The report failed: ")
                 return
             data = result_file(job_id, actor.username) or b""
             st.session_state["rp_file"] = {**state.result, "data": data}

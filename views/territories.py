@@ -24,7 +24,7 @@ from gcrm.territories import (
 )
 from gcrm.uploads import private_upload
 from gcrm.viewport import LARGE, Viewport, viewport_map
-from views.common import demo_banner, require_actor, show_map
+from views.common import demo_banner, require_actor, show_error, show_map
 
 actor = require_actor()
 st.title("Territories")
@@ -91,7 +91,7 @@ with tab_assign:
                     st.session_state["terr_flash"] = "Owners saved."
                     st.rerun()
                 except GcrmError as exc:
-                    st.error(str(exc))
+                    show_error(exc)
 with tab_draw:
     st.caption("Draw one polygon (or rectangle) per territory, then name them in drawing order.")
     from streamlit_folium import st_folium
@@ -123,7 +123,7 @@ with tab_draw:
             )
             st.rerun()
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 with tab_build, st.form("build"):
     st.write(
         "Split the region into K contiguous, compact territories seeded at the reps' home "
@@ -138,7 +138,7 @@ with tab_build, st.form("build"):
             payload = {"k": int(k), "balance": balance, "set_owners": set_owners}
             st.session_state["terr_job"] = submit("territories", payload, actor.username)
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 
 
 @st.fragment(run_every=1.0)
@@ -153,7 +153,7 @@ def _build_progress() -> None:
         return
     del st.session_state["terr_job"]
     if state.status == "failed":
-        st.error(f"The build failed: {state.message}")
+        show_error(state.message or "", prefix="The build failed: ")
         return
     st.session_state["terr_result"] = state.result
     st.session_state["terr_flash"] = f"Built and saved {state.result['territories']} territories."
@@ -197,5 +197,5 @@ with tab_upload:
             )
             st.rerun()
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
 demo_banner()

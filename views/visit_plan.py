@@ -19,7 +19,7 @@ from gcrm.visit_plan import (
     saved_for,
     set_frequency,
 )
-from views.common import require_actor, road_graph, show_map
+from views.common import require_actor, road_graph, show_error, show_map
 
 actor = require_actor()
 st.title("Visit plan")
@@ -54,7 +54,7 @@ if go:
                     balance=1.25 if balance else None, G=road_graph(),
                 )  # fmt: skip
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
         else:
             st.session_state["vp_flash"] = (
                 f"Saved call cycles for {len(result['reps'])} reps, "
@@ -77,9 +77,9 @@ with st.expander("Visit frequencies"):
             ids = [int(x) for x in ids_text.replace(";", ",").split(",") if x.strip()]
             n = set_frequency(actor, int(every), segment=None if ids else seg, account_ids=ids)
         except ValueError:
-            st.error(f"Account ids must be whole numbers: {ids_text!r}")
+            show_error(repr(ids_text), prefix="Account ids must be whole numbers: ")
         except GcrmError as exc:
-            st.error(str(exc))
+            show_error(exc)
         else:
             msg = f"Visit frequency set to {int(every)} days for {n} accounts."
             st.session_state["vp_flash"] = msg
@@ -139,7 +139,7 @@ if add:
             actor, cycle["rep"], int(acc), dt.datetime.combine(when_day, when_time), G=road_graph()
         )
     except GcrmError as exc:
-        st.error(str(exc))
+        show_error(exc)
     else:
         st.session_state["vp_flash"] = (
             f"Appointment added; days re-planned: {', '.join(res['changed'])}."

@@ -1,11 +1,13 @@
 """Aggregate queries over accounts that scale with the screen, not the table.
 
 The functions here take the conditions that select the accounts (scope and
-filter, built by :mod:`gcrm.store`) and let the database do the counting:
-grid clusters in a viewport, counts per postcode or territory, and the extent.
-Each returns at most as many rows as there are cells or groups, never one row
-per account. On PostgreSQL a viewport also filters with ``geom && envelope``
-so the GiST index on ``accounts.geom`` is used.
+filter, built by :mod:`gcrm.store`) and let the database do the counting: grid
+clusters in a viewport, counts per postcode or territory, and the extent. Each
+returns at most as many rows as there are cells or groups, never one row per
+account, and is kept per process until the data change
+(:mod:`gcrm.db.agg_cache`), so a team viewing the same map counts it once. On
+PostgreSQL a viewport also filters with ``geom && envelope`` so the GiST index
+on ``accounts.geom`` is used.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from gcrm.db import agg_cache
 from gcrm.db.models import Account, Territory
 
 #: Columns of :func:`grid_cells`.
@@ -106,8 +109,7 @@ def grid_cells(
         .where(Account.lat.is_not(None), Account.lon.is_not(None), *conditions)
         .group_by(gx, gy)
     )
-    rows = session.execute(stmt).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(CELL_COLUMNS))
+    frame = pd.DataFrame(agg_cache.rows(session, stmt), columns=list(CELL_COLUMNS))
     return frame.astype({"count": int, "lat": float, "lon": float, "value": float})
 
 
@@ -139,7 +141,7 @@ def extent(
         func.max(Account.lon),
         func.max(Account.lat),
     ).where(*conditions)
-    total, located, *box = session.execute(stmt).one()
+    total, located, *box = agg_cache.rows(session, stmt)[0]
     bounds = None if box[0] is None else tuple(float(v) for v in box)
     return int(total or 0), int(located or 0), bounds  # type: ignore[return-value]
 
@@ -147,7 +149,7 @@ def extent(
 def value_sum(session: Session, conditions: Sequence[ColumnElement[bool]]) -> float:
     """Summed potential value of the selected accounts (missing values count 0)."""
     stmt = select(func.sum(func.coalesce(Account.potential_value, 0.0))).where(*conditions)
-    return float(session.scalar(stmt) or 0.0)
+    return float(agg_cache.rows(session, stmt)[0][0] or 0.0)
 
 
 def _covered(dialect: str, today: dt.date) -> ColumnElement[bool]:
@@ -203,9 +205,8 @@ def group_stats(
     elif by != "postcode":
         msg = f"group by 'postcode' or 'territory', not {by!r}"
         raise ValueError(msg)
-    rows = session.execute(stmt.group_by(key)).all()
     cols = ["key", "count", "value", "with_target", "covered"]
-    out = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+    out = pd.DataFrame(agg_cache.rows(session, stmt.group_by(key)), columns=cols)
     out = out.astype({"count": int, "value": float, "with_target": int, "covered": int})
     target = out["with_target"].to_numpy(float)
     out["coverage"] = out["covered"].to_numpy(float) / target.clip(min=1)

@@ -158,3 +158,88 @@ def test_plain_renders_back_to_the_typed_text() -> None:
         assert rendered.startswith("<p>") and "<a " not in rendered
         unescaped = rendered[3:-4].replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
         assert unescaped.replace("&quot;", '"') == text
+
+
+def _logged_in(username: str, page: str = APP) -> AppTest:
+    with session_scope() as s:
+        actor = login(s, username, "demo")
+    at = AppTest.from_file(page, default_timeout=60)
+    at.session_state["actor"] = actor
+    return at
+
+
+def _denied(username: str) -> list[AuditEvent]:
+    with session_scope() as s:
+        return list(
+            s.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "denied", AuditEvent.username == username
+                )
+            )
+        )
+
+
+def test_denied_web_action_leaves_an_audit_line(demo_copy: str) -> None:
+    """A page a role may not use, requested anyway (the menu does not offer it; here the
+    page script is run directly), is refused with an audit line naming the user and the
+    page, as a denied CLI command is."""
+    assert _denied("rep1") == [] and _denied("analyst") == []
+    views = Path(APP).parent / "views"
+    at = _logged_in("rep1", str(views / "import_accounts.py")).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Your role may not import accounts."]
+    at = _logged_in("analyst", str(views / "admin.py")).run()
+    assert [e.value for e in at.error] == ["Only admins can manage users."]
+    (rep_line,) = _denied("rep1")
+    (analyst_line,) = _denied("analyst")
+    assert rep_line.target == "import_accounts" and '"right": "import"' in rep_line.details
+    assert analyst_line.target == "admin" and '"right": "admin"' in analyst_line.details
+
+
+def _show_denied_store_error() -> None:
+    """An AppTest script: a store call refuses the user; the page shows it."""
+    from gcrm._errors import PermissionDeniedError
+    from views.common import show_error
+
+    show_error(PermissionDeniedError("user 'rep1' (rep) may not erase"))
+
+
+def test_denied_store_call_in_a_page_is_audited(demo_copy: str) -> None:
+    """A PermissionDeniedError a page shows leaves a ``denied`` line with its reason."""
+    with session_scope() as s:
+        actor = login(s, "rep1", "demo")
+    at = AppTest.from_function(_show_denied_store_error, default_timeout=30)
+    at.session_state["actor"] = actor
+    at.run()
+    assert not at.exception
+    assert "may not erase" in at.error[0].value
+    (line,) = _denied("rep1")
+    assert "may not erase" in line.details
+
+
+def _show_file_error() -> None:
+    """An AppTest script: an error naming an uploaded file with Markdown in its name."""
+    from gcrm._errors import InputError
+    from views.common import show_error
+
+    show_error(InputError("![x](http://h/) [t](http://h).csv: the file is empty"))
+
+
+def test_error_text_is_plain(demo_copy: str) -> None:
+    """Error messages quoting a file name or a user's text (here a shift typed on the
+    admin page) render as typed: no image fetch, no link."""
+    evil = "![x](http://h/) [t](http://h)"
+    md = MarkdownIt("commonmark")
+    at = _logged_in("admin").run()
+    at.switch_page("views/admin.py").run()
+    at.selectbox(key="adm_user").select("rep1").run()
+    at.text_input(key="adm_shift_rep1").input(evil)
+    at.button(key="FormSubmitter:home_base-Save home and shift").click().run()
+    assert not at.exception
+    file_at = AppTest.from_function(_show_file_error, default_timeout=30).run()
+    shown = [e.value for e in [*at.error, *file_at.error]]
+    assert len(shown) == 2 and plain(repr(evil)) in shown[0] and plain(evil) in shown[1]
+    for value in shown:
+        html = md.render(value)
+        assert "<img" not in html and "<a " not in html, html
+        assert "http://h" in html  # the text itself is kept, only inert

@@ -1,0 +1,100 @@
+"""Aggregate results shared by every session of a server process until the data change.
+
+A map or filter list over 100,000 accounts costs one table scan; a team opening
+the same map should not pay it once per person and per rerun. :func:`rows` runs
+an aggregate statement once and keeps its rows, keyed on the statement, its
+parameters (scope and filter included) and the database's change stamp: a row
+that triggers set to a new random value after any change to accounts, users or
+territories (migration ``0007_i19_agg_stamp_k3``). Any change therefore makes
+every cached aggregate unreachable at once; no result is served across a change.
+Without the stamp table (an older schema) nothing is cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy import Select, text
+from sqlalchemy.orm import Session
+
+#: Most results kept per process (least recently used go first).
+MAX_ENTRIES = 256
+
+#: Results with more rows than this are not kept (aggregates are small).
+MAX_ROWS = 20_000
+
+_CACHE: OrderedDict[tuple[Any, ...], list[tuple[Any, ...]]] = OrderedDict()
+_LOCK = threading.Lock()
+_STATS = {"hits": 0, "misses": 0}
+_HAS_STAMP: set[str] = set()
+
+
+def _stamp(session: Session) -> int | None:
+    bind = session.get_bind()
+    url = str(bind.engine.url)
+    if url not in _HAS_STAMP:
+        if bind.dialect.name == "postgresql":
+            exists = session.scalar(text("SELECT to_regclass('aggregate_stamp') IS NOT NULL"))
+        else:
+            exists = session.scalar(
+                text("SELECT count(*) FROM sqlite_master WHERE name = 'aggregate_stamp'")
+            )
+        if not exists:
+            return None
+        _HAS_STAMP.add(url)
+    value = session.scalar(text("SELECT stamp FROM aggregate_stamp WHERE id = 1"))
+    return None if value is None else int(value)
+
+
+def rows(session: Session, stmt: Select[Any, *tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of an aggregate statement, from the process cache while the data are unchanged.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    stmt
+        A read-only statement whose result depends only on the tables the
+        stamp watches (accounts, users, territories) and its parameters.
+
+    Returns
+    -------
+    list of tuple
+        The result rows (do not modify them: they are shared).
+    """
+    stamp = _stamp(session)
+    if stamp is None:
+        return [tuple(r) for r in session.execute(stmt).all()]
+    compiled = stmt.compile(dialect=session.get_bind().dialect)
+    params = repr(sorted(compiled.params.items()))
+    key = (str(session.get_bind().engine.url), stamp, str(compiled), params)
+    with _LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            _STATS["hits"] += 1
+            return found
+        _STATS["misses"] += 1
+    result = [tuple(r) for r in session.execute(stmt).all()]
+    if len(result) <= MAX_ROWS:
+        with _LOCK:
+            _CACHE[key] = result
+            while len(_CACHE) > MAX_ENTRIES:
+                _CACHE.popitem(last=False)
+    return result
+
+
+def stats() -> dict[str, int]:
+    """Hits, misses and entries of the process cache."""
+    with _LOCK:
+        return {**_STATS, "entries": len(_CACHE)}
+
+
+def clear() -> None:
+    """Forget every cached result (benchmarks measure a cold start with it)."""
+    with _LOCK:
+        _CACHE.clear()
+        _STATS.update(hits=0, misses=0)
+        _HAS_STAMP.clear()
