@@ -1,10 +1,10 @@
-"""Split the address cells of an export into street, house number and the rest.
+r"""Split the address cells of an export into street, house number and the rest.
 
 CRMs keep the whole first address line in one cell: ``"Mannerheimintie 20 A
 12"`` (street, house number, staircase and flat, Nordic style),
 ``"Friedrichstraße 12a"``, ``"Hauptstr. 5, 2. OG"`` (German), ``"12 bis rue de
 la Paix"`` (French), ``"Suite 400, 123 Main St"`` (English), a range
-``"Siltasaarenkatu 3-5 B"``, extra lines (``"Bulevardi 10\\nPL 45"``, a PO box
+``"Siltasaarenkatu 3-5 B"``, extra lines (``"Bulevardi 10\nPL 45"``, a PO box
 kept aside) or even the whole address (``"Annankatu 31-33, 2. krs, 00100
 Helsinki, Finland"``). :func:`parse_address` returns the parts a geocoder
 needs, and keeps everything else so nothing is lost.
@@ -96,7 +96,7 @@ class AddressParts:
     original: str = ""
 
     def stored_housenumber(self) -> str | None:
-        """The house number to keep on the account: the number, then the unit.
+        """Return the house number to keep on the account: the number, then the unit.
 
         Returns
         -------
@@ -192,6 +192,22 @@ def _segments(text: str) -> list[str]:
     return [s for s in out if s]
 
 
+def _street_segment(
+    segs: list[str], i: int, known_street: Callable[[str], bool] | None, pending: str | None
+) -> _Street | None:
+    """Return the street in segment ``i`` (it may take the next segment, then blanked)."""
+    seg = segs[i]
+    got = _street_in(seg.split(), known_street)
+    if got is None and known_street is not None and i + 1 < len(segs):
+        # "Kaivopiha, Mannerheimintie 19": a street name holding a comma
+        joined = _street_in(f"{seg}, {segs[i + 1]}".split(), known_street)
+        if joined is not None and known_street(joined.street):
+            got, segs[i + 1] = joined, ""
+    if got is None and pending is not None and _LETTERS.search(seg):
+        got = _Street(seg, pending, None)
+    return got
+
+
 def parse_address(
     street: str | None,
     *,
@@ -260,17 +276,9 @@ def parse_address(
             units.append(seg)
             continue
         if found is None:
-            got = _street_in(seg.split(), known_street)
-            if got is None and known_street is not None and i + 1 < len(segs):
-                # "Kaivopiha, Mannerheimintie 19": a street name holding a comma
-                joined = _street_in(f"{seg}, {segs[i + 1]}".split(), known_street)
-                if joined is not None and known_street(joined.street):
-                    got, segs[i + 1] = joined, ""
-            if got is None and pending_number is not None and _LETTERS.search(seg):
-                got = _Street(seg, pending_number, None)
-                pending_number = None
+            got = _street_segment(segs, i, known_street, pending_number)
             if got is not None:
-                found = got
+                found = got  # from here on a pending number is never read again
                 if got.unit:
                     units.insert(0, got.unit)
                 continue

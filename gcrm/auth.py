@@ -692,3 +692,23 @@ def update_user(
         )
     session.flush()
     return user
+
+
+def has_admin(session: Session) -> bool:
+    """Return whether the installation has an admin yet.
+
+    The first admin of an empty installation can be added without acting as
+    anyone (``gcrm users add``); after that an admin must act.
+
+    Parameters
+    ----------
+    session
+        An open session.
+
+    Returns
+    -------
+    bool
+        ``True`` when at least one user has the admin role.
+    """
+    first = session.scalar(select(User.id).where(User.role == Role.ADMIN.value).limit(1))
+    return first is not None

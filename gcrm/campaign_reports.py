@@ -25,7 +25,7 @@ from gcrm.auth import Actor, require
 from gcrm.campaigns import audience, get_campaign
 from gcrm.db import campaign_tables as tables
 from gcrm.maps import base_map, escape_html
-from gcrm.reports import Export, _export, to_bytes
+from gcrm.reports import Export, audited_export, to_bytes
 from gcrm.store import AccountFilter, accounts_frame
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def export_campaign_report(
     require(actor, "export")
     df = campaign_report(session, actor, ref, by=by)
     data = to_bytes(df, fmt, sheet="campaign")
-    return _export(
+    return audited_export(
         session, actor, data, f"campaign-{by}.{fmt}", len(df), df.columns, {"campaign": str(ref)}
     )
 
@@ -237,7 +237,7 @@ def export_letters(
         data = _letters_pdf(frame, campaign.body)
     else:
         data = to_bytes(frame, fmt, sheet="letters")
-    return _export(
+    return audited_export(
         session,
         actor,
         data,

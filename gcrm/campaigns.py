@@ -516,8 +516,10 @@ def name_channels(url: str | None, campaign_id: int) -> tuple[str, ...]:
 
 
 def _queue_reminders(session: Session, actor: Actor, campaign: Campaign) -> int:
-    """Queue reminders to the addresses mailed whose account has not responded
-    (only those still reachable now)."""
+    """Queue reminders to the addresses mailed whose account has not responded.
+
+    Only those still reachable now get one.
+    """
     mailed = tables.sent_recipients(session, campaign.id, "initial")
     responded = set(tables.responses_frame(session, campaign.id)["account_id"].astype(int))
     targets = {pair for pair in mailed if pair[0] not in responded}
@@ -571,6 +573,33 @@ def unsubscribe(session: Session, token: str) -> dict[str, Any]:
         "contact_id": contact_id,
         "changed": changed,
     }
+
+
+def resolve_uncertain(session: Session, actor: Actor, ref: int | str, *, resend: bool) -> int:
+    """Settle the e-mails a crashed sender left ``uncertain`` (audited).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs the campaign right).
+    ref
+        The campaign's name or id.
+    resend
+        ``True``: back to ``pending`` (sent again by the next sender);
+        ``False``: mark them ``sent`` (e.g. found in the server's log).
+
+    Returns
+    -------
+    int
+        How many e-mails were settled.
+    """
+    require_campaigner(actor)
+    campaign = get_campaign(session, actor, ref)
+    n = tables.resolve_uncertain(session, campaign.id, resend=resend)
+    audit(session, actor, "campaign", f"campaign:{campaign.id}", {"resolved": n, "resend": resend})
+    return n
 
 
 def log_response(

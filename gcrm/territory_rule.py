@@ -8,9 +8,9 @@ these two functions, so they cannot disagree:
   inside its region. A territory drawn or uploaded across a region's border
   loses the part outside, so it can never take another region's accounts.
 - :func:`holding_territory`: a point belongs to the territories whose
-  (clipped) polygon *covers* it, a point on the border included; when
-  several do (a shared border or an overlap), the one whose name sorts first
-  wins. A point covered by none has no territory.
+  (clipped) polygon *covers* it (:func:`covering_territories`), a point on
+  the border included; when several do (a shared border or an overlap), the
+  one whose name sorts first wins. A point covered by none has no territory.
 """
 
 from __future__ import annotations
@@ -71,20 +71,48 @@ def holding_territory(
     list of int or None
         An index into ``names``/``geoms`` per point, or ``None``.
     """
+    out: list[int | None] = [None] * len(np.asarray(lon, dtype=float))
+    usable = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
+    if not usable or not len(out):
+        return out
+    order = sorted(usable, key=lambda i: (str(names[i]), i))
+    for p, covering in enumerate(covering_territories([geoms[i] for i in order], lon, lat)):
+        if covering:
+            out[p] = order[min(covering)]
+    return out
+
+
+def covering_territories(
+    geoms: Sequence[Any],
+    lon: np.ndarray | Sequence[float],
+    lat: np.ndarray | Sequence[float],
+) -> list[set[int]]:
+    """Return, for each point, the territories whose polygon covers it (border included).
+
+    :func:`holding_territory` picks one of them; a caller reporting points in
+    more than one territory uses this same test.
+
+    Parameters
+    ----------
+    geoms
+        Territory polygons, already clipped to their regions, in EPSG:4326;
+        ``None``/empty ones cover nothing.
+    lon, lat
+        The points' coordinates.
+
+    Returns
+    -------
+    list of set of int
+        Indices into ``geoms`` per point (empty when none covers it).
+    """
     xs = np.asarray(lon, dtype=float)
     ys = np.asarray(lat, dtype=float)
-    out: list[int | None] = [None] * len(xs)
+    out: list[set[int]] = [set() for _ in range(len(xs))]
     usable = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
     if not usable or not len(xs):
         return out
-    order = sorted(usable, key=lambda i: (str(names[i]), i))
-    tree = shapely.STRtree([geoms[i] for i in order])
-    points = shapely.points(xs, ys)
-    p_idx, t_idx = tree.query(points, predicate="covered_by")
-    best: dict[int, int] = {}
+    tree = shapely.STRtree([geoms[i] for i in usable])
+    p_idx, t_idx = tree.query(shapely.points(xs, ys), predicate="covered_by")
     for p, t in zip(p_idx.tolist(), t_idx.tolist(), strict=True):
-        if p not in best or t < best[p]:
-            best[p] = t
-    for p, t in best.items():
-        out[p] = order[t]
+        out[p].add(usable[t])
     return out

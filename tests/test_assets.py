@@ -75,7 +75,7 @@ def test_tables_are_consistent() -> None:
     """Every asset lies in a declared source; every pin is exact and has a digest."""
     roots = [p.folder + "/" for p in NPM_PACKAGES]
     roots += [dst for s in PYTHON_SOURCES for _, dst in s.files]
-    roots += [assets._GLYPHICONS_CSS, assets._ROTATE_CSS]
+    roots += [assets.GLYPHICONS_CSS, assets.ROTATE_CSS]
     for asset in ASSETS:
         assert any(asset.path == r or asset.path.startswith(r) for r in roots if r), asset
         assert all(is_external(u) for u in asset.cdn_urls)

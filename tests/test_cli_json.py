@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import shape
 
 from gcrm.auth import login
-from gcrm.cli import _plain
+from gcrm.cli._common import plain as _plain
 from gcrm.db.session import session_scope
 from gcrm.store import territories_frame
 from tests.test_cli_commands import run

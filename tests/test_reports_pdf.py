@@ -19,10 +19,10 @@ from gcrm.db.session import session_scope
 from gcrm.reports import (
     SUMMARY_COLUMNS,
     SUMMARY_LABELS,
-    _charts,
     export_report,
     territory_report,
 )
+from gcrm.reports.pdf import _charts
 
 TODAY = dt.date(2026, 11, 25)
 

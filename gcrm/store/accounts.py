@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from gcrm._errors import InputError, NotFoundError
-from gcrm.auth import Actor, require
+from gcrm.auth import Actor, account_scope, pseudonym, require
 from gcrm.db import agg_cache, aggregates
 from gcrm.db.models import (
     STAGES,
     Account,
     AccountKind,
+    Contact,
     Precision,
     Territory,
     User,
@@ -484,3 +485,54 @@ def set_manual_pin(
     )
     session.flush()
     return account
+
+
+def account_personal_fields(
+    session: Session, actor: Actor, ids: Sequence[int]
+) -> dict[int, dict[str, object]]:
+    """Return the personal fields of the account export, for accounts in scope.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        The acting user (needs ``view``; accounts outside the scope are left out).
+    ids
+        Account ids.
+
+    Returns
+    -------
+    dict
+        Account id -> ``phone``, ``email`` and, when the account has
+        contacts, its first contact's ``contact_name``, ``contact_email``,
+        ``contact_phone`` and ``contact_pseudonym``
+        (:func:`gcrm.auth.pseudonym`). The caller decides what the actor
+        may see of them.
+    """
+    require(actor, "view")
+    personal: dict[int, dict[str, object]] = {}
+    ids = list(ids)
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        in_scope = and_(Account.id.in_(chunk), account_scope(actor))
+        for aid, phone, email in session.execute(
+            select(Account.id, Account.phone, Account.email).where(in_scope)
+        ):
+            personal[aid] = {"phone": phone, "email": email}
+        contacts = (
+            select(Contact)
+            .join(Account, Account.id == Contact.account_id)
+            .where(in_scope)
+            .order_by(Contact.id)
+        )
+        for c in session.scalars(contacts):
+            row = personal.setdefault(c.account_id, {})
+            if "contact_name" not in row:
+                row.update(
+                    contact_name=c.name,
+                    contact_email=c.email,
+                    contact_phone=c.phone,
+                    contact_pseudonym=pseudonym(c),
+                )
+    return personal
