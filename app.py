@@ -10,9 +10,12 @@ from __future__ import annotations
 import streamlit as st
 
 from views.common import current_actor, prepare
+from views.unsubscribe import handle_unsubscribe
 
 st.set_page_config(page_title="gcrm", layout="wide")
 prepare()
+if handle_unsubscribe():  # the link in campaign e-mail: no login, nothing else shown
+    st.stop()
 
 actor = current_actor()
 if actor is None:

@@ -28,6 +28,7 @@ from gcrm.campaigns import (
     preview,
     segment_definition,
     send_pending,
+    unsubscribe,
 )
 from gcrm.db import campaign_tables as tables
 from gcrm.db.session import session_scope
@@ -117,10 +118,43 @@ def send_campaign(actor: Actor, ref: int, *, G: nx.MultiDiGraph | None = None) -
     return out
 
 
+def describe_send(result: dict[str, Any]) -> str:
+    """Return what :func:`send_campaign` did, in words for the page."""
+    parts = []
+    send = result.get("send")
+    if send is not None:
+        words = f"Sent {send['sent']} e-mail(s)"
+        others = [f"{send[k]} {k}" for k in ("skipped", "failed", "retry", "uncertain") if send[k]]
+        parts.append(words + (f" ({', '.join(others)})" if others else ""))
+    queued = result.get("queued", {})
+    tasks = [f"{queued[k]} {k}(s)" for k in ("visit", "call") if k in queued]
+    if tasks:
+        parts.append("new suggested " + " and ".join(tasks) + " for the reps")
+    if "letter" in queued:
+        parts.append(f"{queued['letter']} letter(s) ready to export")
+    return "Done. " + "; ".join(parts) + "." if parts else "Done: nothing to send."
+
+
 def respond(actor: Actor, ref: int, account_id: int, *, kind: str, converted: bool) -> None:
     """Log a response (see :func:`gcrm.campaigns.log_response`)."""
     with session_scope() as s:
         log_response(s, actor, ref, account_id, kind=kind, converted=converted)
+
+
+def unsubscribe_link(token: str) -> dict[str, Any]:
+    """Apply the unsubscribe link's token (no login: the signed token is the right).
+
+    See :func:`gcrm.campaigns.unsubscribe`.
+
+    Raises
+    ------
+    InputError
+        If the token is not valid (nothing changes).
+    NotFoundError
+        If the account or person is gone.
+    """
+    with session_scope() as s:
+        return unsubscribe(s, token)
 
 
 def report(actor: Actor, ref: int, *, by: GroupBy) -> pd.DataFrame:

@@ -62,10 +62,12 @@ from gcrm.store import (
     CHANNELS,
     AccountFilter,
     account_ids_by_external,
-    audience_frame,
     audit,
+    current_recipient,
+    email_recipients_frame,
     get_account,
     log_interaction,
+    withdraw_contact_consent,
     withdraw_marketing_consent,
 )
 
@@ -229,10 +231,17 @@ def audience(
     return members(session, actor, definition, channel=channel, G=G)
 
 
+def _contact_id(row: Any) -> int | None:
+    value = row.get("contact_id")
+    return None if value is None or pd.isna(value) else int(value)
+
+
 def _fields(row: Any, campaign_id: int) -> dict[str, Any]:
-    token = unsubscribe_token(campaign_id, int(row["id"]))
+    token = unsubscribe_token(campaign_id, int(row["id"]), _contact_id(row))
     fields = {k: row.get(k) for k in ("name", "street", "housenumber", "postcode", "city")}
     fields["country"] = row.get("country")
+    name = row.get("contact_name")
+    fields["contact_name"] = None if name is None or pd.isna(name) else name
     fields["unsubscribe_url"] = unsubscribe_url(token)
     fields["_token"] = token
     return fields
@@ -290,8 +299,7 @@ def launch(
     for channel in campaign.channels.split(","):
         frame = audience(session, campaign, channel, G=G)
         if channel == "email":
-            rows = zip(frame["id"].astype(int), frame["email"].astype(str), strict=True)
-            out["email"] = tables.enqueue(session, campaign.id, "initial", rows)
+            out["email"] = tables.enqueue(session, campaign.id, "initial", _recipients(frame))
         elif channel in ("call", "visit"):
             tasks = [
                 (int(a), None if pd.isna(o) else int(o), channel)
@@ -306,6 +314,11 @@ def launch(
     audit(session, actor, "campaign", f"campaign:{campaign.id}", {"launched": out})
     session.flush()
     return out
+
+
+def _recipients(frame: pd.DataFrame) -> list[tuple[int, str, int | None]]:
+    """``(account_id, address, contact_id)`` of an e-mail audience."""
+    return [(int(r["id"]), str(r["email"]), _contact_id(r)) for r in frame.to_dict("records")]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,17 +352,20 @@ def _send_one(
         msg = tables.claim(session, campaign_id, attempt)
         if msg is None:
             return None
-        msg_pk, account_id, step = msg.id, msg.account_id, msg.step
+        msg_pk, account_id, contact_id, step = msg.id, msg.account_id, msg.contact_id, msg.step
         recipient, message_id = msg.recipient, msg.message_id
         campaign = tables.find_campaign(session, campaign_id)
         assert campaign is not None
         actor = campaign_actor(session, campaign)
-        # re-checked now (scope and the contact rule): consent may have gone since queuing
-        row = audience_frame(session, actor, AccountFilter(ids=[account_id]), channel="email")
-        if row.empty:
+        # re-checked now (scope and the contact rules): consent may have gone since queuing
+        row = current_recipient(session, actor, account_id, contact_id)
+        if row is None:
             tables.finish(session, msg_pk, attempt, "skipped", "no longer reachable")
             return "skipped"
-        fields = _fields(row.iloc[0], campaign_id)
+        if str(row["email"]).strip().lower() != recipient.strip().lower():
+            tables.finish(session, msg_pk, attempt, "skipped", "address changed since queuing")
+            return "skipped"
+        fields = _fields(row, campaign_id)
         subject, body = _step_texts(campaign, step)
     # the claim is committed: from here on a crash leaves ``sending``
     subj, text, html_doc = render(subject, body, fields)
@@ -500,19 +516,24 @@ def name_channels(url: str | None, campaign_id: int) -> tuple[str, ...]:
 
 
 def _queue_reminders(session: Session, actor: Actor, campaign: Campaign) -> int:
-    """Queue reminders for those mailed who have not responded (still reachable)."""
-    mailed = tables.sent_account_ids(session, campaign.id, "initial")
+    """Queue reminders to the addresses mailed whose account has not responded
+    (only those still reachable now)."""
+    mailed = tables.sent_recipients(session, campaign.id, "initial")
     responded = set(tables.responses_frame(session, campaign.id)["account_id"].astype(int))
-    targets = sorted(mailed - responded)
+    targets = {pair for pair in mailed if pair[0] not in responded}
     if not targets:
         return 0
-    frame = audience_frame(session, actor, AccountFilter(ids=targets), channel="email")
-    rows = zip(frame["id"].astype(int), frame["email"].astype(str), strict=True)
+    accounts = sorted({a for a, _ in targets})
+    frame = email_recipients_frame(session, actor, AccountFilter(ids=accounts))
+    rows = [r for r in _recipients(frame) if (r[0], r[2]) in targets]
     return tables.enqueue(session, campaign.id, "reminder", rows)
 
 
 def unsubscribe(session: Session, token: str) -> dict[str, Any]:
     """Apply an unsubscribe token: marketing consent off, a response recorded.
+
+    The token names the account's own address or one contact person; only
+    that one's consent goes off.
 
     The app's ``?unsubscribe=TOKEN`` link and ``campaigns unsubscribe TOKEN``
     both call this. Using a token twice changes nothing more.
@@ -520,17 +541,20 @@ def unsubscribe(session: Session, token: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"campaign_id", "account_id", "changed"}``.
+        ``{"campaign_id", "account_id", "contact_id", "changed"}``.
 
     Raises
     ------
     InputError
         If the token is not valid.
     """
-    campaign_id, account_id = read_unsubscribe_token(token)
+    campaign_id, account_id, contact_id = read_unsubscribe_token(token)
     campaign = tables.find_campaign(session, campaign_id)
     reason = f"campaign:{campaign_id}"
-    changed = withdraw_marketing_consent(session, account_id, reason=reason)
+    if contact_id is None:
+        changed = withdraw_marketing_consent(session, account_id, reason=reason)
+    else:
+        changed = withdraw_contact_consent(session, contact_id, reason=reason)
     if campaign is not None and changed:
         tables.add_response(
             session,
@@ -541,7 +565,12 @@ def unsubscribe(session: Session, token: str) -> dict[str, Any]:
             source="link",
             at=_now(),
         )
-    return {"campaign_id": campaign_id, "account_id": account_id, "changed": changed}
+    return {
+        "campaign_id": campaign_id,
+        "account_id": account_id,
+        "contact_id": contact_id,
+        "changed": changed,
+    }
 
 
 def log_response(

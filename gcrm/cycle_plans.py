@@ -158,7 +158,7 @@ def plan_and_save(
     graph = G if G is not None else load_network(profile=profile)
     out = []
     for user in users:
-        rep, accounts, durations = rep_inputs(session, user, graph)
+        rep, accounts, durations = rep_inputs(session, user, graph, horizon_days=7 * weeks)
         dates = working_dates(
             start_date, weeks, country=country, absences=absences.get(user.username, ())
         )
@@ -263,7 +263,8 @@ def add_cycle_appointment(
         msg = f"account {account_id} has no location"
         raise InputError(msg)
     graph = G if G is not None else load_network(profile=profile)
-    rep_obj, accounts, durations = rep_inputs(session, user, graph, extra)
+    horizon = (saved["end"] - saved["start"]).days + 1
+    rep_obj, accounts, durations = rep_inputs(session, user, graph, extra, horizon_days=horizon)
     if minutes is not None:
         accounts = [extra[0] if a.id == account_id else a for a in accounts]
     plan, fixed = _as_plan(saved["plan"])

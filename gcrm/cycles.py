@@ -46,6 +46,7 @@ import pandas as pd
 
 from gcrm._errors import InputError, NotFoundError
 from gcrm.auth import Actor
+from gcrm.campaign_tasks import cycle_frame
 from gcrm.matrix import travel_matrix
 from gcrm.network import load_network
 from gcrm.periodic import PeriodicProblem, solve_periodic
@@ -615,9 +616,10 @@ def accounts_for_cycle(frame: pd.DataFrame) -> list[CycleAccount]:
     return out
 
 
-def rep_accounts(session: Any, user: Any) -> list[CycleAccount]:
+def rep_accounts(session: Any, user: Any, *, horizon_days: int = 28) -> list[CycleAccount]:
     """A rep's accounts for cycles: those in territories the rep owns, and their
-    own accounts outside any territory.
+    own accounts outside any territory; and the visits campaigns ask of the rep
+    (:mod:`gcrm.campaign_tasks`), each once in the horizon.
 
     Parameters
     ----------
@@ -625,6 +627,9 @@ def rep_accounts(session: Any, user: Any) -> list[CycleAccount]:
         An open session.
     user
         The rep (a :class:`gcrm.db.models.User`).
+    horizon_days
+        Length of the cycle (a campaign visit's frequency, when the account
+        has none of its own).
 
     Returns
     -------
@@ -638,11 +643,19 @@ def rep_accounts(session: Any, user: Any) -> list[CycleAccount]:
     mine = frame["territory"].isin(names) | (
         frame["territory"].isna() & (frame["owner"] == user.username)
     )
-    return accounts_for_cycle(frame[mine])
+    own = accounts_for_cycle(frame[mine])
+    known = {a.id for a in own}
+    asked = accounts_for_cycle(cycle_frame(session, rep_actor, horizon_days=horizon_days))
+    return own + [a for a in asked if a.id not in known]
 
 
 def rep_inputs(
-    session: Any, user: Any, graph: Any, extra: Sequence[CycleAccount] = ()
+    session: Any,
+    user: Any,
+    graph: Any,
+    extra: Sequence[CycleAccount] = (),
+    *,
+    horizon_days: int = 28,
 ) -> tuple[Rep, list[CycleAccount], np.ndarray]:
     """A rep, their cycle accounts and the drive times between them.
 
@@ -656,6 +669,8 @@ def rep_inputs(
         Road graph.
     extra
         Accounts to add (e.g. an appointment's account outside the cycle).
+    horizon_days
+        As for :func:`rep_accounts`.
 
     Returns
     -------
@@ -663,7 +678,7 @@ def rep_inputs(
         ``(rep, accounts, durations)``; row 0 of ``durations`` is the rep's
         start, row ``k + 1`` is ``accounts[k]``.
     """
-    accounts = rep_accounts(session, user)
+    accounts = rep_accounts(session, user, horizon_days=horizon_days)
     known = {a.id for a in accounts}
     accounts += [a for a in extra if a.id not in known]
     rep = rep_from_user(user)
@@ -739,7 +754,7 @@ def plan_cycles(
     graph = G if G is not None else load_network(profile=profile)
     out = []
     for user in users:
-        rep, accounts, durations = rep_inputs(session, user, graph)
+        rep, accounts, durations = rep_inputs(session, user, graph, horizon_days=7 * weeks)
         dates = working_dates(
             start_date, weeks, country=country, absences=absences.get(user.username, ())
         )

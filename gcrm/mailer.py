@@ -23,7 +23,7 @@ import smtplib
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -39,6 +39,7 @@ TEMPLATE_FIELDS: tuple[str, ...] = (
     "postcode",
     "city",
     "country",
+    "contact_name",
     "unsubscribe_url",
 )
 
@@ -115,26 +116,40 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def unsubscribe_token(campaign_id: int, account_id: int) -> str:
-    """Return the signed token that unsubscribes one account (from one campaign's mail).
+class UnsubscribeToken(NamedTuple):
+    """What a valid unsubscribe token names."""
+
+    campaign_id: int
+    account_id: int
+    #: The contact person mailed, or ``None`` for the account's own address.
+    contact_id: int | None
+
+
+def unsubscribe_token(campaign_id: int, account_id: int, contact_id: int | None = None) -> str:
+    """Return the signed token that unsubscribes one address (from one campaign's mail).
 
     Parameters
     ----------
     campaign_id, account_id
         Who was mailed in which campaign.
+    contact_id
+        The contact person mailed (``None``: the account's own address).
 
     Returns
     -------
     str
         URL-safe ``payload.signature``.
     """
-    payload = f"u1:{int(campaign_id)}:{int(account_id)}".encode()
+    if contact_id is None:
+        payload = f"u1:{int(campaign_id)}:{int(account_id)}".encode()
+    else:
+        payload = f"u2:{int(campaign_id)}:{int(account_id)}:{int(contact_id)}".encode()
     sig = hmac.new(_secret(get_settings()), payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(sig)}"
 
 
-def read_unsubscribe_token(token: str) -> tuple[int, int]:
-    """Check a token and return ``(campaign_id, account_id)``.
+def read_unsubscribe_token(token: str) -> UnsubscribeToken:
+    """Check a token and return what it names.
 
     Raises
     ------
@@ -153,10 +168,12 @@ def read_unsubscribe_token(token: str) -> tuple[int, int]:
         msg = "unsubscribe token: invalid signature"
         raise InputError(msg)
     parts = payload.decode(errors="replace").split(":")
-    if len(parts) != 3 or parts[0] != "u1" or not parts[1].isdigit() or not parts[2].isdigit():
+    sizes = {"u1": 3, "u2": 4}
+    if sizes.get(parts[0]) != len(parts) or not all(p.isdigit() for p in parts[1:]):
         msg = "unsubscribe token: malformed"
         raise InputError(msg)
-    return int(parts[1]), int(parts[2])
+    contact = int(parts[3]) if len(parts) == 4 else None
+    return UnsubscribeToken(int(parts[1]), int(parts[2]), contact)
 
 
 def unsubscribe_url(token: str) -> str:

@@ -23,7 +23,7 @@ from gcrm._errors import InputError, NotFoundError, PermissionDeniedError
 from gcrm.auth import Actor
 from gcrm.db import campaign_tables as tables
 from gcrm.density import nearest_drive_times, select_accounts
-from gcrm.store import AccountFilter, audience_frame, audit
+from gcrm.store import AccountFilter, audience_frame, audit, email_recipients_frame
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -153,23 +153,31 @@ def members(
         The segment.
     channel
         ``email``, ``letter``, ``call`` or ``visit`` (the contact rule applies).
+        For ``email`` the rows are addresses: the account's own and its
+        contact persons' (:func:`gcrm.store.email_recipients_frame`), each
+        address once.
     G
         Road graph, needed when the definition has a drive area.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`gcrm.store.AUDIENCE_COLUMNS` (plus ``drive_s`` for a drive
-        area), ordered by id.
+        :data:`gcrm.store.AUDIENCE_COLUMNS` (``email``:
+        :data:`gcrm.store.RECIPIENT_COLUMNS`), plus ``drive_s`` for a drive
+        area, ordered by account id.
 
     Raises
     ------
     InputError
         If a drive area is given without a road graph.
     """
-    frame = audience_frame(session, actor, definition.account_filter(), channel=channel)
+    flt = definition.account_filter()
+    if channel == "email":
+        frame = email_recipients_frame(session, actor, flt)
+    else:
+        frame = audience_frame(session, actor, flt, channel=channel)
     if definition.area is None and definition.drive is None:
-        return frame
+        return _one_per_address(frame) if channel == "email" else frame
     frame = frame[frame["lat"].notna() & frame["lon"].notna()].reset_index(drop=True)
     if definition.area is not None:
         gdf = gpd.GeoDataFrame(
@@ -191,7 +199,13 @@ def members(
         )
         frame = frame.assign(drive_s=times)
         frame = frame[np.asarray(times) <= d.minutes * 60.0].reset_index(drop=True)
-    return frame
+    return _one_per_address(frame) if channel == "email" else frame
+
+
+def _one_per_address(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first row of each e-mail address (case and spaces ignored)."""
+    key = frame["email"].astype(str).str.strip().str.lower()
+    return frame.loc[~key.duplicated()].reset_index(drop=True)
 
 
 def save_segment(

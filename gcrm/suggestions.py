@@ -4,7 +4,9 @@ One rule for My day, the planner and the reports: "due" comes from
 :mod:`gcrm.due`; "open" from the account's OSM ``opening_hours`` (an account
 is open on a day when the whole visit fits in an open interval of that day,
 as the planner requires); "valuable" is the potential value. A suggestion
-must also be plannable: located and not do-not-contact.
+must also be plannable: located and not do-not-contact. An account a campaign
+asks the rep to visit (a ``campaign`` column, :mod:`gcrm.campaign_tasks`) is
+suggested like a due one, and first.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def suggest_visits(
         ``plannable`` (located, not do-not-contact), ``open`` (the visit fits
         the opening hours on a planned day) and ``suggested`` (all three, at
         most ``limit``), ordered: suggested first, then due, then by value.
+        With a ``campaign`` column (:func:`gcrm.campaign_tasks.with_campaign_visits`),
+        an account a campaign asks for is a candidate even when not due,
+        ranked before the due ones; the boolean ``campaign_visit`` marks them.
     """
     last = day + dt.timedelta(days=max(days, 1) - 1)
     dates = [day + dt.timedelta(days=k) for k in range(max(days, 1))]
@@ -66,9 +71,14 @@ def suggest_visits(
     ]
     value = pd.to_numeric(out["potential_value"], errors="coerce").fillna(0.0)
     out["_value"] = value
-    candidate = out["due"] & out["plannable"] & out["open"]
+    asked = out["campaign"].notna().to_numpy() if "campaign" in out.columns else False
+    out["campaign_visit"] = np.zeros(len(out), dtype=bool) | asked
+    candidate = (out["due"] | out["campaign_visit"]) & out["plannable"] & out["open"]
     out["_cand"] = candidate
-    out = out.sort_values(["_cand", "due", "_value", "id"], ascending=[False, False, False, True])
+    out = out.sort_values(
+        ["_cand", "campaign_visit", "due", "_value", "id"],
+        ascending=[False, False, False, False, True],
+    )
     rank = np.cumsum(out["_cand"].to_numpy())
     keep = out["_cand"].to_numpy() & ((rank <= limit) if limit is not None else True)
     out["suggested"] = keep
@@ -77,7 +87,7 @@ def suggest_visits(
 
 class SuggestionCounts(dict[str, int]):
     """Counts shown beside the suggestions: ``due``, ``plannable_due``,
-    ``open_due`` and ``suggested``."""
+    ``open_due``, ``campaign`` and ``suggested``."""
 
 
 def suggestion_counts(ranked: pd.DataFrame) -> SuggestionCounts:
@@ -93,7 +103,8 @@ def suggestion_counts(ranked: pd.DataFrame) -> SuggestionCounts:
     SuggestionCounts
         ``due`` (every due account, as the reports count them),
         ``plannable_due`` (of those, located and not do-not-contact),
-        ``open_due`` (of those, open on a planned day) and ``suggested``.
+        ``open_due`` (of those, open on a planned day), ``campaign`` (visits
+        campaigns ask for, plannable and open) and ``suggested``.
     """
     due = ranked["due"].to_numpy(bool)
     plannable = ranked["plannable"].to_numpy(bool)
@@ -102,5 +113,6 @@ def suggestion_counts(ranked: pd.DataFrame) -> SuggestionCounts:
         due=int(due.sum()),
         plannable_due=int((due & plannable).sum()),
         open_due=int((due & plannable & is_open).sum()),
+        campaign=int((ranked["campaign_visit"] & ranked["plannable"] & ranked["open"]).sum()),
         suggested=int(ranked["suggested"].sum()),
     )

@@ -1,10 +1,13 @@
 """Property tests of campaign audiences: no e-mail, letter, call or visit is ever
 addressed to a do-not-contact account, to an account outside the campaign owner's
-scope, or (e-mail and letters) to one without marketing consent.
+scope, or (e-mail and letters) to one without marketing consent; and no e-mail to a
+contact person who is do-not-contact, erased or without their own consent, or who
+belongs to an account that may not be contacted.
 
 Hypothesis builds worlds with the generator of :mod:`tests.test_scope_properties`
 (regions, users of every role, territories, accounts), then draws for each account
-its do-not-contact flag, marketing consent, e-mail and location, and for each world a
+its do-not-contact flag, marketing consent, e-mail and location, and up to two contact
+persons with their own flags and e-mail, and for each world a
 segment (kinds, territories and a drawn rectangle, each optional). For every user,
 a campaign on all four channels is created and launched; its outbox rows, its tasks
 and its letter list are compared with a pure-Python oracle (scope rules written out
@@ -19,16 +22,17 @@ import collections
 import dataclasses
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.orm import Session
 
 from gcrm._errors import PermissionDeniedError
 from gcrm.campaigns import create_campaign, launch, preview
 from gcrm.db import campaign_tables as tables
-from gcrm.db.models import Account
+from gcrm.db.models import Account, Contact
 from gcrm.segments import SegmentDefinition, save_segment
 from gcrm.store import reachable_ids
 from tests.test_scope_properties import (
@@ -45,6 +49,15 @@ COUNTS: collections.Counter[str] = collections.Counter()
 
 
 @dataclasses.dataclass(frozen=True)
+class Person:
+    id: int
+    dnc: bool
+    consent: bool
+    email: bool
+    erased: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class Flags:
     dnc: bool
     consent: bool
@@ -52,6 +65,24 @@ class Flags:
     erased: bool
     lat: float
     lon: float
+    people: tuple[Person, ...] = ()
+
+
+_person_ids = iter(range(10**6, 10**9))  # above the ids of the worlds' own contacts
+
+
+@st.composite
+def people(draw: st.DrawFn) -> tuple[Person, ...]:
+    return tuple(
+        Person(
+            id=next(_person_ids),
+            dnc=draw(st.integers(0, 3)) == 0,
+            consent=draw(st.booleans()),
+            email=draw(st.integers(0, 4)) > 0,
+            erased=draw(st.integers(0, 9)) == 0,
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    )
 
 
 @st.composite
@@ -66,6 +97,7 @@ def campaign_worlds(draw: st.DrawFn) -> tuple[World, dict[int, Flags], SegmentDe
             # a grid of half-steps: never on a rectangle's edge
             lat=60.0 + (draw(st.integers(0, 20)) + 0.5) / 100,
             lon=24.0 + (draw(st.integers(0, 20)) + 0.5) / 100,
+            people=draw(people()),
         )
         for a in world.accounts
     }
@@ -107,7 +139,7 @@ def oracle(
     """Who each channel may reach, written out from the rules."""
     seen = visible(world, user)
     terr_name = {t.id: t.name for t in world.territories}
-    out: dict[str, set[int]] = {c: set() for c in ("email", "letter", "call", "visit")}
+    out: dict[str, set[Any]] = {c: set() for c in ("email", "letter", "call", "visit")}
     for a in world.accounts:
         f = flags[a.id]
         if a.id not in seen or f.dnc or f.erased:
@@ -123,7 +155,10 @@ def oracle(
         if f.consent:
             out["letter"].add(a.id)
             if f.email:
-                out["email"].add(a.id)
+                out["email"].add((a.id, None))
+        for p in f.people:  # a person's own consent, whatever the account's
+            if p.consent and p.email and not p.dnc and not p.erased:
+                out["email"].add((a.id, p.id))
     return out
 
 
@@ -143,6 +178,21 @@ def _apply_flags(session: Session, flags: dict[int, Flags]) -> None:
                 lon=f.lon,
             )
         )
+    rows = [
+        {
+            "id": p.id,
+            "account_id": aid,
+            "name": f"Person {p.id}",
+            "email": f"p{p.id}@example.com" if p.email else None,
+            "do_not_contact": p.dnc,
+            "marketing_consent": p.consent,
+            "erased_at": dt.datetime(2026, 1, 1) if p.erased else None,
+        }
+        for aid, f in flags.items()
+        for p in f.people
+    ]
+    if rows:
+        session.execute(insert(Contact), rows)
 
 
 def test_no_campaign_reaches_anyone_it_must_not(scope_db: Engine) -> None:  # noqa: F811
@@ -182,12 +232,23 @@ def test_no_campaign_reaches_anyone_it_must_not(scope_db: Engine) -> None:  # no
                     launch(session, actor, c.id)
                     want = oracle(world, flags, definition, user)
                     outbox = tables.outbox_frame(session, c.id)
-                    got_mail = set(outbox["account_id"].astype(int))
+                    got_mail = {
+                        (int(a), None if pd.isna(p) else int(p))
+                        for a, p in zip(outbox["account_id"], outbox["contact_id"], strict=True)
+                    }
                     assert got_mail == want["email"], (user, got_mail ^ want["email"], world)
+                    assert len(outbox) == len(got_mail)
                     assert all(
-                        r == f"acc{a}@example.com"
-                        for a, r in zip(outbox["account_id"], outbox["recipient"], strict=True)
+                        r == (f"acc{a}@example.com" if pd.isna(p) else f"p{int(p)}@example.com")
+                        for a, p, r in zip(
+                            outbox["account_id"],
+                            outbox["contact_id"],
+                            outbox["recipient"],
+                            strict=True,
+                        )
                     )
+                    COUNTS["person_messages"] += int(outbox["contact_id"].notna().sum())
+                    COUNTS["person_cases"] += sum(len(f.people) for f in flags.values())
                     tasks = tables.tasks_frame(session, campaign_id=c.id)
                     for kind in ("call", "visit"):
                         got = set(tasks.loc[tasks["kind"] == kind, "account_id"].astype(int))
@@ -213,3 +274,5 @@ def test_no_campaign_reaches_anyone_it_must_not(scope_db: Engine) -> None:  # no
     print(f"\ncampaign properties: {dict(COUNTS)}")
     assert COUNTS["accounts"] >= 10_000
     assert COUNTS["cases"] >= 10_000
+    assert COUNTS["person_cases"] >= 10_000
+    assert COUNTS["person_messages"] >= 200

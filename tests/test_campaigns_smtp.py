@@ -57,7 +57,7 @@ def _campaign(name: str = "Showroom", **kw) -> int:  # type: ignore[no-untyped-d
             segment="north-all",
             channels=kw.pop("channels", "email"),
             subject="Hi {{ name }}",
-            body=BODY,
+            body=kw.pop("body", BODY),
             **kw,
         )
         launch(s, mgr, c.id)
@@ -264,3 +264,76 @@ def test_cli_create_preview_send_report(smtp: SmtpServer, world: dict, tmp_path:
     assert bad.exit_code == 2 and "subject: template error" in bad.output
     denied = runner.invoke(app, ["campaigns", "send", "Cli", "--user", "rep"], env=env)
     assert denied.exit_code in (1, 3)
+
+
+def _add_people(world: dict) -> dict[str, int]:
+    """Contact persons at North accounts: each with their own consent and flags."""
+    from gcrm.db.models import Contact
+
+    ids = world["ids"]
+    people = {
+        "Pia": (ids["Café Aalto"], "pia@example.com", True, False),
+        "Olli": (ids["Café Aalto"], "olli@example.com", False, False),  # no consent
+        "Dina": (ids["Kirja Oy"], "dina@example.com", True, True),  # do not contact
+        "Noel": (ids["No Consent Oy"], "noel@example.com", True, False),  # account: no consent
+        "Ned": (ids["Never Ltd"], "ned@example.com", True, False),  # account: do not contact
+        "Sam": (ids["Kukka Ky"], "A5@Example.com ", True, False),  # the account's own address
+        "Sue": (ids["South Oy"], "sue@example.com", True, False),  # outside mgr's scope
+    }
+    with session_scope() as s:
+        rows = {
+            name: Contact(
+                account_id=aid, name=name, email=mail, marketing_consent=ok, do_not_contact=dnc
+            )
+            for name, (aid, mail, ok, dnc) in people.items()
+        }
+        s.add_all(rows.values())
+        s.flush()
+        return {name: c.id for name, c in rows.items()}
+
+
+def test_contact_persons_are_mailed_with_their_own_consent(smtp: SmtpServer, world: dict) -> None:
+    """A consenting person is mailed (by name), even at an account without consent; a
+    person without consent, do-not-contact, at a do-not-contact account or outside the
+    scope is not; an address shared with the account gets one message; a person's
+    unsubscribe turns off that person's consent only."""
+    from gcrm.db.models import Contact
+
+    people = _add_people(world)
+    cid = _campaign(body="Dear {{ contact_name or name }},\nnews from {{ name }}.\n")
+    result = send_pending(cid)
+    got = sorted(r.recipients[0] for r in smtp.received)
+    want = sorted(world["mailable"] | {"pia@example.com", "noel@example.com"})
+    assert got == want and result.sent == len(want)
+    pia = next(r for r in smtp.received if r.recipients[0] == "pia@example.com")
+    assert pia.part("plain").startswith("Dear Pia,\r\nnews from Café Aalto.")
+    with session_scope() as s:
+        outbox = tables.outbox_frame(s, cid)
+    by_person = outbox.dropna(subset=["contact_id"])
+    assert set(by_person["contact_id"].astype(int)) == {people["Pia"], people["Noel"]}
+    ok = CliRunner().invoke(app, ["campaigns", "unsubscribe", _token(pia)])
+    assert ok.exit_code == 0, ok.output
+    with session_scope() as s:
+        person = s.get(Contact, people["Pia"])
+        account = s.get(Account, world["ids"]["Café Aalto"])
+        assert person is not None and person.marketing_consent is False
+        assert account is not None and account.marketing_consent is True
+    cid2 = _campaign("Second")
+    send_pending(cid2)
+    second = {r.recipients[0] for r in smtp.received[len(want) :]}
+    assert "pia@example.com" not in second and "a1@example.com" in second
+
+
+def test_person_who_withdraws_after_queueing_is_skipped(smtp: SmtpServer, world: dict) -> None:
+    """The send-time re-check applies the person's rule too."""
+    from gcrm.db.models import Contact
+
+    people = _add_people(world)
+    cid = _campaign()
+    with session_scope() as s:
+        person = s.get(Contact, people["Noel"])
+        assert person is not None
+        person.do_not_contact = True
+    result = send_pending(cid)
+    assert result.skipped == 1
+    assert "noel@example.com" not in {r.recipients[0] for r in smtp.received}

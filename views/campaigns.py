@@ -3,6 +3,8 @@ read the response report and map (managers create and send; analysts read)."""
 
 from __future__ import annotations
 
+import zlib
+
 import streamlit as st
 
 from gcrm import campaign_actions as actions
@@ -68,10 +70,14 @@ if can_run:
                         reminder_after_days=int(reminder) or None,
                     )
                     st.session_state["cp_open"] = cid
+                    st.session_state["cp_flash"] = f"Campaign {name.strip()!r} created."
                     st.rerun()
                 except GcrmError as exc:
                     show_error(exc)
 
+flash = st.session_state.pop("cp_flash", None)
+if flash:
+    st.success(flash)
 if campaigns.empty:
     st.info("No campaigns yet.")
     st.stop()
@@ -97,16 +103,16 @@ if can_run:
     shown = st.session_state.get("cp_preview_out")
     if shown and shown[0] == cid:
         out = shown[1]
-        st.write("Members per channel:", out["counts"])
         for channel, frame in out["members"].items():
-            st.caption(channel)
+            unit = "recipients" if channel == "email" else "members"
+            st.markdown(f"{channel}: {len(frame)} {unit}")
             st.dataframe(frame[["id", "name", "postcode", "city"]], hide_index=True)
         for sample in out["samples"]:
             st.text(f"To: {sample['to']}\nSubject: {sample['subject']}\n\n{sample['text']}")
     if c2.button("Send / launch", key="cp_send"):
         try:
             result = actions.send_campaign(actor, cid, G=road_graph())
-            st.success(f"Done: {result}")
+            st.success(actions.describe_send(result))
         except (GcrmError, OSError) as exc:
             show_error(exc, prefix="Sending failed: ")
 
@@ -131,7 +137,9 @@ except GcrmError as exc:
     st.stop()
 st.dataframe(table, hide_index=True, width="stretch")
 st.caption("Rates with 95 % Wilson intervals: small areas get wide intervals.")
-show_map(actions.report_map(actor, cid), key="cp_map", height=420)
+# keyed by what it shows: a logged response redraws the map at once
+state = table.to_csv(index=False).encode()
+show_map(actions.report_map(actor, cid), key=f"cp_map_{cid}_{zlib.crc32(state)}", height=420)
 if actor.can("export"):
     fmt = st.selectbox("Format", ["xlsx", "csv", "json"], key="cp_fmt")
     if st.button("Prepare the report file", key="cp_export"):

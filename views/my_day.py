@@ -11,6 +11,7 @@ import streamlit as st
 from gcrm import day_actions
 from gcrm._errors import GcrmError
 from gcrm.actions import my_day as actions
+from gcrm.campaign_tasks import campaign_calls, with_campaign_visits
 from gcrm.itinerary_export import (
     google_maps_links,
     itinerary_html,
@@ -161,6 +162,7 @@ stops = int(c4.number_input("Stops to plan", min_value=1, max_value=300, value=1
 accounts, home = actions.rep_accounts(actor, rep)
 # The saved call cycle's visits for these dates come first (Visit plan page).
 accounts, in_cycle = with_cycle_visits(actor, rep, day, accounts, days=days)
+accounts = with_campaign_visits(actor, rep, accounts)  # visits campaigns ask for come first
 ranked = suggest_visits(accounts, day=day, days=days, limit=stops)
 counts = suggestion_counts(ranked)
 plannable = ranked[ranked["plannable"]]
@@ -187,7 +189,12 @@ st.caption(
     f"{counts['plannable_due']} can be visited, {counts['open_due']} are open then; "
     f"{counts['suggested']} suggested. Do-not-contact accounts are never planned."
     + (f" {len(cycle_ids)} visits come from the saved call cycle." if cycle_ids else "")
+    + (f" {counts['campaign']} visits are asked for by campaigns." if counts["campaign"] else "")
 )
+calls = campaign_calls(actor, rep)
+if len(calls):
+    with st.expander(f"Campaign calls to make ({len(calls)})"):
+        st.dataframe(calls.drop(columns="id"), hide_index=True, width="stretch")
 
 if st.button("Optimise", type="primary", key="md_optimise"):
     if not chosen:

@@ -60,7 +60,12 @@ def list_campaigns(session: Session, owner_ids: Iterable[int] | None = None) -> 
     return list(session.scalars(stmt))
 
 
-def enqueue(session: Session, campaign_id: int, step: str, rows: Iterable[tuple[int, str]]) -> int:
+def enqueue(
+    session: Session,
+    campaign_id: int,
+    step: str,
+    rows: Iterable[tuple[int, str, int | None]],
+) -> int:
     """Create the outbox rows of a step that do not exist yet.
 
     Parameters
@@ -70,37 +75,54 @@ def enqueue(session: Session, campaign_id: int, step: str, rows: Iterable[tuple[
     campaign_id, step
         The campaign step.
     rows
-        ``(account_id, recipient)``.
+        ``(account_id, recipient, contact_id)``; ``contact_id`` is ``None``
+        for the account's own address.
 
     Returns
     -------
     int
-        How many rows were created (a second call creates none: the unique
-        ``(campaign, account, step)`` key also stops a concurrent one).
+        How many rows were created. One message per address and step: a
+        second call creates none (the unique Message-ID, derived from
+        campaign, step, account and person, also stops a concurrent one), and
+        an address already queued in the step (say a person who is a contact
+        at two accounts) is not queued again.
     """
-    have = set(
-        session.scalars(
-            select(OutboxMessage.account_id).where(
-                OutboxMessage.campaign_id == campaign_id, OutboxMessage.step == step
+    have = session.execute(
+        select(OutboxMessage.message_id, OutboxMessage.recipient).where(
+            OutboxMessage.campaign_id == campaign_id, OutboxMessage.step == step
+        )
+    ).all()
+    ids = {m for m, _ in have}
+    addresses = {r.strip().lower() for _, r in have}
+    new = []
+    for aid, recipient, contact_id in rows:
+        mid = message_id_of(campaign_id, step, int(aid), contact_id)
+        address = recipient.strip().lower()
+        if mid in ids or address in addresses:
+            continue
+        ids.add(mid)
+        addresses.add(address)
+        new.append(
+            OutboxMessage(
+                campaign_id=campaign_id,
+                account_id=int(aid),
+                contact_id=None if contact_id is None else int(contact_id),
+                step=step,
+                recipient=recipient.strip(),
+                status="pending",
+                attempts=0,
+                message_id=mid,
             )
         )
-    )
-    new = [
-        OutboxMessage(
-            campaign_id=campaign_id,
-            account_id=int(aid),
-            step=step,
-            recipient=recipient,
-            status="pending",
-            attempts=0,
-            message_id=f"<c{campaign_id}.{step}.a{int(aid)}@gcrm.outbox>",
-        )
-        for aid, recipient in dict(rows).items()
-        if int(aid) not in have
-    ]
     session.add_all(new)
     session.flush()
     return len(new)
+
+
+def message_id_of(campaign_id: int, step: str, account_id: int, contact_id: int | None) -> str:
+    """Return the Message-ID of a campaign step's message to an account or its person."""
+    person = "" if contact_id is None else f".p{int(contact_id)}"
+    return f"<c{campaign_id}.{step}.a{int(account_id)}{person}@gcrm.outbox>"
 
 
 def claim(session: Session, campaign_id: int, attempt_id: str) -> OutboxMessage | None:
@@ -195,6 +217,7 @@ def outbox_frame(session: Session, campaign_id: int) -> pd.DataFrame:
     cols = [
         OutboxMessage.id,
         OutboxMessage.account_id,
+        OutboxMessage.contact_id,
         OutboxMessage.step,
         OutboxMessage.recipient,
         OutboxMessage.status,
@@ -262,6 +285,37 @@ def tasks_frame(
     return pd.DataFrame(session.execute(stmt).all(), columns=[c.key for c in cols])
 
 
+def open_tasks_frame(session: Session, *, rep_id: int, kind: str) -> pd.DataFrame:
+    """Return a rep's open tasks of a kind with their campaign's name."""
+    cols = ["account_id", "campaign_id", "campaign", "created_at"]
+    rows = session.execute(
+        select(
+            CampaignTask.account_id,
+            CampaignTask.campaign_id,
+            Campaign.name,
+            CampaignTask.created_at,
+        )
+        .join(Campaign, Campaign.id == CampaignTask.campaign_id)
+        .where(
+            CampaignTask.rep_id == rep_id,
+            CampaignTask.kind == kind,
+            CampaignTask.status == "open",
+        )
+        .order_by(CampaignTask.created_at, CampaignTask.id)
+    ).all()
+    return pd.DataFrame(rows, columns=cols)
+
+
+def responded_pairs(session: Session, *, kind: str) -> set[tuple[int, int]]:
+    """Return ``(campaign_id, account_id)`` with a response of a kind (a visit, a call)."""
+    rows = session.execute(
+        select(CampaignResponse.campaign_id, CampaignResponse.account_id)
+        .where(CampaignResponse.kind == kind)
+        .distinct()
+    ).all()
+    return {(int(c), int(a)) for c, a in rows}
+
+
 def add_response(session: Session, **values: Any) -> CampaignResponse:
     """Store one campaign response (see :class:`~gcrm.db.models.CampaignResponse`)."""
     row = CampaignResponse(**values)
@@ -285,16 +339,20 @@ def responses_frame(session: Session, campaign_id: int) -> pd.DataFrame:
 
 
 def sent_account_ids(session: Session, campaign_id: int, step: str) -> set[int]:
-    """Return the accounts whose message of a step is ``sent``."""
-    return set(
-        session.scalars(
-            select(OutboxMessage.account_id).where(
-                OutboxMessage.campaign_id == campaign_id,
-                OutboxMessage.step == step,
-                OutboxMessage.status == "sent",
-            )
+    """Return the accounts with a message of a step ``sent`` (to them or their people)."""
+    return {a for a, _ in sent_recipients(session, campaign_id, step)}
+
+
+def sent_recipients(session: Session, campaign_id: int, step: str) -> set[tuple[int, int | None]]:
+    """Return ``(account_id, contact_id)`` of a step's ``sent`` messages."""
+    rows = session.execute(
+        select(OutboxMessage.account_id, OutboxMessage.contact_id).where(
+            OutboxMessage.campaign_id == campaign_id,
+            OutboxMessage.step == step,
+            OutboxMessage.status == "sent",
         )
-    )
+    ).all()
+    return {(int(a), None if c is None else int(c)) for a, c in rows}
 
 
 def add_segment(session: Session, **values: Any) -> Segment:

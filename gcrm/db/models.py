@@ -536,12 +536,14 @@ class Campaign(Base):
 
 
 class OutboxMessage(Base):
-    """One e-mail of a campaign step to one account: created once, sent at most once."""
+    """One e-mail of a campaign step to one address: created once, sent at most once.
+
+    The address is the account's own (``contact_id`` empty) or a contact
+    person's; the unique Message-ID, derived from (campaign, step, account,
+    person), is the key.
+    """
 
     __tablename__ = "campaign_outbox"
-    __table_args__ = (
-        UniqueConstraint("campaign_id", "account_id", "step", name="uq_outbox_campaign_acct_step"),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(
@@ -549,6 +551,11 @@ class OutboxMessage(Base):
     )
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", name="fk_outbox_contact"),
+        nullable=True,
+        index=True,
     )
     step: Mapped[str] = mapped_column(String(30), default="initial")
     recipient: Mapped[str] = mapped_column(String(320))

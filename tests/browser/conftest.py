@@ -6,6 +6,7 @@ are recorded (and aborted), so tests can assert the app works with no internet.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -167,7 +168,13 @@ def map_frame(pg, timeout_s: float = 30, selector: str = MARKS):  # type: ignore
     while time.monotonic() < deadline:
         for frame in pg.frames:
             if "component" in frame.url or "streamlit_folium" in frame.url:
-                if frame.locator(selector).count():
+                try:
+                    drawn = frame.locator(selector).count()
+                except Exception as exc:  # the page replaced this map while it was read
+                    if "detached" not in str(exc):
+                        raise
+                    continue
+                if drawn:
                     return frame
         pg.wait_for_timeout(300)
     msg = f"no map showing {selector!r} appeared; frames: {[f.url for f in pg.frames]}"
@@ -185,3 +192,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=2))
+
+
+@contextlib.contextmanager
+def serve_app(db: Path, folder: Path, *, port: int | None = None, **env: str) -> Iterator[str]:
+    """Run ``streamlit run app.py`` on a database file with extra ``GCRM_*`` settings.
+
+    For tests that need their own server (they write to it, or need other
+    settings than :func:`live_app`'s). Yields the URL; stops the server after.
+    """
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, "GCRM_DATABASE_URL": f"sqlite:///{db}",
+                "GCRM_DATA_DIR": str(folder), **env}  # fmt: skip
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    with (folder / "streamlit.log").open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        "streamlit did not start:\n" + (folder / "streamlit.log").read_text()
+                    )
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
