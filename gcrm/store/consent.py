@@ -166,17 +166,31 @@ def withdraw_marketing_consent(
     NotFoundError
         If there is no such account.
     """
-    account = session.get(Account, account_id)
-    if account is None:
-        msg = f"account {account_id} does not exist"
+    return _withdraw(
+        session, session.get(Account, account_id), "account", account_id, reason=reason, by=by
+    )
+
+
+def _withdraw(
+    session: Session,
+    record: Account | Contact | None,
+    kind: str,
+    key: int,
+    *,
+    reason: str,
+    by: str,
+) -> bool:
+    """Turn one account's or person's marketing consent off and audit it (the one way)."""
+    if record is None:
+        msg = f"{kind} {key} does not exist"
         raise NotFoundError(msg)
-    changed = bool(account.marketing_consent)
-    account.marketing_consent = False
+    changed = bool(record.marketing_consent)
+    record.marketing_consent = False
     session.add(
         AuditEvent(
             username=by,
             action="consent",
-            target=f"account:{account_id}",
+            target=f"{kind}:{key}",
             details=json.dumps({"marketing_consent": False, "reason": reason}),
         )
     )
@@ -305,22 +319,9 @@ def withdraw_contact_consent(
     NotFoundError
         If there is no such person.
     """
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        msg = f"contact {contact_id} does not exist"
-        raise NotFoundError(msg)
-    changed = bool(contact.marketing_consent)
-    contact.marketing_consent = False
-    session.add(
-        AuditEvent(
-            username=by,
-            action="consent",
-            target=f"contact:{contact_id}",
-            details=json.dumps({"marketing_consent": False, "reason": reason}),
-        )
+    return _withdraw(
+        session, session.get(Contact, contact_id), "contact", contact_id, reason=reason, by=by
     )
-    session.flush()
-    return changed
 
 
 def current_recipient(
