@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from gcrm._errors import AuthenticationError, GcrmError, InputError, PermissionDeniedError
 from gcrm.auth import Actor, audit_apart, login
 from gcrm.db.session import database_is_current, session_scope, upgrade_database
-from gcrm.importer import neutralise_formula
+from gcrm.import_report import neutralise_formula
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gcrm._errors import InputError
-from gcrm.importer import neutralise_formula
+from gcrm.import_report import neutralise_formula
 from gcrm.reports.figures import TerritoryReport
 from gcrm.reports.pdf import territory_report_pdf
 
