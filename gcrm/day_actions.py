@@ -28,7 +28,7 @@ import numpy as np
 
 from gcrm._errors import InputError, NotFoundError
 from gcrm.auth import sees_personal_data
-from gcrm.density import haversine_m
+from gcrm.geometry import haversine_m
 from gcrm.matrix import route_coords, travel_matrix
 from gcrm.routing import (
     REASON_SKIPPED,

@@ -13,7 +13,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from gcrm.auth import Actor, require
-from gcrm.density import coverage, coverage_mask, metric_crs, white_space
+from gcrm.density import coverage, coverage_mask, white_space
+from gcrm.geometry import metric_crs
 from gcrm.matrix import travel_matrix
 from gcrm.network import load_network
 from gcrm.store import (

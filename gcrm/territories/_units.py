@@ -11,7 +11,8 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gcrm.density import haversine_m, voronoi_cells
+from gcrm.density import voronoi_cells
+from gcrm.geometry import haversine_m
 
 #: Speed (km/h) of straight-line drive estimates when no road graph is given.
 CROW_FLY_KPH = 25.0

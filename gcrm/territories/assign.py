@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gcrm.density import located, metric_crs
+from gcrm.density import located
+from gcrm.geometry import metric_crs
 from gcrm.territory_rule import covering_territories, holding_territory
 
 

@@ -18,7 +18,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gcrm._errors import InputError
-from gcrm.density import drive_times, located, metric_crs
+from gcrm.density import drive_times, located
+from gcrm.geometry import metric_crs
 from gcrm.territories._search import Search, attach_orphans, repair, solve_assignment
 from gcrm.territories._units import (
     CROW_FLY_KPH,

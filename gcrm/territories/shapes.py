@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gcrm._errors import InputError
-from gcrm.density import metric_crs
+from gcrm.geometry import metric_crs
 
 
 def polsby_popper(geometry: BaseGeometry) -> float:
