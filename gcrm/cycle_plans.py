@@ -11,7 +11,7 @@ iCalendar writer (:func:`gcrm.routing.export.to_ics`, with ``VTIMEZONE``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -20,14 +20,14 @@ from gcrm._errors import InputError, NotFoundError
 from gcrm.auth import Actor
 from gcrm.cycle_appointments import add_appointment
 from gcrm.cycle_day import order_for_windows, schedule_day
+from gcrm.cycle_options import CycleOptions
 from gcrm.cycle_replan import rebuild
 from gcrm.cycles import (
     CycleAccount,
     RepCycle,
     accounts_for_cycle,
-    plan_rep_cycle,
+    plan_each_rep,
     rep_inputs,
-    working_dates,
 )
 from gcrm.network import load_network
 from gcrm.routing import Plan, PlannedStop, Rep, RoutePlan, check_can_plan
@@ -125,15 +125,9 @@ def plan_and_save(
     reps: Sequence[str],
     start: dt.date | str,
     *,
-    weeks: int = 4,
-    country: str | None = "FI",
-    absences: Mapping[str, Iterable[dt.date]] | None = None,
-    iterations: int = 200,
-    seconds: float | None = None,
-    seed: int = 0,
-    profile: str = "drive",
-    balance: float | None = None,
+    options: CycleOptions | None = None,
     G: Any = None,
+    **changes: Any,
 ) -> dict[str, Any]:
     """Plan call cycles (as :func:`gcrm.cycles.plan_cycles`) and save each rep's.
 
@@ -141,34 +135,26 @@ def plan_and_save(
 
     Parameters
     ----------
-    session, actor, reps, start, weeks, country, absences
+    session, actor, reps, start
         As for :func:`gcrm.cycles.plan_cycles`.
-    iterations, seconds, seed, profile, balance, G
-        As for :func:`gcrm.cycles.plan_cycles`.
+    options, G, **changes
+        As for :func:`gcrm.cycles.plan_cycles` (:class:`gcrm.cycle_options.CycleOptions`).
 
     Returns
     -------
     dict
         ``{"start", "end", "weeks", "reps": [stored cycle, ...]}`` (see :func:`stored_cycle`).
     """
-    start_date = dt.date.fromisoformat(start) if isinstance(start, str) else start
-    end = start_date + dt.timedelta(days=7 * weeks - 1)
-    absences = absences or {}
-    users = [_plannable(session, actor, name) for name in reps]
-    graph = G if G is not None else load_network(profile=profile)
+    opts = CycleOptions.of(options, **changes)
+    start_date, end = opts.horizon(start)
     out = []
-    for user in users:
-        rep, accounts, durations = rep_inputs(session, user, graph, horizon_days=7 * weeks)
-        dates = working_dates(
-            start_date, weeks, country=country, absences=absences.get(user.username, ())
-        )
-        plan = plan_rep_cycle(rep, accounts, dates, durations, start=start_date, end=end,
-                              iterations=iterations, seconds=seconds, seed=seed,
-                              balance=balance)  # fmt: skip
-        stored = stored_cycle(plan, rep, accounts, durations, start=start_date, end=end)
-        save_cycle_plan(session, actor, user.username, start_date, end, stored)
+    for p in plan_each_rep(session, actor, reps, start_date, opts, G=G):
+        stored = stored_cycle(p.plan, p.rep, p.accounts, p.durations, start=start_date, end=end)
+        save_cycle_plan(session, actor, p.user.username, start_date, end, stored)
         out.append(stored)
-    return {"start": start_date.isoformat(), "end": end.isoformat(), "weeks": weeks, "reps": out}
+    return {
+        "start": start_date.isoformat(), "end": end.isoformat(), "weeks": opts.weeks, "reps": out,
+    }  # fmt: skip
 
 
 def _plannable(session: Any, actor: Actor, name: str) -> Any:

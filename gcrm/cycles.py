@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ import pandas as pd
 from gcrm._errors import InputError, NotFoundError
 from gcrm.auth import Actor
 from gcrm.campaign_tasks import cycle_frame
+from gcrm.cycle_options import CycleOptions
 from gcrm.matrix import travel_matrix
 from gcrm.network import load_network
 from gcrm.periodic import PeriodicProblem, solve_periodic
@@ -689,21 +690,74 @@ def rep_inputs(
     return rep, accounts, travel_matrix(graph, lats, lons).durations
 
 
+@dataclass(frozen=True)
+class PlannedRep:
+    """One rep's cycle plan with what it was planned from (:func:`plan_each_rep`)."""
+
+    user: Any
+    rep: Rep
+    accounts: list[CycleAccount]
+    durations: np.ndarray
+    plan: RepCycle
+
+
+def plan_each_rep(
+    session: Any,
+    actor: Any,
+    reps: Sequence[str],
+    start: dt.date,
+    options: CycleOptions,
+    *,
+    G: Any = None,
+) -> Iterator[PlannedRep]:
+    """Plan each rep's cycle in turn (all reps are checked first, then the graph loads).
+
+    Parameters
+    ----------
+    session, actor, reps
+        As :func:`plan_cycles`.
+    start, options
+        First date and the run's options.
+    G
+        Road graph (default: loaded for ``options.profile``).
+
+    Yields
+    ------
+    PlannedRep
+        Per rep, in the order of ``reps``.
+    """
+    start_date, end = options.horizon(start)
+    absences = options.absences or {}
+    users = []
+    for name in reps:
+        user = get_user(session, name)
+        if user is None or not user.is_active:
+            msg = f"no active user {name!r}"
+            raise NotFoundError(msg)
+        check_can_plan(actor, user)
+        users.append(user)
+    graph = G if G is not None else load_network(profile=options.profile)
+    for user in users:
+        rep, accounts, durations = rep_inputs(session, user, graph, horizon_days=7 * options.weeks)
+        dates = working_dates(
+            start_date, options.weeks, country=options.country,
+            absences=absences.get(user.username, ()),
+        )  # fmt: skip
+        plan = plan_rep_cycle(rep, accounts, dates, durations, start=start_date, end=end,
+                              iterations=options.iterations, seconds=options.seconds,
+                              seed=options.seed, balance=options.balance)  # fmt: skip
+        yield PlannedRep(user, rep, accounts, durations, plan)
+
+
 def plan_cycles(
     session: Any,
     actor: Any,
     reps: Sequence[str],
     start: dt.date | str,
     *,
-    weeks: int = 4,
-    country: str | None = "FI",
-    absences: Mapping[str, Iterable[dt.date]] | None = None,
-    iterations: int = 200,
-    seconds: float | None = None,
-    seed: int = 0,
-    profile: str = "drive",
-    balance: float | None = None,
+    options: CycleOptions | None = None,
     G: Any = None,
+    **changes: Any,
 ) -> dict[str, Any]:
     """Plan call cycles for reps from the store (the ``cycle`` command).
 
@@ -717,20 +771,12 @@ def plan_cycles(
         Usernames.
     start
         First date.
-    weeks
-        Horizon, 1 to 8 weeks.
-    country
-        Public holidays of this country are off (``None``: none).
-    absences
-        Per username, dates off.
-    iterations, seconds, seed
-        Solver budget per rep and seed.
-    profile
-        Road network profile.
-    balance
-        Balance working days (see :func:`plan_rep_cycle`).
+    options
+        The options (:class:`gcrm.cycle_options.CycleOptions`; default: its defaults).
     G
-        Road graph (default: loaded for ``profile``).
+        Road graph (default: loaded for the options' profile).
+    **changes
+        Options by name, over ``options`` (``weeks=2, iterations=50`` ...).
 
     Returns
     -------
@@ -742,29 +788,9 @@ def plan_cycles(
     PermissionDeniedError, NotFoundError, InputError
         As for :func:`gcrm.routing.build_problem`.
     """
-    start_date = dt.date.fromisoformat(start) if isinstance(start, str) else start
-    end = start_date + dt.timedelta(days=7 * weeks - 1)
-    absences = absences or {}
-    users = []
-    for name in reps:
-        user = get_user(session, name)
-        if user is None or not user.is_active:
-            msg = f"no active user {name!r}"
-            raise NotFoundError(msg)
-        check_can_plan(actor, user)
-        users.append(user)
-    graph = G if G is not None else load_network(profile=profile)
-    out = []
-    for user in users:
-        rep, accounts, durations = rep_inputs(session, user, graph, horizon_days=7 * weeks)
-        dates = working_dates(
-            start_date, weeks, country=country, absences=absences.get(user.username, ())
-        )
-        plan = plan_rep_cycle(rep, accounts, dates, durations, start=start_date, end=end,
-                              iterations=iterations, seconds=seconds, seed=seed,
-                              balance=balance)  # fmt: skip
-        out.append(plan.to_dict())
-    audit(
-        session, actor, "cycle", ",".join(reps), {"start": start_date.isoformat(), "weeks": weeks}
-    )
-    return {"start": start_date.isoformat(), "end": end.isoformat(), "weeks": weeks, "reps": out}
+    opts = CycleOptions.of(options, **changes)
+    start_date, end = opts.horizon(start)
+    out = [p.plan.to_dict() for p in plan_each_rep(session, actor, reps, start_date, opts, G=G)]
+    first, weeks = start_date.isoformat(), opts.weeks
+    audit(session, actor, "cycle", ",".join(reps), {"start": first, "weeks": weeks})
+    return {"start": first, "end": end.isoformat(), "weeks": weeks, "reps": out}

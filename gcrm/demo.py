@@ -32,6 +32,7 @@ from gcrm.db.session import database_is_current, session_scope, upgrade_database
 from gcrm.osm import read_address_points, read_businesses
 from gcrm.settings import get_settings
 from gcrm.territories import build_territories
+from gcrm.territory_rule import holding_territory
 
 SEED = 20261124
 _MIN_BUSINESSES = 20
@@ -291,6 +292,15 @@ def build_demo(session: Session, osm_file: str | Path | None = None) -> DemoSumm
     return DemoSummary(**seed.table_counts(session, source="demo"), created=created)
 
 
+def _holders(territories: list[Territory], lon: np.ndarray, lat: np.ndarray) -> list[int | None]:
+    """Index of the territory holding each point by the one rule (``None``: outside all).
+
+    :func:`gcrm.territory_rule.holding_territory`, as imports and territory
+    assignment use it: a point on a shared border goes to the first name.
+    """
+    return holding_territory([t.name for t in territories], [t.geom for t in territories], lon, lat)
+
+
 def _add_accounts(
     session: Session,
     biz: pd.DataFrame,
@@ -306,6 +316,7 @@ def _add_accounts(
     today = dt.date.today()
     n = len(biz)
     kinds = rng.choice(["lead", "prospect", "customer"], size=n, p=[0.2, 0.5, 0.3])
+    holders = _holders(territories, biz["lon"].to_numpy(float), biz["lat"].to_numpy(float))
     rows: list[dict[str, Any]] = []
     for i, b in biz.iterrows():
         kind = str(kinds[i])
@@ -315,9 +326,7 @@ def _add_accounts(
             stage = str(rng.choice(["contacted", "qualified", "proposal", "negotiation", "lost"]))
         else:
             stage = "won"
-        terr_idx = next(
-            (j for j, t in enumerate(territories) if shapely.contains_xy(t.geom, b.lon, b.lat)), 0
-        )
+        terr_idx = holders[i]
         last_visit = None
         if kind != "lead" and rng.random() < 0.8:
             last_visit = today - dt.timedelta(days=int(rng.integers(1, 180)))
@@ -331,8 +340,8 @@ def _add_accounts(
                 "kind": kind,
                 "stage": stage,
                 "segment": _segment(str(b.category)),
-                "owner_id": reps[terr_idx].id,
-                "territory_id": territories[terr_idx].id,
+                "owner_id": reps[terr_idx].id if terr_idx is not None else None,
+                "territory_id": territories[terr_idx].id if terr_idx is not None else None,
                 "street": b["addr:street"] if isinstance(b["addr:street"], str) else None,
                 "housenumber": b["addr:housenumber"]
                 if isinstance(b["addr:housenumber"], str)

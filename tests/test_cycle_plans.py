@@ -261,9 +261,11 @@ def test_cycle_save_and_ics_commands(demo_copy: str, graph, monkeypatch, tmp_pat
     from typer.testing import CliRunner
 
     import gcrm.cycle_plans as cycle_plans
+    import gcrm.cycles as cycles
     from gcrm.cli import app
 
     monkeypatch.setattr(cycle_plans, "load_network", lambda **_: graph)
+    monkeypatch.setattr(cycles, "load_network", lambda **_: graph)  # plans load it here
     monkeypatch.setenv("GCRM_USER", "rep1")
     monkeypatch.setenv("GCRM_PASSWORD", "demo")
     args = [
@@ -328,3 +330,29 @@ def test_the_break_moves_so_appointments_keep_their_time() -> None:
     assert [v.start.time() for v in timed] == [dt.time(10, 55), dt.time(13, 0)]
     assert all(v.on_time for v in timed)
     assert _check_times(START, [1, 2], timed, [a, b], d, fixed) == []
+
+
+def test_cycle_options_have_one_home(demo_copy: str, graph) -> None:  # type: ignore[no-untyped-def]
+    """plan_cycles and plan_and_save take the same CycleOptions; keywords override them
+    and the plan is the same either way; an unknown option is refused."""
+    from gcrm.cycle_options import CycleOptions
+    from gcrm.cycle_plans import plan_and_save
+    from gcrm.cycles import plan_cycles
+    from gcrm.db.session import session_scope
+
+    options = CycleOptions(weeks=1, iterations=10, seed=3)
+    with session_scope() as s:
+        manager = _actor(s, "manager")
+        by_options = plan_cycles(s, manager, ["rep1"], "2027-01-04", options=options, G=graph)
+        by_keywords = plan_cycles(s, manager, ["rep1"], "2027-01-04", weeks=1, iterations=10,
+                                  seed=3, G=graph)  # fmt: skip
+        saved = plan_and_save(s, manager, ["rep1"], "2027-01-04", options=options, G=graph)
+        with pytest.raises(TypeError, match="weekz"):
+            plan_and_save(s, manager, ["rep1"], "2027-01-04", weekz=2, G=graph)
+    assert by_options == by_keywords
+    assert (saved["start"], saved["end"], saved["weeks"]) == ("2027-01-04", "2027-01-10", 1)
+    # the same visits each day (the saved day is ordered for opening hours)
+    assert [sorted(d["accounts"]) for d in saved["reps"][0]["days"]] == [
+        sorted(d["accounts"]) for d in by_options["reps"][0]["days"]
+    ]
+    assert CycleOptions.of(options, weeks=2) == CycleOptions(weeks=2, iterations=10, seed=3)

@@ -11,8 +11,7 @@ from gcrm.actions import accounts as actions
 from gcrm.db.models import STAGES, AccountKind
 from gcrm.due import due_date
 from gcrm.maps import accounts_map
-from gcrm.pins import needs_pin
-from gcrm.store import AccountFilter
+from gcrm.store import SORTS, AccountFilter
 from gcrm.viewport import Viewport
 from views.common import demo_banner, plain, require_actor, show_error, show_map
 
@@ -40,9 +39,18 @@ flt = AccountFilter(
     text=text or None,
 )
 PER_PAGE = 200
-# A large result is paged and counted in the database and mapped as clusters.
+sort = st.session_state.get("acc_sort", "name")
+if st.session_state.get("acc_seen") != (flt, sort):  # new filter or order: back to page 1
+    st.session_state["acc_seen"] = (flt, sort)
+    st.session_state["acc_page"] = 1
+# One page of rows is read, searched and sorted in the database; counts and value are
+# SQL aggregates over every match, and the map shows what the viewport can (clusters).
 listed = actions.account_list(
-    actor, flt, page=int(st.session_state.get("acc_page", 1)), per_page=PER_PAGE
+    actor,
+    flt,
+    page=int(st.session_state.get("acc_page", 1)),
+    per_page=PER_PAGE,
+    sort=sort,
 )
 total, n_located, extent, large = listed.total, listed.located, listed.extent, listed.large
 accounts, value = listed.accounts, listed.value
@@ -60,7 +68,10 @@ if total == 0:
 if large and extent is not None:
     clusters = actions.cluster_map(actor, flt, "markers", Viewport.fit(extent))
     show_map(clusters.map, key="accounts_map", height=480)
-    st.caption("Many accounts: the map shows clusters (see the Prospect map to zoom in).")
+    st.caption(
+        f"{n_located:,} accounts on the map, grouped where they are close: click a group "
+        "to zoom in (the Prospect map has every layer)."
+    )
 else:
     located = accounts[~accounts.geometry.is_empty & accounts.geometry.notna()]
     show_map(accounts_map(located), key="accounts_map", height=480)
@@ -68,18 +79,23 @@ TABLE_COLUMNS = [
     "name", "kind", "stage", "segment", "owner", "territory", "street",
     "housenumber", "postcode", "city", "geocode_precision", "potential_value", "last_visit",
 ]  # fmt: skip
-if large:
-    pages = listed.pages
-    st.number_input(
-        f"Page (of {pages:,}; {PER_PAGE} accounts a page, by name)",
-        min_value=1, max_value=pages, key="acc_page",
+left_sort, left_page = st.columns([2, 1])
+left_sort.selectbox("Sort by", list(SORTS), format_func=SORTS.__getitem__, key="acc_sort")
+if listed.pages > 1:
+    # A filter may leave fewer pages than the one asked for: show the page shown.
+    st.session_state["acc_page"] = listed.page
+    left_page.number_input(
+        f"Page (of {listed.pages:,}; {PER_PAGE} accounts a page)",
+        min_value=1, max_value=listed.pages, key="acc_page",
     )  # fmt: skip
 st.dataframe(accounts[TABLE_COLUMNS], hide_index=True, width="stretch")
-pins = needs_pin(accounts)
-if not pins.empty:
-    with st.expander(f"Needs a pin ({len(pins)}): no location or only an approximate one"):
+if listed.needs_pin_total:
+    n_pins = listed.needs_pin_total
+    with st.expander(f"Needs a pin ({n_pins}): no location or only an approximate one"):
         st.caption("Open the account below and use “Move the pin” to place it by hand.")
-        st.dataframe(pins, hide_index=True, width="stretch", key="acc_needs_pin")
+        if n_pins > len(listed.needs_pin):
+            st.caption(f"The first {len(listed.needs_pin)} by name; filter to see the others.")
+        st.dataframe(listed.needs_pin, hide_index=True, width="stretch", key="acc_needs_pin")
 labels = {
     int(r.id): f"{r.name} — {r.street or ''} {r.housenumber or ''}".strip()
     for r in accounts.itertuples()

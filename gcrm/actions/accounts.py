@@ -6,18 +6,23 @@ import dataclasses
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from gcrm import store
 from gcrm.auth import Actor
 from gcrm.db.session import session_scope
 from gcrm.density import MapFilter
+from gcrm.pins import needs_pin
 from gcrm.store import AccountFilter
-from gcrm.viewport import LARGE, ViewMap, Viewport, viewport_map
+from gcrm.viewport import ViewMap, Viewport, viewport_map
 
 
 @dataclasses.dataclass(frozen=True)
 class AccountList:
-    """The accounts a filter shows on the Accounts page.
+    """One page of the accounts a filter shows on the Accounts page.
+
+    Counts, extent and value come from SQL aggregates over every matching
+    account; only the page's rows are read.
 
     Attributes
     ----------
@@ -26,13 +31,17 @@ class AccountList:
     extent
         ``(min_lon, min_lat, max_lon, max_lat)`` of the located ones.
     large
-        More than :data:`gcrm.viewport.LARGE`: paged and mapped as clusters.
+        More than fit on one page: the map draws viewport clusters
+        (:func:`cluster_map`) rather than the page's markers.
     accounts
-        Every matching account, or (``large``) one page of them.
+        One page of the matching accounts, in ``sort`` order.
     value
-        Their summed potential value (all of them, also when paged).
+        The summed potential value of all matching accounts.
     page, pages
-        The page shown (1-based) and how many there are (1 when not paged).
+        The page shown (1-based, clamped to the pages there are) and how many there are.
+    needs_pin, needs_pin_total
+        Up to one page of the matching accounts whose location is missing or
+        approximate (least sure first, see :func:`gcrm.pins.needs_pin`), and how many there are.
     """
 
     total: int
@@ -43,6 +52,8 @@ class AccountList:
     value: float
     page: int
     pages: int
+    needs_pin: pd.DataFrame
+    needs_pin_total: int
 
 
 def filter_options(actor: Actor) -> dict[str, list[str]]:
@@ -51,37 +62,45 @@ def filter_options(actor: Actor) -> dict[str, list[str]]:
         return store.facets(session, actor)
 
 
-def account_list(actor: Actor, flt: AccountFilter, *, page: int, per_page: int) -> AccountList:
-    """Return the matching accounts; above :data:`~gcrm.viewport.LARGE`, one page of them.
+def account_list(
+    actor: Actor, flt: AccountFilter, *, page: int, per_page: int, sort: str = "name"
+) -> AccountList:
+    """Return one page of the matching accounts, with counts and value of all of them.
 
     Parameters
     ----------
     actor
         The acting user (scope applies).
     flt
-        The filter.
+        The filter (searched in the database).
     page
-        The wanted page (clamped to the pages there are); used when large.
+        The wanted page (clamped to the pages there are).
     per_page
-        Accounts per page.
+        Accounts per page (1-1,000).
+    sort
+        A :data:`gcrm.store.SORTS` key.
 
     Returns
     -------
     AccountList
-        Counts, extent, the accounts and their value.
+        Counts, extent, the page and the value.
     """
     with session_scope() as session:
         total, located, extent = store.accounts_extent(session, actor, flt)
-        # A large result is paged and counted in the database and mapped as clusters.
-        if total > LARGE:
-            pages = max((total - 1) // per_page + 1, 1)
-            page = min(max(int(page), 1), pages)
-            accounts, _ = store.accounts_page(session, actor, flt, page=page, per_page=per_page)
-            value = store.accounts_value(session, actor, flt)
-            return AccountList(total, located, extent, True, accounts, value, page, pages)
-        accounts = store.accounts_frame(session, actor, flt)
-    value = float(accounts["potential_value"].fillna(0).sum())
-    return AccountList(total, located, extent, False, accounts, value, 1, 1)
+        pages = max((total - 1) // per_page + 1, 1)
+        page = min(max(int(page), 1), pages)
+        accounts, _ = store.accounts_page(
+            session, actor, flt, page=page, per_page=per_page, sort=sort
+        )
+        value = store.accounts_value(session, actor, flt)
+        approximate, n_pins = store.accounts_page(
+            session, actor, flt, per_page=per_page, approximate_only=True
+        )
+    large = total > per_page
+    return AccountList(
+        total, located, extent, large, accounts, value, page, pages,
+        needs_pin(approximate), n_pins,
+    )  # fmt: skip
 
 
 def cluster_map(

@@ -16,6 +16,7 @@ import typer
 from gcrm.bench.pvrp_io import is_pvrp_file, solve_pvrp_file
 from gcrm.bench.solve import solve_instance_file
 from gcrm.cli._common import Run, app, command, echo_json, plain
+from gcrm.cycle_options import CycleOptions
 from gcrm.cycle_plans import cycle_ics, plan_and_save
 from gcrm.cycles import plan_cycles
 from gcrm.geocode import geocode_file
@@ -71,10 +72,9 @@ def cycle(
     with run.acting() as (session, actor):
         names = [r.strip() for r in reps.split(",") if r.strip()]
         plan_fn = plan_and_save if save else plan_cycles
-        result = plan_fn(
-            session, actor, names, start, weeks=weeks, country=country or None,
-            iterations=iterations, seed=seed, profile=profile, balance=balance,
-        )  # fmt: skip
+        options = CycleOptions(weeks=weeks, country=country or None, iterations=iterations,
+                               seed=seed, profile=profile, balance=balance)  # fmt: skip
+        result = plan_fn(session, actor, names, start, options=options)
     if output is not None:
         output.write_text(json.dumps(plain(result), allow_nan=False), encoding="utf-8")
     echo_json(result)

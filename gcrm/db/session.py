@@ -30,6 +30,13 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    # SQLite's own lower() folds ASCII only: a search for "ölhus" must find "Ølhus" as on
+    # PostgreSQL, so lower() is Python's (the same for ASCII; no index uses lower()).
+    dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from gcrm.store.accounts import (
     EDITABLE_FIELDS,
+    SORTS,
     account_cells,
     account_group_stats,
     account_ids_by_external,
@@ -97,6 +98,7 @@ __all__ = [
     "EDITABLE_FIELDS",
     "MARKETING_CHANNELS",
     "RECIPIENT_COLUMNS",
+    "SORTS",
     "STANDARD_OUTCOMES",
     "AccountFilter",
     "account_cells",

@@ -23,6 +23,7 @@ from gcrm.db.models import (
     Territory,
     User,
 )
+from gcrm.pins import APPROXIMATE
 from gcrm.store.audit_log import audit
 from gcrm.store.scope import (
     ACCOUNT_COLUMNS,
@@ -98,6 +99,8 @@ def accounts_frame(
     *,
     limit: int | None = None,
     offset: int = 0,
+    sort: str = "name",
+    approximate_only: bool = False,
 ) -> gpd.GeoDataFrame:
     """Return the matching accounts as a GeoDataFrame (EPSG:4326).
 
@@ -110,7 +113,12 @@ def accounts_frame(
     flt
         The filter.
     limit, offset
-        One page of rows in name order (``None``: every row).
+        One page of rows (``None``: every row).
+    sort
+        Row order, one of :data:`SORTS` (ties by name, then id).
+    approximate_only
+        Only accounts whose location is missing or approximate
+        (:data:`gcrm.pins.APPROXIMATE`: they need a pin).
 
     Returns
     -------
@@ -127,8 +135,10 @@ def accounts_frame(
         .with_only_columns(*cols, owner.c.username.label("owner"), terr.c.name.label("territory"))
         .outerjoin(owner, owner.c.id == Account.owner_id)
         .outerjoin(terr, terr.c.id == Account.territory_id)
-        .order_by(Account.name, Account.id)
+        .order_by(*_order(sort))
     )
+    if approximate_only:
+        stmt = stmt.where(_approximate())
     if limit is not None:
         stmt = stmt.limit(int(limit)).offset(max(int(offset), 0))
     rows = session.execute(stmt).mappings().all()
@@ -147,6 +157,8 @@ def accounts_page(
     *,
     page: int = 1,
     per_page: int = 50,
+    sort: str = "name",
+    approximate_only: bool = False,
 ) -> tuple[gpd.GeoDataFrame, int]:
     """Return one page of matching accounts and how many match in all.
 
@@ -162,19 +174,62 @@ def accounts_page(
         1-based page number (pages past the end are empty).
     per_page
         Rows per page (1-1,000).
+    sort, approximate_only
+        As :func:`accounts_frame` (the count follows ``approximate_only``).
 
     Returns
     -------
     tuple
         ``(frame, total)``: the page as :func:`accounts_frame` returns it,
-        in name order, and the number of matching accounts.
+        in ``sort`` order, and the number of matching accounts.
+
+    Raises
+    ------
+    InputError
+        On ``per_page`` out of range or an unknown ``sort``.
     """
     if not 1 <= int(per_page) <= 1000:
         msg = f"per_page must be between 1 and 1000, got {per_page}"
         raise InputError(msg)
     offset = (max(int(page), 1) - 1) * int(per_page)
-    frame = accounts_frame(session, actor, flt, limit=int(per_page), offset=offset)
+    frame = accounts_frame(
+        session, actor, flt, limit=int(per_page), offset=offset, sort=sort,
+        approximate_only=approximate_only,
+    )  # fmt: skip
+    if approximate_only:
+        sub = (
+            _account_select(actor, flt).where(_approximate()).with_only_columns(Account.id)
+        ).subquery()
+        return frame, int(session.scalar(select(func.count()).select_from(sub)) or 0)
     return frame, count_accounts(session, actor, flt)
+
+
+#: Orders of :func:`accounts_frame` and :func:`accounts_page` (the page's sort choices).
+SORTS: dict[str, str] = {
+    "name": "name (A-Z)",
+    "value": "potential value (highest first)",
+    "last_visit": "last visit (never or longest ago first)",
+    "stage": "stage",
+}
+
+
+def _order(sort: str) -> tuple[Any, ...]:
+    """Return the ORDER BY of a :data:`SORTS` key (name and id break ties: stable pages)."""
+    if sort not in SORTS:
+        msg = f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}"
+        raise InputError(msg)
+    first = {
+        "name": (),
+        "value": (Account.potential_value.desc().nulls_last(),),
+        "last_visit": (Account.last_visit.asc().nulls_first(),),
+        "stage": (Account.stage,),
+    }[sort]
+    return (*first, Account.name, Account.id)
+
+
+def _approximate() -> Any:
+    """Return the condition: location missing or approximate (:data:`gcrm.pins.APPROXIMATE`)."""
+    return Account.geocode_precision.is_(None) | Account.geocode_precision.in_(APPROXIMATE)
 
 
 def accounts_extent(
