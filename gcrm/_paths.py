@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +57,8 @@ class GraphIndex:
     """
 
     nodes: np.ndarray  # node ids, in graph order
-    node_pos: dict[Any, int]
-    edges: list[tuple[Any, Any, Any]]  # (u, v, key)
+    node_pos: Mapping[Any, int]  # node id -> position
+    edges: Sequence[tuple[Any, Any, Any]]  # (u, v, key)
     eu: np.ndarray  # node positions of u
     ev: np.ndarray  # node positions of v
     length: np.ndarray  # m
@@ -84,6 +84,46 @@ def graph_index(G: nx.MultiDiGraph) -> GraphIndex:
         idx = _build_index(G)
         _INDEXES[G] = idx
     return idx
+
+
+class _NodePositions(Mapping[Any, int]):
+    """Node id -> position, looked up in the shared, sorted node arrays (no dict per process)."""
+
+    def __init__(self, nodes: np.ndarray, order: np.ndarray) -> None:
+        self._nodes, self._order = nodes, order
+
+    def __getitem__(self, node: Any) -> int:
+        if not isinstance(node, (int, np.integer)):
+            raise KeyError(node)
+        j = int(np.searchsorted(self._nodes, node, sorter=self._order))
+        if j >= len(self._order) or self._nodes[self._order[j]] != node:
+            raise KeyError(node)
+        return int(self._order[j])
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._nodes.tolist())
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+
+class _EdgeList(Sequence[tuple[Any, Any, Any]]):
+    """The ``(u, v, key)`` of each edge, read from the shared arrays (no tuples per process)."""
+
+    def __init__(self, nodes: np.ndarray, eu: np.ndarray, ev: np.ndarray, key: np.ndarray) -> None:
+        self._nodes, self._eu, self._ev, self._key = nodes, eu, ev, key
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return (
+            self._nodes[self._eu[i]].item(),
+            self._nodes[self._ev[i]].item(),
+            int(self._key[i]),
+        )
+
+    def __len__(self) -> int:
+        return len(self._eu)
 
 
 def _shared_key(G: nx.MultiDiGraph, *arrays: np.ndarray) -> str | None:
@@ -142,19 +182,26 @@ def _build_index(G: nx.MultiDiGraph) -> GraphIndex:
     ev = np.fromiter((node_pos[e[1]] for e in edges), np.int64, len(edges))
     geom_arr = _edge_geoms(to_xy, px, py, eu, ev, given)
     length_arr, time_arr = np.asarray(length), np.asarray(ttime)
-    key = _shared_key(G, nodes, eu, ev, length_arr, time_arr)
+    keys = [e[2] for e in edges]
+    int_keys = all(type(k) is int for k in keys)
+    key = _shared_key(G, nodes, eu, ev, length_arr, time_arr) if int_keys else None
     arr = _arrays(
         key,
         "index",
         lambda: {
             "nodes": nodes,
+            "order": np.argsort(nodes, kind="stable"),
             "eu": eu,
             "ev": ev,
+            "key": np.asarray(keys, dtype=np.int64),
             "length": length_arr,
             "time": time_arr,
-            "twin": _find_twins(edges, eu, ev, length_arr, geom_arr),
+            "twin": _find_twins(len(edges), eu, ev, length_arr, geom_arr),
         },
     )
+    if key is not None:  # views over the shared arrays instead of per-process copies
+        node_pos = _NodePositions(arr["nodes"], arr["order"])  # type: ignore[assignment]
+        edges = _EdgeList(arr["nodes"], arr["eu"], arr["ev"], arr["key"])  # type: ignore[assignment]
     return GraphIndex(
         nodes=arr["nodes"],
         node_pos=node_pos,
@@ -199,7 +246,7 @@ def _edge_geoms(
 
 
 def _find_twins(
-    edges: list[tuple[Any, Any, Any]],
+    n_edges: int,
     eu: np.ndarray,
     ev: np.ndarray,
     length: np.ndarray,
@@ -209,7 +256,7 @@ def _find_twins(
     by_pair: dict[tuple[int, int], list[int]] = {}
     for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
         by_pair.setdefault((a, b), []).append(i)
-    twin = np.full(len(edges), -1, dtype=np.int64)
+    twin = np.full(n_edges, -1, dtype=np.int64)
     for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
         if twin[i] >= 0:
             continue

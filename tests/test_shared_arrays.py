@@ -165,6 +165,15 @@ def test_a_graph_changed_after_loading_does_not_map_stale_arrays() -> None:
     assert sorted(b.time.tolist()) == [9.0] * 6 + [18.0]
     pk = _paths.packed(a, "time")
     assert a.edges[1] == (0, 1, 1) and a.time[1] == 10.0
+    # The edge list and node positions are views over the shared arrays, equal to the graph's.
+    assert list(a.edges) == list(fast.edges(keys=True)) and len(a.edges) == 7
+    assert a.edges[-2:] == list(fast.edges(keys=True))[-2:]
+    assert all(type(x) is int for x in a.edges[3])
+    assert dict(a.node_pos) == {n: i for i, n in enumerate(fast.nodes)}
+    with pytest.raises(KeyError):
+        a.node_pos[99]
+    with pytest.raises(KeyError):
+        a.node_pos["0"]
     assert pk.best_edge[(0, 1)] == 0  # the faster of the two parallel edges
     assert len(pk.best_edge) == 6
     with pytest.raises(KeyError):
