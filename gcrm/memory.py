@@ -22,7 +22,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Release", "SessionReaper", "release_memory", "rss_bytes"]
+__all__ = [
+    "MMAP_THRESHOLD",
+    "Release",
+    "SessionReaper",
+    "mmapped_bytes",
+    "release_memory",
+    "rss_bytes",
+    "tune_malloc",
+]
+
+#: Allocations from this size (bytes) get their own memory map and go back to the
+#: system when freed (glibc's ``M_MMAP_THRESHOLD``, fixed by :func:`tune_malloc`).
+MMAP_THRESHOLD = 256 * 1024
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +102,57 @@ def _malloc_trim() -> bool:
     if trim is None:  # not glibc (musl, macOS)
         return False
     return bool(trim(0))
+
+
+def tune_malloc(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold so that large buffers go back to the system when freed.
+
+    glibc raises its threshold (up to 32 MB) each time a mapped block is freed,
+    after which a session's large buffers (query results, map HTML, frames) land
+    in the heap, between long-lived objects, where freeing them cannot return
+    the pages. A fixed threshold keeps them in their own maps. An operator's
+    ``MALLOC_MMAP_THRESHOLD_`` environment variable wins (nothing is changed).
+
+    Parameters
+    ----------
+    threshold
+        Bytes from which an allocation is mapped on its own.
+
+    Returns
+    -------
+    bool
+        Whether the setting was applied (false without glibc, or when the
+        environment sets it).
+    """
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                     "uordblks", "fordblks", "keepcost")
+    ]  # fmt: skip
+
+
+def mmapped_bytes() -> int | None:
+    """Return the bytes glibc holds in blocks mapped on their own (``mallinfo2().hblkhd``).
+
+    Returns
+    -------
+    int or None
+        ``None`` without glibc 2.33+.
+    """
+    fn = getattr(_libc(), "mallinfo2", None)
+    if fn is None:
+        return None
+    fn.restype = _MallInfo2
+    return int(fn().hblkhd)
 
 
 def release_memory() -> Release:

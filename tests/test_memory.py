@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
-from gcrm.memory import SessionReaper, release_memory, rss_bytes
+import pytest
+
+from gcrm.memory import SessionReaper, mmapped_bytes, release_memory, rss_bytes, tune_malloc
 
 
 def _cyclic_garbage(n: int) -> None:
@@ -67,3 +73,37 @@ def test_reaper_thread_survives_a_failing_count_and_stops() -> None:
     n = len(calls)
     time.sleep(0.1)
     assert len(calls) == n  # stopped
+
+
+_MMAP_PROBE = """
+import sys
+from gcrm.memory import mmapped_bytes, tune_malloc
+big = bytearray(8_000_000)
+del big  # glibc now raises its mmap threshold to 8 MB
+if sys.argv[1] == "tuned":
+    assert tune_malloc()
+before = mmapped_bytes()
+buf = bytearray(400_000)  # a session's query result or map HTML
+print(mmapped_bytes() - before)
+"""
+
+
+def _mapped_delta(mode: str) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", _MMAP_PROBE, mode], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")},
+    )  # fmt: skip
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(mmapped_bytes() is None, reason="needs glibc 2.33+ (mallinfo2)")
+def test_tuned_malloc_maps_large_buffers_on_their_own() -> None:
+    # Untuned, the 400 KB buffer lands in the heap after glibc raised its threshold.
+    assert _mapped_delta("default") == 0
+    assert _mapped_delta("tuned") >= 400_000
+
+
+def test_an_operators_malloc_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert tune_malloc() is False

@@ -6,7 +6,9 @@ connection can resume it (``.streamlit/config.toml`` sets 20 s). Its storage
 only drops expired sessions on its next write, so an idle server would keep
 them for good; the reaper ends them (``session.shutdown()``, as Streamlit's own
 close does) and then collects garbage and trims the heap
-(:func:`gcrm.memory.release_memory`).
+(:func:`gcrm.memory.release_memory`). Before the first session, glibc's mmap
+threshold is fixed (:func:`gcrm.memory.tune_malloc`) so that large buffers
+are returned to the system when freed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from gcrm.memory import SessionReaper
+from gcrm.memory import SessionReaper, tune_malloc
 
 log = logging.getLogger(__name__)
 
@@ -66,4 +68,5 @@ def _session_manager() -> Any:
 @st.cache_resource(show_spinner=False)
 def start_session_reaper() -> SessionReaper:
     """Start this process's reaper (once; later calls return the same one)."""
+    tune_malloc()  # large per-session buffers in their own maps: freed back to the system
     return SessionReaper(_StreamlitSessions(), interval_s=5.0).start()
