@@ -10,10 +10,12 @@ from __future__ import annotations
 import streamlit as st
 
 from views.common import current_actor, prepare
+from views.session_memory import start_session_reaper
 from views.unsubscribe import handle_unsubscribe
 
 st.set_page_config(page_title="gcrm", layout="wide")
 prepare()
+start_session_reaper()  # gives closed sessions' memory back (once per process)
 if handle_unsubscribe():  # the link in campaign e-mail: no login, nothing else shown
     st.stop()
 

@@ -21,8 +21,10 @@ Shared by :mod:`gcrm.matrix` (travel matrices, route geometry), :mod:`gcrm.netwo
 
 from __future__ import annotations
 
+import hashlib
 import math
 import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +34,14 @@ import shapely
 
 from gcrm._errors import InputError
 from gcrm.geometry import utm_crs
+from gcrm.shared_arrays import shared_arrays
 
 _BITS = 52  # packed sums stay below 2**52: exact in float64
 _BASE_UNIT = {"time": 1e-3, "distance": 1e-3}  # coarsest usual unit: 1 ms, 1 mm
 _FINEST_UNIT = 1e-6
 _AT_NODE_M = 0.01  # a snap point this close to an edge end is at the node
 _MAX_BLOCK = 20_000_000  # entries of one Dijkstra output block (160 MB)
+_SHARED_LAYOUT = 1  # bump when the shared index or packed arrays change
 
 
 # --------------------------------------------------------------------------- index
@@ -45,11 +49,16 @@ _MAX_BLOCK = 20_000_000  # entries of one Dijkstra output block (160 MB)
 
 @dataclass
 class GraphIndex:
-    """Arrays of a graph for snapping and matrices (built once per graph)."""
+    """Arrays of a graph for snapping and matrices (built once per graph).
+
+    The numeric arrays (``nodes`` to ``twin``) are read-only memory maps shared
+    by every process of the machine when the graph came from
+    :func:`gcrm.network.load_network` (see :mod:`gcrm.shared_arrays`).
+    """
 
     nodes: np.ndarray  # node ids, in graph order
-    node_pos: dict[Any, int]
-    edges: list[tuple[Any, Any, Any]]  # (u, v, key)
+    node_pos: Mapping[Any, int]  # node id -> position
+    edges: Sequence[tuple[Any, Any, Any]]  # (u, v, key)
     eu: np.ndarray  # node positions of u
     ev: np.ndarray  # node positions of v
     length: np.ndarray  # m
@@ -61,6 +70,7 @@ class GraphIndex:
     to_lonlat: Any  # and back
     signature: tuple[int, int]
     cache: dict[str, Any] = field(default_factory=dict)
+    shared_key: str | None = None  # name prefix of its shared arrays, None if private
 
 
 _INDEXES: weakref.WeakKeyDictionary[nx.MultiDiGraph, GraphIndex] = weakref.WeakKeyDictionary()
@@ -74,6 +84,72 @@ def graph_index(G: nx.MultiDiGraph) -> GraphIndex:
         idx = _build_index(G)
         _INDEXES[G] = idx
     return idx
+
+
+class _NodePositions(Mapping[Any, int]):
+    """Node id -> position, looked up in the shared, sorted node arrays (no dict per process)."""
+
+    def __init__(self, nodes: np.ndarray, order: np.ndarray) -> None:
+        self._nodes, self._order = nodes, order
+
+    def __getitem__(self, node: Any) -> int:
+        if not isinstance(node, (int, np.integer)):
+            raise KeyError(node)
+        j = int(np.searchsorted(self._nodes, node, sorter=self._order))
+        if j >= len(self._order) or self._nodes[self._order[j]] != node:
+            raise KeyError(node)
+        return int(self._order[j])
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._nodes.tolist())
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+
+class _EdgeList(Sequence[tuple[Any, Any, Any]]):
+    """The ``(u, v, key)`` of each edge, read from the shared arrays (no tuples per process)."""
+
+    def __init__(self, nodes: np.ndarray, eu: np.ndarray, ev: np.ndarray, key: np.ndarray) -> None:
+        self._nodes, self._eu, self._ev, self._key = nodes, eu, ev, key
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return (
+            self._nodes[self._eu[i]].item(),
+            self._nodes[self._ev[i]].item(),
+            int(self._key[i]),
+        )
+
+    def __len__(self) -> int:
+        return len(self._eu)
+
+
+def _shared_key(G: nx.MultiDiGraph, *arrays: np.ndarray) -> str | None:
+    """Name prefix of a cached graph's shared arrays: its cache key and content hash.
+
+    Only graphs :func:`gcrm.network.load_network` tagged (``gcrm_cache_key``)
+    are shared, so test and synthetic graphs leave no files; the hash of the
+    arrays keeps a graph changed after loading from mapping stale data.
+    """
+    key = G.graph.get("gcrm_cache_key")
+    if not isinstance(key, str) or any(a.dtype.hasobject for a in arrays):
+        return None
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str((a.dtype, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).data)
+    return f"paths{_SHARED_LAYOUT}-{key}-{h.hexdigest()[:16]}"
+
+
+def _arrays(
+    key: str | None, part: str, build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Arrays of one part of the index: shared (memory-mapped) under ``key``, else private."""
+    if key is None:
+        return build()
+    return shared_arrays(f"{key}-{part}", build)
 
 
 def _build_index(G: nx.MultiDiGraph) -> GraphIndex:
@@ -104,6 +180,50 @@ def _build_index(G: nx.MultiDiGraph) -> GraphIndex:
         given.append(d.get("geometry"))
     eu = np.fromiter((node_pos[e[0]] for e in edges), np.int64, len(edges))
     ev = np.fromiter((node_pos[e[1]] for e in edges), np.int64, len(edges))
+    geom_arr = _edge_geoms(to_xy, px, py, eu, ev, given)
+    length_arr, time_arr = np.asarray(length), np.asarray(ttime)
+    keys = [e[2] for e in edges]
+    int_keys = all(type(k) is int for k in keys)
+    key = _shared_key(G, nodes, eu, ev, length_arr, time_arr) if int_keys else None
+    arr = _arrays(
+        key,
+        "index",
+        lambda: {
+            "nodes": nodes,
+            "order": np.argsort(nodes, kind="stable"),
+            "eu": eu,
+            "ev": ev,
+            "key": np.asarray(keys, dtype=np.int64),
+            "length": length_arr,
+            "time": time_arr,
+            "twin": _find_twins(len(edges), eu, ev, length_arr, geom_arr),
+        },
+    )
+    if key is not None:  # views over the shared arrays instead of per-process copies
+        node_pos = _NodePositions(arr["nodes"], arr["order"])  # type: ignore[assignment]
+        edges = _EdgeList(arr["nodes"], arr["eu"], arr["ev"], arr["key"])  # type: ignore[assignment]
+    return GraphIndex(
+        nodes=arr["nodes"],
+        node_pos=node_pos,
+        edges=edges,
+        eu=arr["eu"],
+        ev=arr["ev"],
+        length=arr["length"],
+        time=arr["time"],
+        twin=arr["twin"],
+        geoms=geom_arr,
+        tree=shapely.STRtree(geom_arr),
+        to_xy=to_xy,
+        to_lonlat=to_lonlat,
+        signature=(len(G), G.number_of_edges()),
+        shared_key=key,
+    )
+
+
+def _edge_geoms(
+    to_xy: Any, px: np.ndarray, py: np.ndarray, eu: np.ndarray, ev: np.ndarray, given: list[Any]
+) -> np.ndarray:
+    """Projected LineString of every edge (its geometry, or straight between its nodes)."""
     # Project every vertex in one call: simplified edges' geometries, and the
     # two end nodes of straight edges.
     has = np.array([g is not None for g in given], dtype=bool)
@@ -122,27 +242,11 @@ def _build_index(G: nx.MultiDiGraph) -> GraphIndex:
     order = np.argsort(ids, kind="stable")  # keeps each line's vertex order
     coords = np.column_stack([np.concatenate(all_x), np.concatenate(all_y)])[order]
     geoms = shapely.linestrings(coords, indices=ids[order])
-    geom_arr = np.array(geoms, dtype=object)
-    length_arr = np.asarray(length)
-    return GraphIndex(
-        nodes=nodes,
-        node_pos=node_pos,
-        edges=edges,
-        eu=eu,
-        ev=ev,
-        length=length_arr,
-        time=np.asarray(ttime),
-        twin=_find_twins(edges, eu, ev, length_arr, geom_arr),
-        geoms=geom_arr,
-        tree=shapely.STRtree(geom_arr),
-        to_xy=to_xy,
-        to_lonlat=to_lonlat,
-        signature=(len(G), G.number_of_edges()),
-    )
+    return np.array(geoms, dtype=object)
 
 
 def _find_twins(
-    edges: list[tuple[Any, Any, Any]],
+    n_edges: int,
     eu: np.ndarray,
     ev: np.ndarray,
     length: np.ndarray,
@@ -152,7 +256,7 @@ def _find_twins(
     by_pair: dict[tuple[int, int], list[int]] = {}
     for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
         by_pair.setdefault((a, b), []).append(i)
-    twin = np.full(len(edges), -1, dtype=np.int64)
+    twin = np.full(n_edges, -1, dtype=np.int64)
     for i, (a, b) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
         if twin[i] >= 0:
             continue
@@ -201,13 +305,37 @@ def snap_arrays(
     return e, frac * idx.length[e], d, np.asarray(slat), np.asarray(slon)
 
 
+class BestEdges:
+    """Edge position the packed CSR uses for each node pair: ``best[(a, b)]``.
+
+    A lookup over the CSR's own arrays (each row's columns are sorted), so no
+    per-process dictionary of every edge is needed.
+    """
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, pos: np.ndarray) -> None:
+        self._indptr, self._indices, self._pos = indptr, indices, pos
+
+    def __getitem__(self, pair: tuple[int, int]) -> int:
+        """Return the edge position of the pair; ``KeyError`` if no edge joins them."""
+        a, b = pair
+        lo, hi = int(self._indptr[a]), int(self._indptr[a + 1])
+        j = lo + int(np.searchsorted(self._indices[lo:hi], b))
+        if j >= hi or int(self._indices[j]) != b:
+            raise KeyError(pair)
+        return int(self._pos[j])
+
+    def __len__(self) -> int:
+        """Return the number of node pairs joined by an edge."""
+        return len(self._pos)
+
+
 @dataclass(frozen=True)
 class Packed:
     """Integer-packed edge weights of one graph and one primary measure."""
 
     csr: Any  # scipy.sparse.csr_array of packed weights (best parallel edge)
     edge_w: np.ndarray  # packed weight of every graph edge
-    best_edge: dict[tuple[int, int], int]  # node pair -> edge position used by csr
+    best_edge: BestEdges  # node pair -> edge position used by csr
     m: float  # multiplier of the primary part
     unit_p: float  # primary: seconds or metres per unit
     unit_s: float  # secondary: metres or seconds per unit
@@ -217,11 +345,29 @@ class Packed:
 def packed(idx: GraphIndex, primary: str) -> Packed:
     key = f"packed:{primary}"
     if key not in idx.cache:
-        idx.cache[key] = _build_packed(idx, primary)
+        arr = _arrays(idx.shared_key, f"packed-{primary}", lambda: _build_packed(idx, primary))
+        idx.cache[key] = _packed_from(arr, len(idx.nodes), primary)
     return idx.cache[key]  # type: ignore[no-any-return]
 
 
-def _build_packed(idx: GraphIndex, primary: str) -> Packed:
+def _packed_from(arr: dict[str, np.ndarray], n: int, primary: str) -> Packed:
+    from scipy.sparse import csr_array  # on demand, as in _build_packed
+
+    csr = csr_array((arr["data"], arr["indices"], arr["indptr"]), shape=(n, n))
+    m, unit_p, unit_s = (float(x) for x in arr["scalars"])
+    return Packed(
+        csr=csr,
+        edge_w=arr["edge_w"],
+        best_edge=BestEdges(arr["indptr"], arr["indices"], arr["pos"]),
+        m=m,
+        unit_p=unit_p,
+        unit_s=unit_s,
+        primary=primary,
+    )
+
+
+def _build_packed(idx: GraphIndex, primary: str) -> dict[str, np.ndarray]:
+    """Return the packed weights: CSR ``data``, ``indices``, ``indptr``; ``pos``, ``edge_w``."""
     # scipy on demand (~0.6 s to import): not needed to load or snap to a graph.
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import connected_components, dijkstra
@@ -234,19 +380,25 @@ def _build_packed(idx: GraphIndex, primary: str) -> Packed:
     secondary = "distance" if primary == "time" else "time"
     big_p, big_s = vals[primary], vals[secondary]
     loops = idx.eu == idx.ev
+    index_type = np.int32 if max(n, len(idx.eu)) < 2**31 - 1 else np.int64
 
-    def sparse(w: np.ndarray) -> Any:
+    def sparse(w: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        # The lightest of each group of parallel edges, in CSR order (rows by
+        # u, columns by v): data, indices and indptr are built directly, so
+        # entry j of the CSR is edge pos[j].
         keep = ~loops
         order = np.lexsort((w[keep], idx.ev[keep], idx.eu[keep]))
         pos = np.flatnonzero(keep)[order]
         first = np.ones(len(pos), dtype=bool)
         first[1:] = (idx.eu[pos][1:] != idx.eu[pos][:-1]) | (idx.ev[pos][1:] != idx.ev[pos][:-1])
-        pos = pos[first]  # the lightest of each group of parallel edges
-        return csr_array((w[pos], (idx.eu[pos], idx.ev[pos])), shape=(n, n)), pos
+        pos = pos[first]
+        indptr = np.searchsorted(idx.eu[pos], np.arange(n + 1)).astype(index_type)
+        indices = idx.ev[pos].astype(index_type)
+        return csr_array((w[pos], indices, indptr), shape=(n, n)), pos, indptr
 
     # Bound, in seconds or metres, the primary sum of any route (a shortest path
     # plus two partial edges) and the secondary sum along it.
-    g_p, _ = sparse(big_p)
+    g_p, _, _ = sparse(big_p)
     n_comp, _ = connected_components(g_p, directed=True, connection="strong")
     if n_comp == 1:  # d(a, b) <= d(a, r) + d(r, b)
         bound_p = float(dijkstra(g_p, indices=0).max() + dijkstra(g_p.T.tocsr(), indices=0).max())
@@ -278,17 +430,15 @@ def _build_packed(idx: GraphIndex, primary: str) -> Packed:
     p_q = np.rint(big_p / unit_p)
     s_q = np.rint(big_s / unit_s)
     w = p_q * m + s_q
-    csr, pos = sparse(w)
-    best = {(int(a), int(b)): int(e) for a, b, e in zip(idx.eu[pos], idx.ev[pos], pos, strict=True)}
-    return Packed(
-        csr=csr,
-        edge_w=w,
-        best_edge=best,
-        m=m,
-        unit_p=unit_p,
-        unit_s=unit_s,
-        primary=primary,
-    )
+    csr, pos, _ = sparse(w)
+    return {
+        "data": csr.data,
+        "indices": csr.indices,
+        "indptr": csr.indptr,
+        "pos": pos,
+        "edge_w": w,
+        "scalars": np.array([m, unit_p, unit_s]),
+    }
 
 
 def unpack(w: np.ndarray, pk: Packed) -> tuple[np.ndarray, np.ndarray]:

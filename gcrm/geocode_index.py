@@ -6,7 +6,9 @@ ways close together are one street), their name keys in every language and
 spelling, cities, address groups (points sharing street and house number),
 house-number anchors for interpolation, postcode areas and a k-d tree of the
 points for reverse geocoding. :func:`load_address_data` caches the result on
-disk, keyed by the OSM file's SHA-256. Querying lives in :mod:`gcrm.geocode`.
+disk, keyed by the OSM file's SHA-256, and maps the points' coordinates (the
+k-d tree's data) from :mod:`gcrm.shared_arrays`, once per machine. Querying
+lives in :mod:`gcrm.geocode`.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ from gcrm.osm import (
     read_address_points,
     read_streets_and_places,
 )
+from gcrm.shared_arrays import shared_arrays
 
 __all__ = ["AddressData", "City", "Street", "build_address_data", "load_address_data"]
 
 # Version of the pickled index layout: bump it when AddressData changes.
-_FORMAT_VERSION = 3
+_FORMAT_VERSION = 4
 
 _STREET_CLUSTER_M = 500.0  # same-named ways closer than this are one street
 _ADDRESS_TO_STREET_M = 2000.0  # farther than this, addr:street is its own street
@@ -599,21 +602,30 @@ def load_address_data(path: Path, *, cache: bool = True) -> AddressData:
     Returns
     -------
     AddressData
-        The tables.
+        The tables. With the cache, the address points' coordinates (and the
+        k-d tree's data) are read-only memory maps shared by every process of
+        the machine (:mod:`gcrm.shared_arrays`).
     """
     if not cache:
         return read_address_data(path)
     digest = file_digest(path)
     target = cache_dir("geocode") / f"index-{digest[:40]}-v{_FORMAT_VERSION}.pkl"
+    data = None
     if target.is_file():
         try:
             with target.open("rb") as f:
                 data = pickle.load(f)
         except Exception:  # truncated or foreign pickle: many error types
             data = None  # unreadable cache: rebuild it
-        if isinstance(data, AddressData):
-            return data
-    data = read_address_data(path)
+    if not isinstance(data, AddressData):
+        data = read_address_data(path)
+        _write_cache(target, data)
+    return _share_points(data, f"geocode{_FORMAT_VERSION}-{digest[:40]}")
+
+
+def _write_cache(target: Path, data: AddressData) -> None:
+    """Pickle the tables without the k-d tree (rebuilt on load over shared points)."""
+    tree, data.tree = data.tree, None
     tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with tmp.open("wb") as f:
@@ -621,4 +633,18 @@ def load_address_data(path: Path, *, cache: bool = True) -> AddressData:
         os.replace(tmp, target)
     except OSError:
         tmp.unlink(missing_ok=True)  # a read-only cache only costs a rebuild
+    finally:
+        data.tree = tree
+
+
+def _share_points(data: AddressData, name: str) -> AddressData:
+    """Put the address points' coordinates and the k-d tree's data in shared arrays."""
+    lat = np.asarray(data.pt_lat, dtype=float)
+    lon = np.asarray(data.pt_lon, dtype=float)
+    arr = shared_arrays(
+        name, lambda: {"lat": lat, "lon": lon, "xyz": ecef(lat, lon).reshape(-1, 3)}
+    )
+    data.pt_lat, data.pt_lon = arr["lat"], arr["lon"]
+    # copy_data=False: the tree searches the shared array instead of its own copy.
+    data.tree = cKDTree(arr["xyz"], copy_data=False) if len(arr["lat"]) else None
     return data

@@ -507,7 +507,9 @@ def load_network(
     The cache is a pickle, read back as trusted data: keep ``GCRM_DATA_DIR``
     a folder only gcrm writes to. An unreadable cache file is rebuilt. The app
     should hold the returned graph once per process (``st.cache_resource``):
-    snapping and matrices keep their index on the graph object.
+    snapping and matrices keep their index on the graph object. The graph
+    carries ``G.graph["gcrm_cache_key"]``, under which the path engine's
+    arrays are memory-mapped once per machine (:mod:`gcrm.shared_arrays`).
     """
     _check_profile(profile)
     path = resolve_osm_file(osm)
@@ -526,11 +528,13 @@ def load_network(
             log.warning("ignoring unreadable network cache %s: %s", cache_file, exc)
         else:
             if isinstance(G, nx.MultiDiGraph):
+                G.graph["gcrm_cache_key"] = cache_file.stem
                 return G
     G = build_network(
         path, profile=profile, speeds=speeds, fallback_kph=fallback_kph, impute=impute
     )
     _write_atomic(cache_file, G)
+    G.graph["gcrm_cache_key"] = cache_file.stem  # shares its path-engine arrays (gcrm._paths)
     return G
 
 

@@ -35,6 +35,9 @@ tests that change the environment call ``get_settings.cache_clear()``.
 - ``GCRM_SMTP_TIMEOUT_S``: socket timeout of the mail server; default 30.
 - ``GCRM_CAMPAIGN_SECRET``: key that signs unsubscribe tokens; default a random
   key kept in ``<data_dir>/campaign_secret`` (created on first use, mode 600).
+- ``GCRM_SHARED_CACHE``: map read-only data (the path engine's road arrays, the
+  geocoder's points) from ``<data_dir>/cache/shared/``, once per machine for every
+  process (see ``gcrm.shared_arrays``); default ``true``.
 - ``GCRM_PUBLIC_URL``: the app's address, for unsubscribe links; default
   ``http://localhost:8501``.
 """
@@ -81,6 +84,7 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=30.0, gt=0)
     campaign_secret: SecretStr | None = None
     public_url: str = "http://localhost:8501"
+    shared_cache: bool = True
 
     @property
     def cache_dir(self) -> Path:

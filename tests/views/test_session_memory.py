@@ -1,0 +1,61 @@
+"""The app's session reaper against Streamlit's real session storage (issue 19)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from streamlit.runtime.memory_session_storage import MemorySessionStorage
+from streamlit.runtime.session_manager import SessionInfo
+
+from views import session_memory
+
+
+@dataclass
+class _Session:
+    id: str
+    state: list[int] = field(default_factory=lambda: list(range(1000)))
+    shut: bool = False
+
+    def shutdown(self) -> None:
+        self.shut = True
+
+
+class _Manager:
+    """The two attributes and one method the reaper uses, as Streamlit 1.x has them."""
+
+    def __init__(self, ttl_s: int) -> None:
+        self._session_storage = MemorySessionStorage(ttl_seconds=ttl_s)
+        self._storage_lock = threading.Lock()
+        self.active: list[SessionInfo] = []
+
+    def list_sessions(self) -> list[SessionInfo]:
+        return self.active + self._session_storage.list()
+
+
+def test_closed_sessions_are_ended_after_their_reconnect_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mgr = _Manager(ttl_s=1)
+    monkeypatch.setattr(session_memory, "_session_manager", lambda: mgr)
+    count = session_memory._StreamlitSessions()
+    a, b, c = _Session("a"), _Session("b"), _Session("c")
+    mgr.active = [SessionInfo(client=None, session=s) for s in (a, b, c)]  # type: ignore[arg-type]
+    assert count() == 0
+    # Two tabs close: Streamlit stores them for reconnecting.
+    mgr.active = mgr.active[:1]
+    for s in (b, c):
+        mgr._session_storage.save(SessionInfo(client=None, session=s))  # type: ignore[arg-type]
+    assert count() == 0  # still resumable
+    assert not b.shut
+    time.sleep(1.1)
+    assert count() == 2  # the window passed: both ended
+    assert b.shut and c.shut and not a.shut
+    assert mgr._session_storage._cache._data == {}  # nothing holds their state any more
+    assert count() == 0
+
+
+def test_outside_a_server_there_is_nothing_to_reap() -> None:
+    assert session_memory._StreamlitSessions()() == 0

@@ -1,0 +1,72 @@
+"""Give a closed browser session's memory back: one reaper thread per server process.
+
+Streamlit keeps a disconnected session (its ``st.session_state``: plans, maps,
+data frames) for ``server.disconnectedSessionTTL`` seconds so that a dropped
+connection can resume it (``.streamlit/config.toml`` sets 20 s). Its storage
+only drops expired sessions on its next write, so an idle server would keep
+them for good; the reaper ends them (``session.shutdown()``, as Streamlit's own
+close does) and then collects garbage and trims the heap
+(:func:`gcrm.memory.release_memory`). Before the first session, glibc's mmap
+threshold is fixed (:func:`gcrm.memory.tune_malloc`) so that large buffers
+are returned to the system when freed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import streamlit as st
+
+from gcrm.memory import SessionReaper, tune_malloc
+
+log = logging.getLogger(__name__)
+
+
+class _StreamlitSessions:
+    """Counts ended sessions of this server and ends the expired stored ones."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._warned = False
+
+    def __call__(self) -> int:
+        mgr = _session_manager()
+        if mgr is None:
+            return 0
+        expired = self._expire(mgr)
+        for info in expired:
+            info.session.shutdown()
+        now = {info.session.id for info in mgr.list_sessions()}
+        gone = len(self._seen - now)
+        self._seen = now
+        return max(gone, len(expired))
+
+    def _expire(self, mgr: Any) -> list[Any]:
+        """Drop stored sessions whose reconnect window passed; return their infos."""
+        try:
+            cache = mgr._session_storage._cache  # Streamlit's TTLCache of stored sessions
+            lock = mgr._storage_lock
+        except AttributeError:
+            if not self._warned:
+                log.warning("this Streamlit version hides its session storage: not reaping")
+                self._warned = True
+            return []
+        with lock:
+            return [info for _key, info in cache.expire()]
+
+
+def _session_manager() -> Any:
+    """The running server's session manager, or ``None`` outside a server."""
+    from streamlit.runtime import Runtime  # the running server's runtime
+
+    if not Runtime.exists():
+        return None
+    return Runtime.instance()._session_mgr  # no public accessor in Streamlit 1.x
+
+
+@st.cache_resource(show_spinner=False)
+def start_session_reaper() -> SessionReaper:
+    """Start this process's reaper (once; later calls return the same one)."""
+    tune_malloc()  # large per-session buffers in their own maps: freed back to the system
+    return SessionReaper(_StreamlitSessions(), interval_s=5.0).start()
