@@ -18,8 +18,9 @@ Aggregates are kept per server process until the data change
 runs ("warm", what the rest of the team waits) is held to the target.
 
 CPU seconds are the app process's plus, on PostGIS, the database server's:
-the CPU time of this database's backends, read from ``/proc`` (the server
-runs on this machine), so work moved into SQL is not hidden from the ratio.
+the CPU time of this database's backends and of the server's ended children
+(parallel workers), read from ``/proc`` (the server runs on this machine), so
+work moved into SQL is not hidden from the ratio.
 The 1,000,000-account store is loaded with ``COPY``
 (:func:`gcrm.db.synthetic.add_synthetic_accounts`, under a minute here).
 
@@ -135,7 +136,13 @@ def _measure(runs: int) -> dict[str, dict[str, float]]:
 
 
 def _server_cpu(database: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends serving ``database``."""
+    """CPU seconds used so far by the PostgreSQL server for ``database``.
+
+    The live backends of the database, plus what the postmaster has collected
+    from children that ended (parallel workers of a query among them), read
+    from ``/proc``: the server must run on this machine, and only the benchmark
+    should use it (the throwaway server of scripts/test.sh or your own).
+    """
     from sqlalchemy import text
 
     from gcrm.db.session import session_scope
@@ -145,13 +152,17 @@ def _server_cpu(database: str) -> float:
             text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
         ).all()
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    total, parent = 0.0, None
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # the backend ended, or the server is not on this machine
             continue
         total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        parent = fields[1]
+    if parent is not None:
+        fields = Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime
     return total
 
 
