@@ -17,6 +17,13 @@ Aggregates are kept per server process until the data change
 "cold" (what the first viewer after a change waits); the best of the later
 runs ("warm", what the rest of the team waits) is held to the target.
 
+CPU seconds are the app process's plus, on PostGIS, the database server's:
+the CPU time of this database's backends and of the server's ended children
+(parallel workers), read from ``/proc`` (the server runs on this machine), so
+work moved into SQL is not hidden from the ratio.
+The 1,000,000-account store is loaded with ``COPY``
+(:func:`gcrm.db.synthetic.add_synthetic_accounts`, under a minute here).
+
 Targets (issue 19): every page opens without error; each page takes at most
 2x its demo-size time, measured in the same run; at most 5,000 features per
 map. ``--postgres`` (a server URL with PostGIS) adds the same on PostGIS;
@@ -87,7 +94,13 @@ def _measure(runs: int) -> dict[str, dict[str, float]]:
 
     with session_scope() as s:
         actor = actor_for(s, "manager")
+        database = (
+            s.get_bind().engine.url.database if s.get_bind().dialect.name == "postgresql" else None
+        )
     out: dict[str, dict[str, float]] = {}
+
+    def cpu_now() -> float:
+        return time.process_time() + (_server_cpu(database) if database else 0.0)
 
     def record(name: str, at, wall: float, cpu: float) -> None:  # type: ignore[no-untyped-def]
         errors = [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
@@ -108,18 +121,49 @@ def _measure(runs: int) -> dict[str, dict[str, float]]:
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=1800)
             at.session_state["actor"] = actor
             at.switch_page("views/profile.py").run()  # start on a page that reads nothing
-            t, c = time.perf_counter(), time.process_time()
+            t, c = time.perf_counter(), cpu_now()
             at.switch_page(f"views/{page}.py").run()
-            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            wall, cpu = time.perf_counter() - t, cpu_now() - c
             if page != "prospect_map":
                 record(page, at, wall, cpu)
                 continue
             for layer in (*LAYERS[1:], LAYERS[0]):
-                t, c = time.perf_counter(), time.process_time()
+                t, c = time.perf_counter(), cpu_now()
                 at.radio(key="pm_layer").set_value(layer).run()
-                wall, cpu = time.perf_counter() - t, time.process_time() - c
+                wall, cpu = time.perf_counter() - t, cpu_now() - c
                 record(f"prospect_map:{layer}", at, wall, cpu)
     return out
+
+
+def _server_cpu(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL server for ``database``.
+
+    The live backends of the database, plus what the postmaster has collected
+    from children that ended (parallel workers of a query among them), read
+    from ``/proc``: the server must run on this machine, and only the benchmark
+    should use it (the throwaway server of scripts/test.sh or your own).
+    """
+    from sqlalchemy import text
+
+    from gcrm.db.session import session_scope
+
+    with session_scope() as s:
+        pids = s.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
+        ).all()
+    tick = os.sysconf("SC_CLK_TCK")
+    total, parent = 0.0, None
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the backend ended, or the server is not on this machine
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        parent = fields[1]
+    if parent is not None:
+        fields = Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime
+    return total
 
 
 def _postgres_db(server: str) -> tuple[str, str]:
@@ -157,22 +201,28 @@ def _drop(server: str, name: str) -> None:
 
 def _report(engine: str, base: dict, big: dict, size: int) -> bool:  # type: ignore[type-arg]
     ok = True
-    print(f"\n{engine}: demo vs +{size:,} accounts (warm: best of later runs; wall s / CPU s)")
     print(
-        f"{'page':24} {'demo':>12} {'large':>12} {'ratio wall/cpu':>15} {'cold ratio':>11}"
-        f" {'features':>9} {'ok':>3}"
+        f"\n{engine}: demo vs +{size:,} accounts (wall s / CPU s, CPU = app + database server;"
+        " warm = best of later runs, cold = first run after the cache was cleared)"
+    )
+    print(
+        f"{'page':24} {'demo warm':>11} {'large warm':>11} {'ratio wall/cpu':>15}"
+        f" {'demo cold':>11} {'large cold':>11} {'cold ratio':>13} {'features':>9} {'ok':>3}"
     )
     for name, b in base.items():
         g = big[name]
         ratio = g["wall_s"] / max(b["wall_s"], 1e-9)
         cpu_ratio = g["cpu_s"] / max(b["cpu_s"], 1e-9)
-        cold = g["cold_cpu_s"] / max(b["cold_cpu_s"], 1e-9)
+        cold = g["cold_wall_s"] / max(b["cold_wall_s"], 1e-9)
+        cold_cpu = g["cold_cpu_s"] / max(b["cold_cpu_s"], 1e-9)
         good = g["errors"] == 0 and min(ratio, cpu_ratio) <= TARGET_RATIO and g["features"] <= 5000
         ok &= good
         print(
             f"{name:24} {b['wall_s']:5.2f}/{b['cpu_s']:5.2f} {g['wall_s']:5.2f}/{g['cpu_s']:5.2f}"
-            f" {ratio:6.2f}x/{cpu_ratio:5.2f}x {cold:10.2f}x {int(g['features']):9,d}"
-            f" {'yes' if good else 'NO':>3}"
+            f" {ratio:6.2f}x/{cpu_ratio:5.2f}x"
+            f" {b['cold_wall_s']:5.2f}/{b['cold_cpu_s']:5.2f}"
+            f" {g['cold_wall_s']:5.2f}/{g['cold_cpu_s']:5.2f}"
+            f" {cold:5.2f}x/{cold_cpu:5.2f}x {int(g['features']):9,d} {'yes' if good else 'NO':>3}"
         )
     return ok
 

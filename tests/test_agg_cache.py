@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+import pytest
+from sqlalchemy import delete, event, insert, select, text, update
 
 from gcrm.auth import actor_for
 from gcrm.db import agg_cache
@@ -111,3 +112,22 @@ def test_a_login_keeps_the_team_s_cached_counts(demo_db: str) -> None:
     with session_scope() as s:
         accounts_extent(s, manager)
     assert agg_cache.stats()["hits"] == 1
+
+
+def test_postgres_settings_for_aggregates_come_back(demo_db: str) -> None:
+    """Aggregates run with more work_mem and no JIT; the session's own settings return."""
+    with session_scope() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only")
+        s.execute(text("SET LOCAL work_mem = '5MB'"))
+        seen = []
+        listen = lambda conn, cur, stmt, *a: seen.append(stmt)  # noqa: E731
+        event.listen(s.get_bind(), "before_cursor_execute", listen)
+        try:
+            agg_cache.clear()
+            accounts_extent(s, actor_for(s, "manager"))
+        finally:
+            event.remove(s.get_bind(), "before_cursor_execute", listen)
+        assert any("set_config('work_mem'" in q and "set_config('jit'" in q for q in seen)
+        assert s.scalar(text("SHOW work_mem")) == "5MB"  # what the transaction had
+        assert s.scalar(text("SHOW jit")) == "on"

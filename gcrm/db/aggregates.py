@@ -113,6 +113,23 @@ def grid_cells(
     return frame.astype({"count": int, "lat": float, "lon": float, "value": float})
 
 
+def _summary(session: Session, conditions: Sequence[ColumnElement[bool]]) -> tuple[Any, ...]:
+    # One scan gives the count, the located count, the bounds and the value sum:
+    # extent, value_sum and the list count share this statement (and its cache
+    # entry), so a page over 1,000,000 accounts scans the table once for them.
+    has_point = and_(Account.lat.is_not(None), Account.lon.is_not(None))
+    stmt = select(
+        func.count(),
+        func.sum(case((has_point, 1), else_=0)),
+        func.min(Account.lon),
+        func.min(Account.lat),
+        func.max(Account.lon),
+        func.max(Account.lat),
+        func.sum(func.coalesce(Account.potential_value, 0.0)),
+    ).where(*conditions)
+    return agg_cache.rows(session, stmt)[0]
+
+
 def extent(
     session: Session, conditions: Sequence[ColumnElement[bool]]
 ) -> tuple[int, int, tuple[float, float, float, float] | None]:
@@ -132,24 +149,14 @@ def extent(
         ``(min_lon, min_lat, max_lon, max_lat)`` or ``None`` when none is
         located.
     """
-    has_point = and_(Account.lat.is_not(None), Account.lon.is_not(None))
-    stmt = select(
-        func.count(),
-        func.sum(case((has_point, 1), else_=0)),
-        func.min(Account.lon),
-        func.min(Account.lat),
-        func.max(Account.lon),
-        func.max(Account.lat),
-    ).where(*conditions)
-    total, located, *box = agg_cache.rows(session, stmt)[0]
+    total, located, *box, _ = _summary(session, conditions)
     bounds = None if box[0] is None else tuple(float(v) for v in box)
     return int(total or 0), int(located or 0), bounds  # type: ignore[return-value]
 
 
 def value_sum(session: Session, conditions: Sequence[ColumnElement[bool]]) -> float:
     """Return the summed potential value of the selected accounts (missing ones count 0)."""
-    stmt = select(func.sum(func.coalesce(Account.potential_value, 0.0))).where(*conditions)
-    return float(agg_cache.rows(session, stmt)[0][0] or 0.0)
+    return float(_summary(session, conditions)[-1] or 0.0)
 
 
 def _covered(dialect: str, today: dt.date) -> ColumnElement[bool]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gcrm._errors import InputError, NotFoundError
@@ -88,8 +88,8 @@ def count_accounts(session: Session, actor: Actor, flt: AccountFilter | None = N
     int
         The count.
     """
-    sub = _account_select(actor, flt).with_only_columns(Account.id).subquery()
-    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+    # The same statement as the extent's (one scan, kept until the data change).
+    return aggregates.extent(session, _conditions(actor, flt))[0]
 
 
 def accounts_frame(
@@ -315,24 +315,30 @@ def facets(session: Session, actor: Actor) -> dict[str, list[str]]:
     dict
         ``kind``, ``stage``, ``segment``, ``owner``, ``territory`` → sorted values.
     """
-    # DISTINCT in the database: a large store is never loaded for its filter lists.
-    conds = _conditions(actor, None)
-    columns: dict[str, Any] = {
-        "kind": Account.kind,
-        "stage": Account.stage,
-        "segment": Account.segment,
-        "owner": User.username,
-        "territory": Territory.name,
-    }
-    out: dict[str, list[str]] = {}
-    for key, col in columns.items():
-        stmt = select(col).distinct().where(*conds, col.is_not(None))
-        if key == "owner":
-            stmt = stmt.join(User, User.id == Account.owner_id).select_from(Account)
-        elif key == "territory":
-            stmt = stmt.join(Territory, Territory.id == Account.territory_id).select_from(Account)
-        out[key] = sorted(str(r[0]) for r in agg_cache.rows(session, stmt))
-    return out
+    # One GROUP BY in the database (a scan, not five DISTINCTs): a large store is
+    # never loaded for its filter lists. Owner and territory names join the few
+    # groups afterwards.
+    groups = (
+        select(Account.kind, Account.stage, Account.segment, Account.owner_id, Account.territory_id)
+        .where(*_conditions(actor, None))
+        .group_by(
+            Account.kind, Account.stage, Account.segment, Account.owner_id, Account.territory_id
+        )
+        .subquery()
+    )
+    stmt = (
+        select(groups.c.kind, groups.c.stage, groups.c.segment, User.username, Territory.name)
+        .select_from(groups)
+        .outerjoin(User, User.id == groups.c.owner_id)
+        .outerjoin(Territory, Territory.id == groups.c.territory_id)
+    )
+    keys = ("kind", "stage", "segment", "owner", "territory")
+    values: dict[str, set[str]] = {key: set() for key in keys}
+    for row in agg_cache.rows(session, stmt):
+        for key, value in zip(keys, row, strict=True):
+            if value is not None:
+                values[key].add(str(value))
+    return {key: sorted(found) for key, found in values.items()}
 
 
 def account_ids_by_external(
