@@ -15,7 +15,7 @@ def import_upload(
     data: bytes,
     name: str,
     *,
-    mapping: dict[str, str | None],
+    mapping: dict[str, str | None] | None,
     dry_run: bool = False,
     progress: Callable[[float, str], None] | None = None,
 ) -> ImportReport:
@@ -31,7 +31,7 @@ def import_upload(
     data, name
         The uploaded bytes and the file's name.
     mapping
-        Header → canonical column (``None``: ignore the column).
+        Header → canonical column (``None``: ignore the column); ``None``: as suggested.
     dry_run
         Validate and report only; nothing is written.
     progress

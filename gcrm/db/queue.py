@@ -8,6 +8,12 @@ or take the same job; on SQLite (one machine) a conditional ``UPDATE ... WHERE
 status = 'queued'`` makes the claim atomic. A running job whose worker stopped
 sending heartbeats is queued again. Each function opens and commits its own
 short transaction, so progress is visible to the page at once.
+
+A job may carry an input file (an uploaded import) in its row, so a worker on
+another machine reads it from the database; it is cleared when the job ends.
+On PostgreSQL :func:`enqueue` also sends ``NOTIFY gcrm_jobs``: an idle worker
+waiting in :meth:`Waker.wait` (``LISTEN gcrm_jobs``) starts the job at once
+instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -15,18 +21,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from gcrm.db.models import Job
-from gcrm.db.session import session_scope
+from gcrm.db.session import get_engine, session_scope
 
 #: Job states.
 STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
 
 #: A running job with no heartbeat for this long is given to another worker.
 STALE_AFTER = dt.timedelta(minutes=10)
+
+#: The PostgreSQL channel :func:`enqueue` notifies and idle workers listen on.
+CHANNEL = "gcrm_jobs"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +91,18 @@ def _state(job: Job) -> JobState:
     )
 
 
-def enqueue(kind: str, payload: dict[str, Any], username: str, *, url: str | None = None) -> int:
-    """Queue a job and return its id."""
+def enqueue(
+    kind: str,
+    payload: dict[str, Any],
+    username: str,
+    *,
+    file: bytes | None = None,
+    url: str | None = None,
+) -> int:
+    """Queue a job (with its input ``file``, if any) and return its id.
+
+    On PostgreSQL the commit also notifies :data:`CHANNEL`, waking an idle worker.
+    """
     with session_scope(url) as session:
         job = Job(
             kind=kind,
@@ -90,11 +110,65 @@ def enqueue(kind: str, payload: dict[str, Any], username: str, *, url: str | Non
             username=username,
             status="queued",
             progress=0.0,
+            input_file=file,
             created_at=_now(),
         )
         session.add(job)
         session.flush()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
         return int(job.id)
+
+
+def input_file(job_id: int, *, url: str | None = None) -> bytes | None:
+    """Return the job's input file (``None`` once the job ended or if it had none)."""
+    with session_scope(url) as session:
+        return session.scalar(select(Job.input_file).where(Job.id == job_id))
+
+
+class Waker:
+    """Lets an idle worker sleep until a job is queued.
+
+    On PostgreSQL it holds one connection that listens on :data:`CHANNEL` and
+    returns from :meth:`wait` as soon as :func:`enqueue` notifies (or when the
+    timeout passes: the poll stays the fallback); elsewhere :meth:`wait` sleeps.
+
+    Parameters
+    ----------
+    url
+        Database URL (default: the settings').
+    """
+
+    def __init__(self, *, url: str | None = None) -> None:
+        db_url = get_engine(url).url
+        self._conn: Any = None
+        if db_url.get_backend_name() == "postgresql":
+            # Only with PostgreSQL: its driver is not needed on SQLite.
+            import psycopg
+
+            # Its own connection (not the pool's): it stays in LISTEN while the worker lives.
+            dsn = db_url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._conn = psycopg.connect(dsn, autocommit=True)
+            self._conn.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` seconds; return whether a job was announced."""
+        if self._conn is None:
+            time.sleep(max(0.0, timeout_s))
+            return False
+        woke = False
+        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
+            woke = True
+        if woke:  # drop what else arrived meanwhile: one claim loop serves them all
+            for _ in self._conn.notifies(timeout=0.0):
+                pass
+        return woke
+
+    def close(self) -> None:
+        """Stop listening and give the connection back."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -> JobState | None:
@@ -153,7 +227,7 @@ def finish(
     url: str | None = None,
 ) -> None:
     """Mark a job done (with its result and file) or failed (with the error)."""
-    values: dict[str, Any] = {"finished_at": _now(), "heartbeat_at": _now()}
+    values: dict[str, Any] = {"finished_at": _now(), "heartbeat_at": _now(), "input_file": None}
     if error is None:
         values.update(
             status="done",
