@@ -11,6 +11,8 @@ Kinds:
 - ``territories``: build and save balanced territories (Territories page);
 - ``report``: a report file, kept for download (Reports page);
 - ``cycles``: plan and save call cycles for reps over weeks (Visit plan page);
+- ``cycle_appointment``: add a fixed appointment to a saved cycle and re-plan
+  the days it changes (Visit plan page);
 - ``day_plan``: a rep's multi-day or large plan (My day; small one-day plans
   run in the page, see :func:`gcrm.jobs.plan_in_page`);
 - ``import``: import (or preview) an uploaded accounts file, carried in the
@@ -34,7 +36,7 @@ from gcrm.db.queue import JobState
 from gcrm.db.session import session_scope
 from gcrm.import_report import report_to_dict
 from gcrm.network import load_network
-from gcrm.visit_plan import plan_visits
+from gcrm.visit_plan import add_appointment, plan_visits
 
 Progress = Callable[[float, str], None]
 Handler = Callable[[JobState, Progress], tuple[Any, bytes | None]]
@@ -106,6 +108,21 @@ def _plan_cycles(job: JobState, progress: Progress) -> tuple[Any, bytes | None]:
     return {"reps": [c["rep"] for c in out["reps"]], "start": out["start"], "end": out["end"]}, None
 
 
+def _cycle_appointment(job: JobState, progress: Progress) -> tuple[Any, bytes | None]:
+    payload = job.payload
+    progress(0.1, "Loading the road network")
+    G = _road_graph()
+    progress(0.3, "Adding the appointment and re-planning its days")
+    out = add_appointment(
+        _actor(job.username),
+        str(payload["rep"]),
+        int(payload["account_id"]),
+        dt.datetime.fromisoformat(str(payload["when"])),
+        G=G,
+    )
+    return {"rep": str(payload["rep"]), "changed": list(out["changed"])}, None
+
+
 def _plan_day(job: JobState, progress: Progress) -> tuple[Any, bytes | None]:
     payload = job.payload
     progress(0.1, "Loading the road network")
@@ -149,6 +166,7 @@ HANDLERS: dict[str, Handler] = {
     "territories": _build_territories,
     "report": _report_file,
     "cycles": _plan_cycles,
+    "cycle_appointment": _cycle_appointment,
     "day_plan": _plan_day,
     "import": _import_accounts,
 }
@@ -158,6 +176,7 @@ PERMISSIONS: dict[str, str] = {
     "territories": "territories",
     "report": "export",
     "cycles": "plan",
+    "cycle_appointment": "plan",
     "day_plan": "plan",
     "import": "import",
 }

@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import defer
 
 from gcrm.db.models import Job
 from gcrm.db.session import get_engine, session_scope
@@ -77,7 +78,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _state(job: Job) -> JobState:
+def _load(session: Any, job_id: int) -> JobState | None:
+    # The files stay in the database: a page polls the state every second.
+    row = session.execute(
+        select(Job, Job.result_file.is_not(None))
+        .options(defer(Job.result_file), defer(Job.input_file))
+        .where(Job.id == job_id)
+    ).first()
+    return None if row is None else _state(row[0], has_file=bool(row[1]))
+
+
+def _state(job: Job, *, has_file: bool) -> JobState:
     return JobState(
         id=int(job.id),
         kind=job.kind,
@@ -87,7 +98,7 @@ def _state(job: Job) -> JobState:
         message=job.message,
         payload=json.loads(job.payload or "{}"),
         result=json.loads(job.result) if job.result else None,
-        has_file=job.result_file is not None,
+        has_file=has_file,
     )
 
 
@@ -199,9 +210,7 @@ def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -
         )
         if getattr(taken, "rowcount", 0) != 1:
             return None
-        job = session.get(Job, job_id)
-        assert job is not None
-        return _state(job)
+        return _load(session, job_id)
 
 
 def report_progress(job_id: int, progress: float, message: str, *, url: str | None = None) -> None:
@@ -245,8 +254,7 @@ def finish(
 def get(job_id: int, *, url: str | None = None) -> JobState | None:
     """Return the job's current state, ``None`` if there is no such job."""
     with session_scope(url) as session:
-        job = session.get(Job, job_id)
-        return None if job is None else _state(job)
+        return _load(session, job_id)
 
 
 def result_file(job_id: int, *, url: str | None = None) -> bytes | None:
