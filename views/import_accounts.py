@@ -7,11 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from gcrm._errors import GcrmError
+from gcrm.actions.imports import suggest_upload_mapping
 from gcrm.db.queue import JobState
 from gcrm.import_report import imported_rows, report_from_dict, report_tables
-from gcrm.importer import CANONICAL_COLUMNS, ImportReport, suggest_mapping
+from gcrm.importer import CANONICAL_COLUMNS, ImportReport
 from gcrm.reports import to_bytes
-from gcrm.uploads import private_upload
 from views.common import audited_download, plain, require_actor, require_right, show_error
 from views.jobs import follow_job, start_job
 
@@ -28,8 +28,7 @@ if upload is None:
     st.stop()
 
 try:
-    with private_upload(upload.getvalue(), upload.name) as path:
-        suggested = suggest_mapping(path)
+    suggested = suggest_upload_mapping(upload.getvalue(), upload.name)
 except GcrmError as exc:
     show_error(exc)
     st.stop()
