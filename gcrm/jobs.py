@@ -56,6 +56,9 @@ PAGE_PLAN_MAX_STOPS = 40
 #: A running job writes its progress to the database at most this often (seconds).
 PROGRESS_EVERY_S = 0.5
 
+#: A running job's worker says it is alive this often (seconds), progress or not.
+HEARTBEAT_S = 60.0
+
 
 def plan_in_page(*, days: int, stops: int) -> bool:
     """Whether My day plans this in the page (small, one day) rather than as a job.
@@ -153,6 +156,11 @@ def run_one(state: JobState) -> None:
             last[0] = now
             queue.report_progress(state.id, fraction, message)
 
+    # A solver may run for many minutes without calling progress: a heartbeat every
+    # minute keeps the job from looking abandoned (queue.STALE_AFTER) and run twice.
+    running = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(state.id, running), daemon=True)
+    beat.start()
     try:
         with session_scope() as session:
             require(actor_for(session, state.username), PERMISSIONS[state.kind])
@@ -164,6 +172,13 @@ def run_one(state: JobState) -> None:
         queue.finish(state.id, error=f"{type(exc).__name__}: {exc}")
     else:
         queue.finish(state.id, result=result, file=file)
+    finally:
+        running.set()
+
+
+def _heartbeat(job_id: int, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_S):
+        queue.heartbeat(job_id)
 
 
 def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None) -> int:
@@ -196,7 +211,13 @@ def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None
                 if waker is None:  # listen first, then look again: no job slips between
                     waker = queue.Waker()
                     continue
-                waker.wait(poll_s)
+                try:
+                    waker.wait(poll_s)
+                except Exception:  # the listening connection broke: listen anew next time
+                    log.warning("job notifications lost; listening again", exc_info=True)
+                    waker.close()
+                    waker = None
+                    time.sleep(poll_s)
                 continue
             run_one(state)
             done += 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import gcrm.importer
 from gcrm import jobs
@@ -286,3 +286,25 @@ def test_an_idle_worker_wakes_on_notify(queued: str) -> None:
     assert jobs.status(job, "analyst").status == "done"
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Job)) == 1
+
+
+@pytest.mark.postgres
+def test_a_worker_survives_losing_its_listening_connection(queued: str) -> None:
+    """If the server drops the LISTEN connection, the worker listens anew and runs jobs."""
+    if not queued.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    worker = threading.Thread(target=jobs.work, kwargs={"poll_s": 0.5, "max_jobs": 1})
+    worker.start()
+    time.sleep(1.0)
+    with session_scope() as s:
+        killed = s.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE query = 'LISTEN gcrm_jobs' AND datname = current_database()"
+            )
+        )
+    assert killed == 1
+    job = jobs.submit("report", {"kind": "reps", "fmt": "csv"}, "analyst")
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    assert jobs.status(job, "analyst").status == "done"

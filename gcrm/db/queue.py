@@ -178,8 +178,11 @@ class Waker:
     def close(self) -> None:
         """Stop listening and give the connection back."""
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:  # already broken: nothing to give back
+                return
 
 
 def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -> JobState | None:
@@ -224,6 +227,14 @@ def report_progress(job_id: int, progress: float, message: str, *, url: str | No
                 message=message[:500],
                 heartbeat_at=_now(),
             )
+        )
+
+
+def heartbeat(job_id: int, *, url: str | None = None) -> None:
+    """Record that a running job's worker is alive (see :data:`STALE_AFTER`)."""
+    with session_scope(url) as session:
+        session.execute(
+            update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=_now())
         )
 
 
