@@ -24,6 +24,9 @@ from views.common import show_error
 #: Seconds between two looks at a running job.
 POLL_S = 0.5
 
+#: A job still queued after this many seconds gets a word on the workers.
+NO_WORKER_S = 30.0
+
 
 def _failed_key(key: str) -> str:
     return f"{key}__failed"
@@ -93,6 +96,11 @@ def follow_job(key: str, actor: Actor, *, on_done: Callable[[JobState], None], f
                 "Queued, waiting for a worker…" if state.status == "queued" else "Running…"
             )
             st.progress(state.progress, text=text)
+            if state.status == "queued" and state.waited_s > NO_WORKER_S:
+                st.warning(
+                    f"No worker has taken this job for {state.waited_s:.0f} s: the workers are "
+                    "busy or none runs (`python -m gcrm worker`, see scripts/serve.sh)."
+                )
             return
         del st.session_state[key]
         if state.status == "failed":

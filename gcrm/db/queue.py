@@ -56,6 +56,8 @@ class JobState:
         Decoded JSON.
     has_file
         Whether a result file is stored (:func:`result_file`).
+    created_at
+        When it was queued (UTC, naive).
     """
 
     id: int
@@ -67,6 +69,14 @@ class JobState:
     payload: dict[str, Any]
     result: Any
     has_file: bool
+    created_at: dt.datetime | None = None
+
+    @property
+    def waited_s(self) -> float:
+        """Seconds since the job was queued."""
+        if self.created_at is None:
+            return 0.0
+        return (_now() - self.created_at).total_seconds()
 
     @property
     def finished(self) -> bool:
@@ -99,6 +109,7 @@ def _state(job: Job, *, has_file: bool) -> JobState:
         payload=json.loads(job.payload or "{}"),
         result=json.loads(job.result) if job.result else None,
         has_file=has_file,
+        created_at=job.created_at,
     )
 
 

@@ -11,12 +11,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from streamlit.testing.v1 import AppTest
 
 from gcrm import jobs
 from gcrm.db import queue
-from gcrm.db.models import Account
+from gcrm.db.models import Account, Job
 from gcrm.db.session import session_scope
 from tests.views.jobwait import finish_jobs
 from tests.views.test_map_pages import _page
@@ -56,6 +56,11 @@ def test_visit_plan_shows_progress_then_the_saved_cycles(queued: str) -> None:
     (bar,) = _progress(at)
     assert "waiting for a worker" in bar.text
     assert not at.success and any("No saved call cycle" in i.value for i in at.info)
+    assert not at.warning
+    with session_scope() as s:  # nobody took it for a minute: the page says why it waits
+        s.execute(update(Job).values(created_at=dt.datetime(2000, 1, 1)))
+    at.run()
+    assert any("No worker has taken this job" in w.value for w in at.warning)
     finish_jobs(at)
     assert not at.exception, at.exception
     assert not _progress(at)
