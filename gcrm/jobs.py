@@ -59,6 +59,9 @@ PROGRESS_EVERY_S = 0.5
 #: A running job's worker says it is alive this often (seconds), progress or not.
 HEARTBEAT_S = 60.0
 
+#: Seconds between two purges of old finished jobs by one process.
+PURGE_EVERY_S = 3600.0
+
 
 def plan_in_page(*, days: int, stops: int) -> bool:
     """Whether My day plans this in the page (small, one day) rather than as a job.
@@ -176,6 +179,17 @@ def run_one(state: JobState) -> None:
         running.set()
 
 
+_last_purge = [float("-inf")]
+
+
+def _purge_now_and_then() -> None:
+    # Old finished jobs go at most once an hour per process (see queue.KEEP_FINISHED).
+    now = time.monotonic()
+    if now - _last_purge[0] >= PURGE_EVERY_S:
+        _last_purge[0] = now
+        queue.purge()
+
+
 def _heartbeat(job_id: int, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_S):
         queue.heartbeat(job_id)
@@ -204,6 +218,7 @@ def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None
     waker: queue.Waker | None = None
     try:
         while max_jobs is None or done < max_jobs:
+            _purge_now_and_then()
             state = queue.claim(name)
             if state is None:
                 if once:

@@ -124,3 +124,16 @@ def test_a_long_job_keeps_its_heartbeat(queued: str, monkeypatch: pytest.MonkeyP
     assert jobs.status(job, "analyst").status == "done"
     first, later = seen
     assert later > first
+
+
+def test_old_finished_jobs_are_purged(queued: str) -> None:
+    """Finished jobs older than a week go (their results hold account data); newer,
+    queued and running ones stay."""
+    old, recent, waiting = (queue.enqueue("report", {}, "analyst") for _ in range(3))
+    for job in (old, recent):
+        queue.finish(job, result={"rows": 1})
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == old).values(finished_at=dt.datetime(2000, 1, 1)))
+    assert queue.purge() == 1
+    with session_scope() as s:
+        assert set(s.scalars(select(Job.id))) == {recent, waiting}

@@ -9,7 +9,8 @@ status = 'queued'`` makes the claim atomic. A running job whose worker stopped
 sending heartbeats is queued again. Each function opens and commits its own
 short transaction, so progress is visible to the page at once.
 
-A job may carry an input file (an uploaded import) in its row, so a worker on
+Finished jobs are deleted after :data:`KEEP_FINISHED` (:func:`purge`, run by
+the workers). A job may carry an input file (an uploaded import) in its row, so a worker on
 another machine reads it from the database; it is cleared when the job ends.
 On PostgreSQL :func:`enqueue` also sends ``NOTIFY gcrm_jobs``: an idle worker
 waiting in :meth:`Waker.wait` (``LISTEN gcrm_jobs``) starts the job at once
@@ -24,7 +25,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import defer
 
 from gcrm.db.models import Job
@@ -35,6 +36,9 @@ STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
 
 #: A running job with no heartbeat for this long is given to another worker.
 STALE_AFTER = dt.timedelta(minutes=10)
+
+#: Finished jobs (their results, report files and import reports) are kept this long.
+KEEP_FINISHED = dt.timedelta(days=7)
 
 #: The PostgreSQL channel :func:`enqueue` notifies and idle workers listen on.
 CHANNEL = "gcrm_jobs"
@@ -283,6 +287,21 @@ def result_file(job_id: int, *, url: str | None = None) -> bytes | None:
     """Return the job's result file, if it has one."""
     with session_scope(url) as session:
         return session.scalar(select(Job.result_file).where(Job.id == job_id))
+
+
+def purge(*, older_than: dt.timedelta = KEEP_FINISHED, url: str | None = None) -> int:
+    """Delete jobs that finished longer ago than ``older_than``; return how many.
+
+    Their results hold account data (report files, rejected import rows), so
+    they do not stay in the queue for ever; queued and running jobs stay.
+    """
+    with session_scope(url) as session:
+        gone = session.execute(
+            delete(Job).where(
+                Job.status.in_(("done", "failed")), Job.finished_at < _now() - older_than
+            )
+        )
+        return int(getattr(gone, "rowcount", 0) or 0)
 
 
 def counts(*, url: str | None = None) -> dict[str, int]:
