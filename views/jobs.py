@@ -90,7 +90,12 @@ def follow_job(key: str, actor: Actor, *, on_done: Callable[[JobState], None], f
         job_id = st.session_state.get(key)
         if job_id is None:
             return
-        state = status(job_id, actor.username)
+        try:
+            state = status(job_id, actor.username)
+        except GcrmError as exc:  # e.g. purged, or the database was replaced meanwhile
+            del st.session_state[key]
+            st.session_state[_failed_key(key)] = str(exc)
+            st.rerun()
         if not state.finished:
             text = state.message or (
                 "Queued, waiting for a worker…" if state.status == "queued" else "Running…"

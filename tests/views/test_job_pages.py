@@ -155,3 +155,14 @@ def test_my_day_plans_one_short_day_in_the_page_and_more_as_a_job(queued: str) -
     day = at.date_input(key="md_date").value
     assert {r.date for r in plan.routes} <= {day, day + dt.timedelta(days=1)}
     assert jobs.plan_in_page(days=1, stops=12) and not jobs.plan_in_page(days=2, stops=6)
+
+
+def test_a_job_that_is_gone_is_reported_once(queued: str) -> None:
+    """A followed job that no longer exists (purged, another user's) ends with a message."""
+    at = _page("manager", "views/visit_plan.py")
+    at.session_state["vp_job"] = 999_999
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Planning failed" in e.value and "no such job" in e.value for e in at.error)
+    at.run()
+    assert not at.error and not _progress(at)
