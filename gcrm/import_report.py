@@ -102,6 +102,45 @@ class ImportReport:
         return pd.DataFrame(rows, columns=None if rows else ["row", "field", "reason"])
 
 
+def report_to_dict(report: ImportReport) -> dict[str, Any]:
+    """Return the report as JSON-serialisable data (an import job's result).
+
+    Parameters
+    ----------
+    report
+        The import report.
+
+    Returns
+    -------
+    dict
+        Read back with :func:`report_from_dict`.
+    """
+    return dataclasses.asdict(report)
+
+
+def report_from_dict(data: dict[str, Any]) -> ImportReport:
+    """Rebuild an :class:`ImportReport` from :func:`report_to_dict` data (JSON round trip).
+
+    Parameters
+    ----------
+    data
+        The dict, as read back from JSON (tuples came back as lists).
+
+    Returns
+    -------
+    ImportReport
+        Equal to the report that was written.
+    """
+    fields = dict(data)
+    fields["rejects"] = [
+        RejectedRow(**{**r, "reasons": [tuple(x) for x in r.get("reasons", [])]})
+        for r in fields.get("rejects", [])
+    ]
+    for name in ("duplicate_pairs", "value_mappings", "skipped"):
+        fields[name] = [tuple(x) for x in fields.get(name, [])]
+    return ImportReport(**fields)
+
+
 def write_rejects(report: ImportReport, path: str | Path) -> Path:
     """Write a report's rejected rows as CSV (cells neutralised against formulas).
 

@@ -9,86 +9,76 @@ With the default single-user SQLite set-up (``GCRM_JOBS=inline``) no worker
 is needed: :func:`submit` runs the job in a background thread of the app
 process, through the same table, so the page shows progress the same way.
 
-Kinds: ``territories`` (build and save balanced territories) and ``report``
-(a report file, kept in the job row for download).
+The kinds (territory builds, report files, call-cycle plans, large or
+multi-day My day plans, account imports) and their handlers are in
+:mod:`gcrm.job_kinds`. An idle worker sleeps until PostgreSQL notifies it of a
+new job (``LISTEN``/``NOTIFY``; the poll is the fallback), so a queued job
+starts within milliseconds.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-from gcrm import reports, territories
 from gcrm._errors import GcrmError, InputError
 from gcrm.auth import actor_for, require
 from gcrm.db import queue
 from gcrm.db.queue import JobState
 from gcrm.db.session import session_scope
-from gcrm.network import load_network
+from gcrm.job_kinds import HANDLERS, PERMISSIONS
 from gcrm.settings import get_settings
+
+__all__ = [
+    "HANDLERS",
+    "PAGE_PLAN_MAX_STOPS",
+    "PERMISSIONS",
+    "inline",
+    "plan_in_page",
+    "result_file",
+    "run_one",
+    "status",
+    "submit",
+    "work",
+]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
-Handler = Callable[[dict[str, Any], str, Progress], tuple[Any, bytes | None]]
+#: My day plans one day of at most this many visits in the page (issue 14: Optimise to
+#: route in <= 1.5 s for 25 stops; planning 25 stops costs about 0.2 CPU-s), anything
+#: larger or over several days as a ``day_plan`` job.
+PAGE_PLAN_MAX_STOPS = 40
+
+#: A running job writes its progress to the database at most this often (seconds).
+PROGRESS_EVERY_S = 0.5
+
+#: A running job's worker says it is alive this often (seconds), progress or not.
+HEARTBEAT_S = 60.0
+
+#: Seconds between two purges of old finished jobs by one process.
+PURGE_EVERY_S = 3600.0
 
 
-@functools.cache
-def _road_graph() -> Any:
-    # Loaded once per worker process and kept: jobs after the first skip the load.
-    return load_network()
+def plan_in_page(*, days: int, stops: int) -> bool:
+    """Whether My day plans this in the page (small, one day) rather than as a job.
 
+    Parameters
+    ----------
+    days
+        Days planned.
+    stops
+        Visits chosen.
 
-def _build_territories(
-    payload: dict[str, Any], username: str, progress: Progress
-) -> tuple[Any, bytes | None]:
-    progress(0.1, "Loading the road network")
-    G = _road_graph()
-    progress(0.3, f"Building {int(payload['k'])} territories")
-    with session_scope() as session:
-        actor = actor_for(session, username)
-        result = territories.build_and_save_territories(
-            session,
-            actor,
-            int(payload["k"]),
-            str(payload.get("balance", "workload")),
-            G=G,
-            set_owners=bool(payload.get("set_owners", False)),
-        )
-    progress(0.95, "Saved")
-    return result, None
-
-
-def _report_file(
-    payload: dict[str, Any], username: str, progress: Progress
-) -> tuple[Any, bytes | None]:
-    kind, fmt = str(payload["kind"]), str(payload["fmt"])
-    progress(0.1, "Loading the road network" if kind == "territories" else "Reading accounts")
-    graph = _road_graph() if kind == "territories" else None
-    progress(0.3, f"Writing the {kind} report ({fmt})")
-    with session_scope() as session:
-        actor = actor_for(session, username)
-        export = reports.export_report(session, actor, kind, fmt, graph=graph)  # type: ignore[arg-type]
-    meta = {
-        "filename": export.filename,
-        "mime": export.mime,
-        "rows": export.rows,
-        "sha256": export.sha256,
-    }
-    return meta, export.data
-
-
-#: Job kinds and what runs them: ``(payload, username, progress) -> (result, file)``.
-HANDLERS: dict[str, Handler] = {"territories": _build_territories, "report": _report_file}
-
-#: Permission each kind needs (checked when the job is submitted and when it runs).
-PERMISSIONS: dict[str, str] = {"territories": "territories", "report": "export"}
+    Returns
+    -------
+    bool
+        ``True`` for one day of at most :data:`PAGE_PLAN_MAX_STOPS` visits.
+    """
+    return days == 1 and stops <= PAGE_PLAN_MAX_STOPS
 
 
 def inline() -> bool:
@@ -99,7 +89,7 @@ def inline() -> bool:
     return get_settings().resolved_database_url.startswith("sqlite")
 
 
-def submit(kind: str, payload: dict[str, Any], username: str) -> int:
+def submit(kind: str, payload: dict[str, Any], username: str, *, file: bytes | None = None) -> int:
     """Queue a job for a user; in inline mode also start it in a background thread.
 
     Parameters
@@ -110,6 +100,9 @@ def submit(kind: str, payload: dict[str, Any], username: str) -> int:
         The job's arguments (JSON-serialisable).
     username
         Who asks (their permissions and scope apply when it runs).
+    file
+        The job's input file (an uploaded import): kept in the job row, so a worker
+        on another machine reads it; cleared when the job ends.
 
     Returns
     -------
@@ -128,7 +121,7 @@ def submit(kind: str, payload: dict[str, Any], username: str) -> int:
         raise InputError(msg)
     with session_scope() as session:
         require(actor_for(session, username), PERMISSIONS[kind])
-    job_id = queue.enqueue(kind, payload, username)
+    job_id = queue.enqueue(kind, payload, username, file=file)
     if inline():
         threading.Thread(target=work, kwargs={"once": True}, daemon=True).start()
     return job_id
@@ -157,14 +150,24 @@ def result_file(job_id: int, username: str) -> bytes | None:
 
 def run_one(state: JobState) -> None:
     """Run one claimed job to the end, recording progress, result or error."""
+    last = [0.0]
 
     def progress(fraction: float, message: str) -> None:
-        queue.report_progress(state.id, fraction, message)
+        # A write per call would cost a transaction per import chunk: at most every 0.5 s.
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            queue.report_progress(state.id, fraction, message)
 
+    # A solver may run for many minutes without calling progress: a heartbeat every
+    # minute keeps the job from looking abandoned (queue.STALE_AFTER) and run twice.
+    running = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(state.id, running), daemon=True)
+    beat.start()
     try:
         with session_scope() as session:
             require(actor_for(session, state.username), PERMISSIONS[state.kind])
-        result, file = HANDLERS[state.kind](state.payload, state.username, progress)
+        result, file = HANDLERS[state.kind](state, progress)
     except GcrmError as exc:
         queue.finish(state.id, error=str(exc))
     except Exception as exc:  # a worker must survive any job's failure
@@ -172,6 +175,24 @@ def run_one(state: JobState) -> None:
         queue.finish(state.id, error=f"{type(exc).__name__}: {exc}")
     else:
         queue.finish(state.id, result=result, file=file)
+    finally:
+        running.set()
+
+
+_last_purge = [float("-inf")]
+
+
+def _purge_now_and_then() -> None:
+    # Old finished jobs go at most once an hour per process (see queue.KEEP_FINISHED).
+    now = time.monotonic()
+    if now - _last_purge[0] >= PURGE_EVERY_S:
+        _last_purge[0] = now
+        queue.purge()
+
+
+def _heartbeat(job_id: int, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_S):
+        queue.heartbeat(job_id)
 
 
 def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None) -> int:
@@ -182,7 +203,8 @@ def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None
     once
         Stop when the queue is empty.
     poll_s
-        Seconds to sleep when the queue is empty.
+        Longest sleep when the queue is empty (on PostgreSQL a new job wakes the
+        worker at once through ``LISTEN``/``NOTIFY``).
     max_jobs
         Stop after this many jobs.
 
@@ -193,13 +215,28 @@ def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None
     """
     name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     done = 0
-    while max_jobs is None or done < max_jobs:
-        state = queue.claim(name)
-        if state is None:
-            if once:
-                break
-            time.sleep(poll_s)
-            continue
-        run_one(state)
-        done += 1
+    waker: queue.Waker | None = None
+    try:
+        while max_jobs is None or done < max_jobs:
+            _purge_now_and_then()
+            state = queue.claim(name)
+            if state is None:
+                if once:
+                    break
+                if waker is None:  # listen first, then look again: no job slips between
+                    waker = queue.Waker()
+                    continue
+                try:
+                    waker.wait(poll_s)
+                except Exception:  # the listening connection broke: listen anew next time
+                    log.warning("job notifications lost; listening again", exc_info=True)
+                    waker.close()
+                    waker = None
+                    time.sleep(poll_s)
+                continue
+            run_one(state)
+            done += 1
+    finally:
+        if waker is not None:
+            waker.close()
     return done

@@ -2,13 +2,20 @@
 # Serve gcrm to a team on one machine: N Streamlit app processes behind nginx
 # (sticky sessions by a route cookie, websocket upgrade for /_stcore/stream),
 # W job workers, all sharing one database (PostgreSQL/PostGIS recommended).
+# The workers run the heavy work the pages queue (GCRM_JOBS=queue): territory
+# builds, report files, call-cycle plans and appointments, My day plans over
+# several days or of more than 40 visits, imports and their previews (the
+# uploaded file is in the job row). On PostgreSQL an idle worker is woken by
+# NOTIFY the moment a job is queued. With no worker running, those pages show
+# "Queued, waiting for a worker" forever: keep GCRM_WORKERS >= 1.
 #
 #   GCRM_DATABASE_URL=postgresql+psycopg://gcrm@127.0.0.1/gcrm scripts/serve.sh      # start
 #   scripts/serve.sh stop                                                          # stop
 #
 # Settings (environment):
 #   GCRM_APPS         app processes (default 2; about one per core)
-#   GCRM_WORKERS      job workers (default 1)
+#   GCRM_WORKERS      job workers (default 1; each runs one job at a time: add
+#                     workers, here or on other machines, for a busy team)
 #   GCRM_HTTP_PORT    port nginx listens on (default 8080)
 #   GCRM_APP_PORT     first app port; apps use APP_PORT .. APP_PORT+N-1 (default 8601)
 #   GCRM_SERVE_DIR    pid files, logs and the generated nginx.conf (default data/serve)

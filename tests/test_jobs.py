@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import func, select, update
 
-from gcrm import jobs
+from gcrm import job_kinds, jobs
 from gcrm._errors import InputError, PermissionDeniedError
 from gcrm.db import queue
 from gcrm.db.models import Job, Territory
@@ -101,3 +101,39 @@ def test_inline_mode_runs_without_a_worker(demo_db: str, monkeypatch: pytest.Mon
         assert dt.datetime.now() < deadline
         threading.Event().wait(0.1)
     assert jobs.status(job, "analyst").status == "done"
+
+
+def test_a_long_job_keeps_its_heartbeat(queued: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler that never reports progress still looks alive to other workers."""
+    seen: list[dt.datetime] = []
+
+    def slow(job: queue.JobState, progress: object) -> tuple[object, None]:
+        with session_scope() as s:
+            first = s.scalar(select(Job.heartbeat_at).where(Job.id == job.id))
+        threading.Event().wait(0.6)
+        with session_scope() as s:
+            later = s.scalar(select(Job.heartbeat_at).where(Job.id == job.id))
+        seen.extend([first, later])
+        return {"ok": True}, None
+
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.1)
+    monkeypatch.setitem(job_kinds.HANDLERS, "slow", slow)
+    monkeypatch.setitem(job_kinds.PERMISSIONS, "slow", "export")
+    job = jobs.submit("slow", {}, "analyst")
+    jobs.work(once=True)
+    assert jobs.status(job, "analyst").status == "done"
+    first, later = seen
+    assert later > first
+
+
+def test_old_finished_jobs_are_purged(queued: str) -> None:
+    """Finished jobs older than a week go (their results hold account data); newer,
+    queued and running ones stay."""
+    old, recent, waiting = (queue.enqueue("report", {}, "analyst") for _ in range(3))
+    for job in (old, recent):
+        queue.finish(job, result={"rows": 1})
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == old).values(finished_at=dt.datetime(2000, 1, 1)))
+    assert queue.purge() == 1
+    with session_scope() as s:
+        assert set(s.scalars(select(Job.id))) == {recent, waiting}

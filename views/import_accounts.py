@@ -1,4 +1,4 @@
-"""Import: upload a CSV/XLSX, map its columns, preview (dry run), commit."""
+"""Import: upload a CSV/XLSX, map its columns, preview (dry run), commit: both as jobs."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from pathlib import Path
 import streamlit as st
 
 from gcrm._errors import GcrmError
-from gcrm.actions.imports import import_upload
-from gcrm.import_report import imported_rows, report_tables
-from gcrm.importer import CANONICAL_COLUMNS, ImportReport, suggest_mapping
+from gcrm.actions.imports import suggest_upload_mapping
+from gcrm.db.queue import JobState
+from gcrm.import_report import imported_rows, report_from_dict, report_tables
+from gcrm.importer import CANONICAL_COLUMNS, ImportReport
 from gcrm.reports import to_bytes
-from gcrm.uploads import private_upload
 from views.common import audited_download, plain, require_actor, require_right, show_error
+from views.jobs import follow_job, start_job
 
 actor = require_actor()
 st.title("Import accounts")
@@ -27,8 +28,7 @@ if upload is None:
     st.stop()
 
 try:
-    with private_upload(upload.getvalue(), upload.name) as path:
-        suggested = suggest_mapping(path)
+    suggested = suggest_upload_mapping(upload.getvalue(), upload.name)
 except GcrmError as exc:
     show_error(exc)
     st.stop()
@@ -89,27 +89,29 @@ def _show(report: ImportReport) -> None:
 
 
 left, right = st.columns(2)
+# Both run as jobs (a worker reads the file from the job row): a preview geocodes and
+# checks every row, which costs about what the import does.
+job = {"name": upload.name, "mapping": mapping}
 if left.button("Preview (dry run)", key="imp_dry"):
-    try:
-        report = import_upload(actor, upload.getvalue(), upload.name, mapping=mapping, dry_run=True)
-        st.session_state["imp_preview"] = report
-    except GcrmError as exc:
-        show_error(exc)
+    start_job("imp_job", "import", {**job, "dry_run": True}, actor, file=upload.getvalue())
 if right.button("Import", type="primary", key="imp_commit"):
-    bar = st.progress(0.0, text="Starting…")
-    try:
-        report = import_upload(
-            actor,
-            upload.getvalue(),
-            upload.name,
-            mapping=mapping,
-            progress=lambda f, m: bar.progress(min(1.0, f), text=m),
-        )
-        st.session_state["imp_done"] = report
-        st.session_state.pop("imp_preview", None)
-        st.success(f"Imported {plain(upload.name)}.")
-    except GcrmError as exc:
-        show_error(exc, prefix="Nothing was imported: ")
+    start_job("imp_job", "import", {**job, "dry_run": False}, actor, file=upload.getvalue())
+
+
+def _imported(state: JobState) -> None:
+    report = report_from_dict(state.result)
+    if report.dry_run:
+        st.session_state["imp_preview"] = report
+        return
+    st.session_state["imp_done"] = report
+    st.session_state.pop("imp_preview", None)
+    st.session_state["imp_flash"] = f"Imported {plain(state.payload['name'])}."
+
+
+follow_job("imp_job", actor, on_done=_imported, failed="Nothing was imported: ")
+flash = st.session_state.pop("imp_flash", None)
+if flash:
+    st.success(flash)
 
 if "imp_done" in st.session_state:
     _show(st.session_state["imp_done"])

@@ -12,10 +12,13 @@ from gcrm import day_actions
 from gcrm._errors import GcrmError
 from gcrm.actions import my_day as actions
 from gcrm.campaign_tasks import campaign_calls, with_campaign_visits
+from gcrm.db.queue import JobState
+from gcrm.jobs import plan_in_page
 from gcrm.maps import fitted_route_map, suggested_visits_map
 from gcrm.plan_warmup import warm_up_in_background
 from gcrm.routing import (
     GOOGLE_TRAVEL_MODES,
+    Plan,
     google_maps_links,
     itinerary_html,
     itinerary_pdf,
@@ -30,6 +33,7 @@ from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits
 from views.common import demo_banner, plain, require_actor, require_right, show_error, show_map
 from views.geolocation import geolocate
+from views.jobs import follow_job, start_job
 from views.map_resources import road_graph
 
 
@@ -200,6 +204,10 @@ if len(calls):
 if st.button("Optimise", type="primary", key="md_optimise"):
     if not chosen:
         st.error("Choose at least one visit.")
+    elif not plan_in_page(days=days, stops=len(chosen)):
+        # Several days or many stops take longer: a worker plans them, the page follows.
+        payload = {"rep": rep, "day": day.isoformat(), "days": days, "selected": list(chosen)}
+        start_job("md_job", "day_plan", payload, actor)
     else:
         with st.status("Planning over the road network…") as status:
             try:
@@ -214,6 +222,16 @@ if st.button("Optimise", type="primary", key="md_optimise"):
                 status.update(label="Planning failed", state="error")
                 show_error(exc)
 
+
+def _planned(state: JobState) -> None:
+    new_plan = Plan.from_dict(state.result)
+    _set_plan(new_plan)
+    _flash("success", "Route planned.")
+    for note in new_plan.stats.get("notes", []):  # nothing due, home far from roads
+        _flash("warning", plain(note))
+
+
+follow_job("md_job", actor, on_done=_planned, failed="Planning failed: ")
 plan = st.session_state.get("md_plan")
 if plan is not None and not any(r.rep == rep for r in plan.routes):
     plan = None  # a plan of another rep: not this page's state

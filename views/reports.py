@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gcrm._errors import GcrmError
 from gcrm.actions.reports import report_figures
-from gcrm.jobs import result_file, status, submit
+from gcrm.db.queue import JobState
+from gcrm.jobs import result_file
 from gcrm.reports import REGION_ROW, display_summary
-from views.common import demo_banner, require_actor, show_error
+from views.common import demo_banner, require_actor
+from views.jobs import follow_job, start_job
 from views.map_resources import road_graph
 
 actor = require_actor()
@@ -44,38 +45,22 @@ if actor.can("export"):
     fmt = st.selectbox("Format", formats, key="rp_fmt")
     if st.button("Prepare the file", key="rp_prepare"):
         # Report files can take a while: a worker writes them, the page shows progress.
-        try:
-            job = submit("report", {"kind": kind, "fmt": fmt}, actor.username)
-            st.session_state["rp_job"] = job
+        if start_job("rp_job", "report", {"kind": kind, "fmt": fmt}, actor):
             st.session_state.pop("rp_file", None)
-        except GcrmError as exc:
-            show_error(exc)
 
-    @st.fragment(run_every=1.0)
-    def _report_progress() -> None:
-        """Progress of the report job; the download once the file is ready."""
-        job_id = st.session_state.get("rp_job")
-        if job_id is not None:
-            state = status(job_id, actor.username)
-            if not state.finished:
-                st.progress(state.progress, text=state.message or "Queued, waiting for a worker…")
-                return
-            del st.session_state["rp_job"]
-            if state.status == "failed":
-                show_error(state.message or "", prefix="The report failed: ")
-                return
-            data = result_file(job_id, actor.username) or b""
-            st.session_state["rp_file"] = {**state.result, "data": data}
-        export = st.session_state.get("rp_file")
-        if export is not None:
-            st.download_button(
-                f"Download {export['filename']} ({export['rows']} rows)",
-                export["data"],
-                file_name=export["filename"],
-                mime=export["mime"],
-                key="rp_download",
-            )
-            st.caption(f"Recorded in the audit log (SHA-256 {export['sha256'][:12]}…).")
+    def _ready(state: JobState) -> None:
+        data = result_file(state.id, actor.username) or b""
+        st.session_state["rp_file"] = {**state.result, "data": data}
 
-    _report_progress()
+    follow_job("rp_job", actor, on_done=_ready, failed="The report failed: ")
+    export = st.session_state.get("rp_file")
+    if export is not None:
+        st.download_button(
+            f"Download {export['filename']} ({export['rows']} rows)",
+            export["data"],
+            file_name=export["filename"],
+            mime=export["mime"],
+            key="rp_download",
+        )
+        st.caption(f"Recorded in the audit log (SHA-256 {export['sha256'][:12]}…).")
 demo_banner()

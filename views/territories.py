@@ -8,10 +8,11 @@ import streamlit as st
 from gcrm._errors import GcrmError
 from gcrm.actions import territories as actions
 from gcrm.actions.accounts import cluster_map
-from gcrm.jobs import status, submit
+from gcrm.db.queue import JobState
 from gcrm.maps import layer_map
 from gcrm.territories import territories_from_drawings
 from views.common import demo_banner, require_actor, show_error, show_map
+from views.jobs import follow_job, start_job
 
 actor = require_actor()
 st.title("Territories")
@@ -115,33 +116,16 @@ with tab_build, st.form("build"):
     set_owners = st.checkbox("Make each territory's rep the owner of its accounts")
     if st.form_submit_button("Build and save"):
         # A build takes seconds to minutes: it runs in a worker, not in this page.
-        try:
-            payload = {"k": int(k), "balance": balance, "set_owners": set_owners}
-            st.session_state["terr_job"] = submit("territories", payload, actor.username)
-        except GcrmError as exc:
-            show_error(exc)
+        payload = {"k": int(k), "balance": balance, "set_owners": set_owners}
+        start_job("terr_job", "territories", payload, actor)
 
 
-@st.fragment(run_every=1.0)
-def _build_progress() -> None:
-    """Progress of the territory build job; the result once it is done."""
-    job_id = st.session_state.get("terr_job")
-    if job_id is None:
-        return
-    state = status(job_id, actor.username)
-    if not state.finished:
-        st.progress(state.progress, text=state.message or "Queued, waiting for a worker…")
-        return
-    del st.session_state["terr_job"]
-    if state.status == "failed":
-        show_error(state.message or "", prefix="The build failed: ")
-        return
+def _built(state: JobState) -> None:
     st.session_state["terr_result"] = state.result
     st.session_state["terr_flash"] = f"Built and saved {state.result['territories']} territories."
-    st.rerun()
 
 
-_build_progress()
+follow_job("terr_job", actor, on_done=_built, failed="The build failed: ")
 if "terr_result" in st.session_state:
     r = st.session_state["terr_result"]
     c = st.columns(4)

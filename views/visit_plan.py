@@ -7,20 +7,19 @@ import datetime as dt
 import streamlit as st
 
 from gcrm._errors import GcrmError
+from gcrm.db.queue import JobState
 from gcrm.visit_plan import (
-    add_appointment,
     calendar_frame,
     day_map,
     figures,
     frequency_table,
     ics_for,
-    plan_visits,
     planning_reps,
     saved_for,
     set_frequency,
 )
 from views.common import require_actor, show_error, show_map
-from views.map_resources import road_graph
+from views.jobs import follow_job, start_job
 
 actor = require_actor()
 st.title("Visit plan")
@@ -48,20 +47,22 @@ if go:
     if not chosen:
         st.error("Choose at least one rep.")
     else:
-        try:
-            with st.spinner("Planning…"):
-                result = plan_visits(
-                    actor, chosen, start, weeks=int(weeks), iterations=int(iterations),
-                    balance=1.25 if balance else None, G=road_graph(),
-                )  # fmt: skip
-        except GcrmError as exc:
-            show_error(exc)
-        else:
-            st.session_state["vp_flash"] = (
-                f"Saved call cycles for {len(result['reps'])} reps, "
-                f"{result['start']} to {result['end']}."
-            )
-            st.rerun()
+        # Planning weeks for several reps takes seconds to minutes: a worker does it.
+        payload = {
+            "reps": list(chosen), "start": start.isoformat(), "weeks": int(weeks),
+            "iterations": int(iterations), "balance": 1.25 if balance else None,
+        }  # fmt: skip
+        start_job("vp_job", "cycles", payload, actor)
+
+
+def _planned(state: JobState) -> None:
+    r = state.result
+    st.session_state["vp_flash"] = (
+        f"Saved call cycles for {len(r['reps'])} reps, {r['start']} to {r['end']}."
+    )
+
+
+follow_job("vp_job", actor, on_done=_planned, failed="Planning failed: ")
 
 with st.expander("Visit frequencies"):
     st.dataframe(frequency_table(actor), hide_index=True, width="stretch")
@@ -135,17 +136,19 @@ with st.form("vp_appt"):
     when_time = a2.time_input("Time", value=dt.time(10, 0), key="vp_appt_time")
     add = st.form_submit_button("Add and re-plan")
 if add:
-    try:
-        res = add_appointment(
-            actor, cycle["rep"], int(acc), dt.datetime.combine(when_day, when_time), G=road_graph()
-        )
-    except GcrmError as exc:
-        show_error(exc)
-    else:
-        st.session_state["vp_flash"] = (
-            f"Appointment added; days re-planned: {', '.join(res['changed'])}."
-        )
-        st.rerun()
+    payload = {
+        "rep": cycle["rep"], "account_id": int(acc),
+        "when": dt.datetime.combine(when_day, when_time).isoformat(),
+    }  # fmt: skip
+    start_job("vp_appt_job", "cycle_appointment", payload, actor)
+
+
+def _replanned(state: JobState) -> None:
+    changed = ", ".join(state.result["changed"])
+    st.session_state["vp_flash"] = f"Appointment added; days re-planned: {changed}."
+
+
+follow_job("vp_appt_job", actor, on_done=_replanned, failed="The appointment was not added: ")
 
 st.download_button(
     "Download the calendar (ICS)",

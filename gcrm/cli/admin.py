@@ -85,12 +85,15 @@ def worker(
     run: Run,
     once: Annotated[bool, typer.Option("--once", help="Stop when the queue is empty.")] = False,
     poll: Annotated[
-        float, typer.Option("--poll", help="Seconds between looks at an empty queue.")
+        float,
+        typer.Option(
+            "--poll", help="Longest wait on an empty queue (PostgreSQL NOTIFY wakes it sooner)."
+        ),
     ] = 1.0,
     max_jobs: Annotated[
         int | None, typer.Option("--max-jobs", help="Stop after this many jobs.")
     ] = None,
 ) -> None:
-    """Run queued jobs (territory builds, report files) until stopped."""
+    """Run queued jobs (territory builds, reports, cycle and day plans, imports) until stopped."""
     n = jobs.work(once=once, poll_s=poll, max_jobs=max_jobs)
     typer.echo(f"{n} job(s) run")

@@ -483,6 +483,9 @@ class Job(Base):
     message: Mapped[str | None] = mapped_column(String(500), nullable=True)
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
     result_file: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The job's input file (an uploaded import), in the row so that a worker on another
+    #: machine reads it; cleared when the job finishes.
+    input_file: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -8,6 +8,13 @@ or take the same job; on SQLite (one machine) a conditional ``UPDATE ... WHERE
 status = 'queued'`` makes the claim atomic. A running job whose worker stopped
 sending heartbeats is queued again. Each function opens and commits its own
 short transaction, so progress is visible to the page at once.
+
+Finished jobs are deleted after :data:`KEEP_FINISHED` (:func:`purge`, run by
+the workers). A job may carry an input file (an uploaded import) in its row, so a worker on
+another machine reads it from the database; it is cleared when the job ends.
+On PostgreSQL :func:`enqueue` also sends ``NOTIFY gcrm_jobs``: an idle worker
+waiting in :meth:`Waker.wait` (``LISTEN gcrm_jobs``) starts the job at once
+instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -15,18 +22,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import defer
 
 from gcrm.db.models import Job
-from gcrm.db.session import session_scope
+from gcrm.db.session import get_engine, session_scope
 
 #: Job states.
 STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
 
 #: A running job with no heartbeat for this long is given to another worker.
 STALE_AFTER = dt.timedelta(minutes=10)
+
+#: Finished jobs (their results, report files and import reports) are kept this long.
+KEEP_FINISHED = dt.timedelta(days=7)
+
+#: The PostgreSQL channel :func:`enqueue` notifies and idle workers listen on.
+CHANNEL = "gcrm_jobs"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +60,8 @@ class JobState:
         Decoded JSON.
     has_file
         Whether a result file is stored (:func:`result_file`).
+    created_at
+        When it was queued (UTC, naive).
     """
 
     id: int
@@ -56,6 +73,14 @@ class JobState:
     payload: dict[str, Any]
     result: Any
     has_file: bool
+    created_at: dt.datetime | None = None
+
+    @property
+    def waited_s(self) -> float:
+        """Seconds since the job was queued."""
+        if self.created_at is None:
+            return 0.0
+        return (_now() - self.created_at).total_seconds()
 
     @property
     def finished(self) -> bool:
@@ -67,7 +92,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _state(job: Job) -> JobState:
+def _load(session: Any, job_id: int) -> JobState | None:
+    # The files stay in the database: a page polls the state every second.
+    row = session.execute(
+        select(Job, Job.result_file.is_not(None))
+        .options(defer(Job.result_file), defer(Job.input_file))
+        .where(Job.id == job_id)
+    ).first()
+    return None if row is None else _state(row[0], has_file=bool(row[1]))
+
+
+def _state(job: Job, *, has_file: bool) -> JobState:
     return JobState(
         id=int(job.id),
         kind=job.kind,
@@ -77,12 +112,23 @@ def _state(job: Job) -> JobState:
         message=job.message,
         payload=json.loads(job.payload or "{}"),
         result=json.loads(job.result) if job.result else None,
-        has_file=job.result_file is not None,
+        has_file=has_file,
+        created_at=job.created_at,
     )
 
 
-def enqueue(kind: str, payload: dict[str, Any], username: str, *, url: str | None = None) -> int:
-    """Queue a job and return its id."""
+def enqueue(
+    kind: str,
+    payload: dict[str, Any],
+    username: str,
+    *,
+    file: bytes | None = None,
+    url: str | None = None,
+) -> int:
+    """Queue a job (with its input ``file``, if any) and return its id.
+
+    On PostgreSQL the commit also notifies :data:`CHANNEL`, waking an idle worker.
+    """
     with session_scope(url) as session:
         job = Job(
             kind=kind,
@@ -90,11 +136,68 @@ def enqueue(kind: str, payload: dict[str, Any], username: str, *, url: str | Non
             username=username,
             status="queued",
             progress=0.0,
+            input_file=file,
             created_at=_now(),
         )
         session.add(job)
         session.flush()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
         return int(job.id)
+
+
+def input_file(job_id: int, *, url: str | None = None) -> bytes | None:
+    """Return the job's input file (``None`` once the job ended or if it had none)."""
+    with session_scope(url) as session:
+        return session.scalar(select(Job.input_file).where(Job.id == job_id))
+
+
+class Waker:
+    """Lets an idle worker sleep until a job is queued.
+
+    On PostgreSQL it holds one connection that listens on :data:`CHANNEL` and
+    returns from :meth:`wait` as soon as :func:`enqueue` notifies (or when the
+    timeout passes: the poll stays the fallback); elsewhere :meth:`wait` sleeps.
+
+    Parameters
+    ----------
+    url
+        Database URL (default: the settings').
+    """
+
+    def __init__(self, *, url: str | None = None) -> None:
+        db_url = get_engine(url).url
+        self._conn: Any = None
+        if db_url.get_backend_name() == "postgresql":
+            # Only with PostgreSQL: its driver is not needed on SQLite.
+            import psycopg
+
+            # Its own connection (not the pool's): it stays in LISTEN while the worker lives.
+            dsn = db_url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._conn = psycopg.connect(dsn, autocommit=True)
+            self._conn.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` seconds; return whether a job was announced."""
+        if self._conn is None:
+            time.sleep(max(0.0, timeout_s))
+            return False
+        woke = False
+        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
+            woke = True
+        if woke:  # drop what else arrived meanwhile: one claim loop serves them all
+            for _ in self._conn.notifies(timeout=0.0):
+                pass
+        return woke
+
+    def close(self) -> None:
+        """Stop listening and give the connection back."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:  # already broken: nothing to give back
+                return
 
 
 def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -> JobState | None:
@@ -125,9 +228,7 @@ def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -
         )
         if getattr(taken, "rowcount", 0) != 1:
             return None
-        job = session.get(Job, job_id)
-        assert job is not None
-        return _state(job)
+        return _load(session, job_id)
 
 
 def report_progress(job_id: int, progress: float, message: str, *, url: str | None = None) -> None:
@@ -144,6 +245,14 @@ def report_progress(job_id: int, progress: float, message: str, *, url: str | No
         )
 
 
+def heartbeat(job_id: int, *, url: str | None = None) -> None:
+    """Record that a running job's worker is alive (see :data:`STALE_AFTER`)."""
+    with session_scope(url) as session:
+        session.execute(
+            update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=_now())
+        )
+
+
 def finish(
     job_id: int,
     *,
@@ -153,7 +262,7 @@ def finish(
     url: str | None = None,
 ) -> None:
     """Mark a job done (with its result and file) or failed (with the error)."""
-    values: dict[str, Any] = {"finished_at": _now(), "heartbeat_at": _now()}
+    values: dict[str, Any] = {"finished_at": _now(), "heartbeat_at": _now(), "input_file": None}
     if error is None:
         values.update(
             status="done",
@@ -171,14 +280,28 @@ def finish(
 def get(job_id: int, *, url: str | None = None) -> JobState | None:
     """Return the job's current state, ``None`` if there is no such job."""
     with session_scope(url) as session:
-        job = session.get(Job, job_id)
-        return None if job is None else _state(job)
+        return _load(session, job_id)
 
 
 def result_file(job_id: int, *, url: str | None = None) -> bytes | None:
     """Return the job's result file, if it has one."""
     with session_scope(url) as session:
         return session.scalar(select(Job.result_file).where(Job.id == job_id))
+
+
+def purge(*, older_than: dt.timedelta = KEEP_FINISHED, url: str | None = None) -> int:
+    """Delete jobs that finished longer ago than ``older_than``; return how many.
+
+    Their results hold account data (report files, rejected import rows), so
+    they do not stay in the queue for ever; queued and running jobs stay.
+    """
+    with session_scope(url) as session:
+        gone = session.execute(
+            delete(Job).where(
+                Job.status.in_(("done", "failed")), Job.finished_at < _now() - older_than
+            )
+        )
+        return int(getattr(gone, "rowcount", 0) or 0)
 
 
 def counts(*, url: str | None = None) -> dict[str, int]:
