@@ -1,0 +1,209 @@
+"""What a map page sends to the browser, computed once per distinct input.
+
+Drawing a folium map for streamlit-folium costs server CPU twice: building the
+map (one popup per account, escaped) and rendering it, where folium compiles
+every rendered script as a Jinja template (about 0.5 s each for the demo's
+1,400 markers). A page re-runs its script on every click, and a team opens the
+same maps: :func:`cached_payload` keeps the rendered result per process, keyed
+by a fingerprint of everything the map is drawn from (the scoped rows the page
+already read, the layer, the view...). Equal keys therefore mean equal inputs:
+a user is only ever served a map drawn from exactly the rows their own scope
+returned, and any change to those rows, or to the layer or view, draws afresh.
+
+:func:`render_payload` does what ``streamlit_folium.st_folium`` does before it
+calls its component (same script, header, HTML, links, bounds), rendering the
+map once instead of twice; ``views.common`` passes the payload to the
+component.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import branca
+import folium
+from streamlit_folium import _get_header, _get_html, _get_map_string, get_full_id
+
+#: Most rendered maps kept per process (least recently used go first).
+MAX_ENTRIES = 64
+
+#: Most characters of rendered maps kept per process (about as many bytes).
+MAX_TOTAL_CHARS = 40_000_000
+
+
+@dataclass(frozen=True)
+class MapPayload:
+    """The arguments streamlit-folium's component needs to draw one map.
+
+    Attributes
+    ----------
+    script
+        The Leaflet JavaScript that builds the map and its layers.
+    header
+        Styles and inline scripts of the page head (links removed).
+    html
+        Extra HTML elements of the map (legends...).
+    map_id
+        folium's id of the map element.
+    bounds
+        ``[[south, west], [north, east]]`` of the drawn features.
+    zoom
+        The map's initial zoom option.
+    css_links, js_links
+        Style sheets and scripts the map loads, in order, without repeats.
+    """
+
+    script: str
+    header: str
+    html: str
+    map_id: str
+    bounds: list[list[float | None]]
+    zoom: Any
+    css_links: tuple[str, ...]
+    js_links: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        """Characters sent to the browser (script, header and HTML)."""
+        return len(self.script) + len(self.header) + len(self.html)
+
+
+def _links(m: folium.Map) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    css: list[str] = []
+    js: list[str] = []
+
+    def walk(el: Any) -> Any:
+        if isinstance(el, branca.colormap.ColorMap | folium.elements.JSCSSMixin):
+            yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+
+    for el in walk(m):
+        if isinstance(el, branca.colormap.ColorMap):
+            # As streamlit-folium does (our legends are plain HTML, so this stays unused).
+            js.insert(0, "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js")
+            js.insert(0, "https://d3js.org/d3.v4.min.js")
+        css.extend(href for _, href in getattr(el, "default_css", []))
+        js.extend(src for _, src in getattr(el, "default_js", []))
+    return tuple(dict.fromkeys(css)), tuple(dict.fromkeys(js))
+
+
+def render_payload(m: folium.Map) -> MapPayload:
+    """Render a folium map into what the streamlit-folium component draws.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`gcrm.maps.base_map` (it is rendered, and changed by
+        rendering: build a new one to draw it again).
+
+    Returns
+    -------
+    MapPayload
+        The same script, header, HTML and links ``st_folium`` would send.
+    """
+    m.render()
+    html = _get_html(m)
+    header = _get_header(m)
+    script = _get_map_string(m)
+    try:
+        bounds = m.get_bounds()
+    except AttributeError:
+        bounds = [[None, None], [None, None]]
+    css, js = _links(m)
+    return MapPayload(
+        script=script,
+        header=header,
+        html=html,
+        map_id=get_full_id(m),
+        bounds=bounds,
+        zoom=m.options.get("zoom"),
+        css_links=css,
+        js_links=js,
+    )
+
+
+def fingerprint(*parts: object) -> str:
+    """Digest the inputs a map is drawn from (data frames, geometries, options).
+
+    Parts are pickled: equal digests mean equal pickled content (up to a
+    BLAKE2 collision), so a cached map is only reused for the very same rows.
+    Two equal inputs may still pickle differently (a cache miss, never a
+    wrong map).
+
+    Parameters
+    ----------
+    *parts
+        Picklable values: frames, lists of records, strings, numbers, ``None``.
+
+    Returns
+    -------
+    str
+        A hexadecimal digest.
+    """
+    h = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        h.update(pickle.dumps(part, protocol=5))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+_CACHE: OrderedDict[Hashable, MapPayload] = OrderedDict()
+_LOCK = threading.Lock()
+_STATS = {"hits": 0, "misses": 0}
+_SIZE = [0]
+
+
+def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload:
+    """Return the rendered map for ``key``, building and rendering it only on a miss.
+
+    Parameters
+    ----------
+    key
+        Everything the map depends on, e.g. ``("prospect", fingerprint(rows,
+        layer, view))``: the rows must be the ones the page read for this
+        user (scope and filter applied), never a shared superset.
+    build
+        Builds the folium map (called only on a miss).
+
+    Returns
+    -------
+    MapPayload
+        Shared between sessions: do not modify it.
+    """
+    with _LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            _STATS["hits"] += 1
+            return found
+        _STATS["misses"] += 1
+    payload = render_payload(build())
+    if payload.size <= MAX_TOTAL_CHARS // 4:
+        with _LOCK:
+            old = _CACHE.pop(key, None)  # another session drew it meanwhile
+            _SIZE[0] += payload.size - (old.size if old is not None else 0)
+            _CACHE[key] = payload
+            while len(_CACHE) > MAX_ENTRIES or _SIZE[0] > MAX_TOTAL_CHARS:
+                _SIZE[0] -= _CACHE.popitem(last=False)[1].size
+    return payload
+
+
+def stats() -> dict[str, int]:
+    """Hits, misses and entries of the process's map cache."""
+    with _LOCK:
+        return {**_STATS, "entries": len(_CACHE), "chars": _SIZE[0]}
+
+
+def clear() -> None:
+    """Forget every rendered map (tests and benchmarks start cold with it)."""
+    with _LOCK:
+        _CACHE.clear()
+        _STATS.update(hits=0, misses=0)
+        _SIZE[0] = 0

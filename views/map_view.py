@@ -1,0 +1,115 @@
+"""Drawing maps on a page: streamlit-folium's component fed a rendered, cached payload.
+
+``st_folium`` builds and renders the folium map on every script run. Here a
+map is rendered once (:func:`gcrm.maps.payload.render_payload`) and, through
+:func:`show_cached_map`, shared by every run and session of the process that
+draws the same inputs; the component receives the same arguments either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import folium
+import streamlit as st
+from streamlit_folium import _component_func, generate_js_hash
+
+from gcrm.maps.payload import MapPayload, cached_payload, fingerprint, render_payload
+
+
+def show_folium(m: folium.Map, *, key: str, height: int = 500) -> None:
+    """Show a folium map, display only (rendered once, not cached).
+
+    Parameters
+    ----------
+    m
+        The map.
+    key, height
+        The widget key and the height in pixels.
+    """
+    show_payload(render_payload(m), key=key, height=height)
+
+
+def show_cached_map(
+    parts: tuple[object, ...], build: Callable[[], Any], *, key: str, height: int = 500
+) -> None:
+    """Show a display-only map drawn once per process for the same inputs.
+
+    Parameters
+    ----------
+    parts
+        Everything ``build`` draws from, as this user's page read it (scoped
+        rows, layer, view...): see :func:`gcrm.maps.payload.cached_payload`.
+    build
+        Builds the folium map; called only when no session drew these inputs.
+    key, height
+        As :func:`show_map`.
+    """
+    payload = cached_payload((key, fingerprint(*parts)), build)
+    show_payload(payload, key=key, height=height)
+
+
+def show_payload(
+    payload: MapPayload, *, key: str, height: int = 500, returned_objects: Sequence[str] = ()
+) -> dict[str, Any] | None:
+    """Draw a rendered map with streamlit-folium's component, as ``st_folium`` does.
+
+    Parameters
+    ----------
+    payload
+        From :func:`gcrm.maps.payload.render_payload` or ``cached_payload``.
+    key, height
+        The widget key and height in pixels.
+    returned_objects
+        The map state sent back to the page (each change reruns it): ``()``
+        for a display-only map.
+
+    Returns
+    -------
+    dict or None
+        The returned objects (their defaults before the user touched the map).
+    """
+
+    def bounds(pair: list[list[float | None]]) -> dict[str, dict[str, float | None]]:
+        (south, west), (north, east) = pair
+        return {
+            "_southWest": {"lat": south, "lng": west},
+            "_northEast": {"lat": north, "lng": east},
+        }
+
+    defaults: dict[str, Any] = {
+        "last_clicked": None, "last_object_clicked": None,
+        "last_object_clicked_count": None, "last_object_clicked_tooltip": None,
+        "last_object_clicked_popup": None, "all_drawings": None,
+        "last_active_drawing": None, "bounds": bounds(payload.bounds), "zoom": payload.zoom,
+        "last_circle_radius": None, "last_circle_polygon": None, "selected_layers": None,
+        "selected_tags": None, "last_geocoder_result": None,
+    }  # fmt: skip
+    wanted = list(returned_objects)
+    hash_key = generate_js_hash(payload.script, key, False)
+
+    def on_change() -> None:
+        st.session_state[key] = st.session_state.get(hash_key, {})
+
+    return _component_func(  # type: ignore[no-any-return]
+        script=payload.script,
+        header=payload.header,
+        html=payload.html,
+        id=payload.map_id,
+        key=hash_key,
+        height=height,
+        width=None,
+        returned_objects=wanted,
+        default={k: v for k, v in defaults.items() if k in wanted},
+        zoom=None,
+        center=None,
+        feature_group=None,
+        return_on_hover=False,
+        layer_control=None,
+        pixelated=False,
+        css_links=list(payload.css_links),
+        js_links=list(payload.js_links),
+        on_change=on_change,
+        wrap_longitude=False,
+    )
