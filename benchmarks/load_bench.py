@@ -8,9 +8,17 @@ Each user speaks Streamlit's websocket protocol (``--client ws``, the
 default: :mod:`st_protocol`, the browser's own messages without a browser, so
 50 users fit beside the server on a 2-core machine) or is a context of one
 headless Debian Chromium (``--client browser``; the browsers then take most of
-the CPU). A user logs in, opens Accounts, the Prospect map and Territories,
+the CPU). A user logs in, opens Accounts, the Prospect map and Territories
+(managers, analysts) or My day (reps; ``--optimise``: then presses Optimise),
 with 1-3 s of think time between actions, twice; "login" is timed from
 pressing "Log in" to the landing page drawn.
+
+At N = 1 a manager and then a rep run alone, and the server's CPU seconds
+(from ``/proc``) between an action's start and its end are printed as that
+action's cost: on a 2-core machine N users each doing one action per ~3 s
+need N x (CPU per action) / 3 s cores, which is what bounds the N = 20 ratio.
+``--baseline REF`` measures the same per-action CPU for commit ``REF`` (a
+``git archive`` copy, single process) in the same run.
 
 Two set-ups are measured in the same run, on one fresh PostgreSQL/PostGIS
 demo database: a single ``streamlit run`` process, and ``scripts/serve.sh``
@@ -209,15 +217,16 @@ async def _ws_user(  # type: ignore[no-untyped-def]
 
 
 async def _drive(  # type: ignore[no-untyped-def,type-arg]
-    base: str, users: int, rounds: int, client: str = "ws", *, cpu=None, optimise: bool = False
-) -> list:
+    base: str, users: int, rounds: int, client: str = "ws", *, cpu=None, optimise: bool = False,
+    first: int = 0,
+) -> list:  # fmt: skip
     from playwright.async_api import async_playwright
 
     if client == "ws":
         out: list = []  # type: ignore[type-arg]
         rng = random.Random(users)
         await asyncio.gather(
-            *(_ws_user(base, i, rounds, out, rng, cpu=cpu, optimise=optimise)
+            *(_ws_user(base, first + i, rounds, out, rng, cpu=cpu, optimise=optimise)
               for i in range(users))
         )  # fmt: skip
         return out
@@ -310,12 +319,21 @@ def _run(  # type: ignore[type-arg]
     *, optimise: bool = False,
 ) -> dict:  # fmt: skip
     results = {}
-    asyncio.run(_drive(base, 1, 1, client, optimise=optimise))  # warm up: first loads, caches
+    for first in (0, 2):  # warm up (a manager, a rep): first loads, caches
+        asyncio.run(_drive(base, 1, 1, client, optimise=optimise, first=first))
     for n in users:
         cpu0, t0 = _pids_cpu(pids), time.perf_counter()
-        # With one user, every server CPU second between an action's start and end is its own.
-        per_action = (lambda: _pids_cpu(pids)) if n == 1 else None
-        rows = asyncio.run(_drive(base, n, rounds, client, cpu=per_action, optimise=optimise))
+        if n == 1:
+            # One user at a time, a manager then a rep (who has My day), so every server
+            # CPU second between an action's start and end is that action's own.
+            rows = []
+            for first in (0, 2):
+                rows += asyncio.run(
+                    _drive(base, 1, rounds, client, cpu=lambda: _pids_cpu(pids),
+                           optimise=optimise, first=first)
+                )  # fmt: skip
+        else:
+            rows = asyncio.run(_drive(base, n, rounds, client, optimise=optimise))
         wall, cpu = time.perf_counter() - t0, _pids_cpu(pids) - cpu0
         results[n] = _stats(rows)
         done = sum(1 for r in rows if r[2] is None)

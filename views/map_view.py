@@ -1,8 +1,8 @@
 """Drawing maps on a page: streamlit-folium's component fed a rendered, cached payload.
 
 ``st_folium`` builds and renders the folium map on every script run. Here a
-map is rendered once (:func:`gcrm.maps.payload.render_payload`) and, through
-:func:`show_cached_map`, shared by every run and session of the process that
+map is rendered once (:func:`render_payload`) and, through
+:func:`cached_render` / :func:`show_cached_map`, shared by every run and session of the process that
 draws the same inputs; the component receives the same arguments either way.
 """
 
@@ -11,11 +11,74 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import branca
 import folium
 import streamlit as st
-from streamlit_folium import _component_func, generate_js_hash
+from streamlit_folium import (
+    _component_func,
+    _get_header,
+    _get_html,
+    _get_map_string,
+    generate_js_hash,
+    get_full_id,
+)
 
-from gcrm.maps.payload import MapPayload, cached_payload, fingerprint, render_payload
+from gcrm.maps.payload import MapPayload, cached_payload, fingerprint
+
+
+def _links(m: folium.Map) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    css: list[str] = []
+    js: list[str] = []
+
+    def walk(el: Any) -> Any:
+        if isinstance(el, branca.colormap.ColorMap | folium.elements.JSCSSMixin):
+            yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+
+    for el in walk(m):
+        if isinstance(el, branca.colormap.ColorMap):
+            # As streamlit-folium does (our legends are plain HTML, so this stays unused).
+            js.insert(0, "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js")
+            js.insert(0, "https://d3js.org/d3.v4.min.js")
+        css.extend(href for _, href in getattr(el, "default_css", []))
+        js.extend(src for _, src in getattr(el, "default_js", []))
+    return tuple(dict.fromkeys(css)), tuple(dict.fromkeys(js))
+
+
+def render_payload(m: folium.Map) -> MapPayload:
+    """Render a folium map into what the streamlit-folium component draws.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`gcrm.maps.base_map` (it is rendered, and changed by
+        rendering: build a new one to draw it again).
+
+    Returns
+    -------
+    MapPayload
+        The same script, header, HTML and links ``st_folium`` would send.
+    """
+    m.render()
+    html = _get_html(m)
+    header = _get_header(m)
+    script = _get_map_string(m)
+    try:
+        bounds = m.get_bounds()
+    except AttributeError:
+        bounds = [[None, None], [None, None]]
+    css, js = _links(m)
+    return MapPayload(
+        script=script,
+        header=header,
+        html=html,
+        map_id=get_full_id(m),
+        bounds=bounds,
+        zoom=m.options.get("zoom"),
+        css_links=css,
+        js_links=js,
+    )
 
 
 def show_folium(m: folium.Map, *, key: str, height: int = 500) -> None:
@@ -46,8 +109,28 @@ def show_cached_map(
     key, height
         As :func:`show_map`.
     """
-    payload = cached_payload((key, fingerprint(*parts)), build)
-    show_payload(payload, key=key, height=height)
+    show_payload(cached_render(key, parts, build), key=key, height=height)
+
+
+def cached_render(name: str, parts: tuple[object, ...], build: Callable[[], Any]) -> MapPayload:
+    """Return the rendered map of ``build``, drawn once per process for the same inputs.
+
+    Parameters
+    ----------
+    name
+        Which map of which page (its widget key).
+    parts
+        Everything ``build`` draws from, as this user's page read it (scoped
+        rows, layer, view...): see :func:`gcrm.maps.payload.cached_payload`.
+    build
+        Builds the folium map; called only when no session drew these inputs.
+
+    Returns
+    -------
+    MapPayload
+        For :func:`show_payload`.
+    """
+    return cached_payload((name, fingerprint(*parts)), lambda: render_payload(build()))
 
 
 def show_payload(
@@ -58,7 +141,7 @@ def show_payload(
     Parameters
     ----------
     payload
-        From :func:`gcrm.maps.payload.render_payload` or ``cached_payload``.
+        From :func:`render_payload` or :func:`cached_render`.
     key, height
         The widget key and height in pixels.
     returned_objects

@@ -9,11 +9,10 @@ from gcrm.actions import prospect_map as actions
 from gcrm.actions.accounts import filter_options
 from gcrm.density import isochrone, near_here, select_accounts
 from gcrm.maps import LAYERS, add_near_here, add_selection, layer_map
-from gcrm.maps.payload import cached_payload, fingerprint, render_payload
 from gcrm.viewport import Viewport
 from views.common import demo_banner, require_actor, show_error
 from views.map_resources import map_filter_sidebar, postcode_areas_of_region, road_graph
-from views.map_view import show_payload
+from views.map_view import cached_render, render_payload, show_payload
 
 actor = require_actor()
 st.title("Prospect map")
@@ -89,7 +88,7 @@ try:
         # Drawn once per process for these rows (this user's scope and filter), layer,
         # selection and search: a rerun or a colleague with the same view reuses it.
         parts = (accounts, territories, layer, weight, value, region, kept, near)
-        payload = cached_payload(("pm_map", fingerprint(*parts)), lambda: _decorate(_layer()))
+        payload = cached_render("pm_map", parts, lambda: _decorate(_layer()))
 except GcrmError as exc:
     show_error(exc)
     st.stop()

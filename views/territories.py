@@ -10,10 +10,9 @@ from gcrm.actions import territories as actions
 from gcrm.actions.accounts import cluster_map
 from gcrm.jobs import status, submit
 from gcrm.maps import layer_map
-from gcrm.maps.payload import cached_payload, fingerprint, render_payload
 from gcrm.territories import territories_from_drawings
 from views.common import demo_banner, require_actor, show_error, show_map
-from views.map_view import show_cached_map, show_payload
+from views.map_view import cached_render, render_payload, show_cached_map, show_payload
 
 actor = require_actor()
 st.title("Territories")
@@ -91,9 +90,8 @@ with tab_draw:
     if view is not None:
         payload = render_payload(cluster_map(actor, None, "markers", view, draw=True).map)
     elif total:
-        payload = cached_payload(
-            ("terr_draw_map", fingerprint(accounts)),
-            lambda: layer_map(accounts, "markers", draw=True),
+        payload = cached_render(
+            "terr_draw_map", (accounts,), lambda: layer_map(accounts, "markers", draw=True)
         )
     state = (
         show_payload(payload, key="terr_draw_map", height=420, returned_objects=["all_drawings"])

@@ -10,10 +10,10 @@ already read, the layer, the view...). Equal keys therefore mean equal inputs:
 a user is only ever served a map drawn from exactly the rows their own scope
 returned, and any change to those rows, or to the layer or view, draws afresh.
 
-:func:`render_payload` does what ``streamlit_folium.st_folium`` does before it
-calls its component (same script, header, HTML, links, bounds), rendering the
-map once instead of twice; ``views.common`` passes the payload to the
-component.
+``views.map_view.render_payload`` does what ``streamlit_folium.st_folium``
+does before it calls its component (same script, header, HTML, links,
+bounds), rendering the map once instead of twice, and passes the payload to
+the component (streamlit-folium is a Streamlit package: it stays in ``views``).
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
-
-import branca
-import folium
-from streamlit_folium import _get_header, _get_html, _get_map_string, get_full_id
 
 #: Most rendered maps kept per process (least recently used go first).
 MAX_ENTRIES = 64
@@ -74,61 +70,6 @@ class MapPayload:
         return len(self.script) + len(self.header) + len(self.html)
 
 
-def _links(m: folium.Map) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    css: list[str] = []
-    js: list[str] = []
-
-    def walk(el: Any) -> Any:
-        if isinstance(el, branca.colormap.ColorMap | folium.elements.JSCSSMixin):
-            yield el
-        for child in getattr(el, "_children", {}).values():
-            yield from walk(child)
-
-    for el in walk(m):
-        if isinstance(el, branca.colormap.ColorMap):
-            # As streamlit-folium does (our legends are plain HTML, so this stays unused).
-            js.insert(0, "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js")
-            js.insert(0, "https://d3js.org/d3.v4.min.js")
-        css.extend(href for _, href in getattr(el, "default_css", []))
-        js.extend(src for _, src in getattr(el, "default_js", []))
-    return tuple(dict.fromkeys(css)), tuple(dict.fromkeys(js))
-
-
-def render_payload(m: folium.Map) -> MapPayload:
-    """Render a folium map into what the streamlit-folium component draws.
-
-    Parameters
-    ----------
-    m
-        A map from :func:`gcrm.maps.base_map` (it is rendered, and changed by
-        rendering: build a new one to draw it again).
-
-    Returns
-    -------
-    MapPayload
-        The same script, header, HTML and links ``st_folium`` would send.
-    """
-    m.render()
-    html = _get_html(m)
-    header = _get_header(m)
-    script = _get_map_string(m)
-    try:
-        bounds = m.get_bounds()
-    except AttributeError:
-        bounds = [[None, None], [None, None]]
-    css, js = _links(m)
-    return MapPayload(
-        script=script,
-        header=header,
-        html=html,
-        map_id=get_full_id(m),
-        bounds=bounds,
-        zoom=m.options.get("zoom"),
-        css_links=css,
-        js_links=js,
-    )
-
-
 def fingerprint(*parts: object) -> str:
     """Digest the inputs a map is drawn from (data frames, geometries, options).
 
@@ -160,8 +101,8 @@ _STATS = {"hits": 0, "misses": 0}
 _SIZE = [0]
 
 
-def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload:
-    """Return the rendered map for ``key``, building and rendering it only on a miss.
+def cached_payload(key: Hashable, draw: Callable[[], MapPayload]) -> MapPayload:
+    """Return the rendered map for ``key``, drawing it only on a miss.
 
     Parameters
     ----------
@@ -169,8 +110,8 @@ def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload
         Everything the map depends on, e.g. ``("prospect", fingerprint(rows,
         layer, view))``: the rows must be the ones the page read for this
         user (scope and filter applied), never a shared superset.
-    build
-        Builds the folium map (called only on a miss).
+    draw
+        Builds and renders the map (called only on a miss).
 
     Returns
     -------
@@ -184,7 +125,7 @@ def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload
             _STATS["hits"] += 1
             return found
         _STATS["misses"] += 1
-    payload = render_payload(build())
+    payload = draw()
     if payload.size <= MAX_TOTAL_CHARS // 4:
         with _LOCK:
             old = _CACHE.pop(key, None)  # another session drew it meanwhile
