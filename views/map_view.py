@@ -8,6 +8,8 @@ draws the same inputs; the component receives the same arguments either way.
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -130,7 +132,17 @@ def cached_render(name: str, parts: tuple[object, ...], build: Callable[[], Any]
     MapPayload
         For :func:`show_payload`.
     """
-    return cached_payload((name, fingerprint(*parts)), lambda: render_payload(build()))
+    try:
+        key = fingerprint(*parts)
+    except (pickle.PicklingError, TypeError, AttributeError):  # inputs we cannot digest
+        return render_payload(build())  # drawn every time, never shared
+
+    def draw() -> MapPayload:
+        drawn = render_payload(build())
+        widget_hash = generate_js_hash(drawn.script, name, False)
+        return dataclasses.replace(drawn, widget=name, widget_hash=widget_hash)
+
+    return cached_payload((name, key), draw)
 
 
 def show_payload(
@@ -170,7 +182,12 @@ def show_payload(
         "selected_tags": None, "last_geocoder_result": None,
     }  # fmt: skip
     wanted = list(returned_objects)
-    hash_key = generate_js_hash(payload.script, key, False)
+    # streamlit-folium's widget key runs regular expressions over the whole script (tens of
+    # ms for a large map): a cached map carries it, computed once for its widget key.
+    if payload.widget == key and payload.widget_hash:
+        hash_key = payload.widget_hash
+    else:
+        hash_key = generate_js_hash(payload.script, key, False)
 
     def on_change() -> None:
         st.session_state[key] = st.session_state.get(hash_key, {})

@@ -53,6 +53,9 @@ class MapPayload:
         The map's initial zoom option.
     css_links, js_links
         Style sheets and scripts the map loads, in order, without repeats.
+    widget, widget_hash
+        The page's widget key this payload was drawn for and streamlit-folium's
+        hash of the script with it (computed once per cached map).
     """
 
     script: str
@@ -63,6 +66,8 @@ class MapPayload:
     zoom: Any
     css_links: tuple[str, ...]
     js_links: tuple[str, ...]
+    widget: str | None = None
+    widget_hash: str | None = None
 
     @property
     def size(self) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit_folium import generate_js_hash
 
 import views.map_view as map_view
 from gcrm.auth import actor_for
@@ -33,6 +34,9 @@ def _drawn(username: str, page: str, calls: list[dict[str, Any]]) -> tuple[str, 
     after = payload.stats()
     assert not at.exception, at.exception
     assert calls, f"no map drawn on {page} for {username}"
+    # The widget key the component gets is streamlit-folium's own for this script.
+    widget = {"views/prospect_map.py": "pm_map", "views/accounts.py": "accounts_map"}[page]
+    assert calls[0]["key"] == generate_js_hash(calls[0]["script"], widget, False)
     return (
         str(calls[0]["script"]),
         after["hits"] - before["hits"],

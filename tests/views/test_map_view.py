@@ -65,3 +65,19 @@ def test_accounts_map_matches_too(demo: dict, monkeypatch: pytest.MonkeyPatch) -
 def _bounds(p: mp.MapPayload) -> dict[str, dict[str, Any]]:
     (s, w), (n, e) = p.bounds
     return {"_southWest": {"lat": s, "lng": w}, "_northEast": {"lat": n, "lng": e}}
+
+
+def test_inputs_that_cannot_be_digested_are_drawn_every_time(demo: dict) -> None:
+    """A part pickle refuses (a lambda) draws the map uncached instead of failing."""
+    from views.map_view import cached_render
+
+    mp.clear()
+    rows = demo["accounts"].head(20)
+    first = cached_render("k", (rows, lambda: 1), lambda: layer_map(rows, "heat"))
+    again = cached_render("k", (rows, lambda: 1), lambda: layer_map(rows, "heat"))
+    assert first.script == again.script and first is not again
+    assert mp.stats()["entries"] == 0
+    kept = cached_render("k", (rows,), lambda: layer_map(rows, "heat"))
+    assert kept.script == first.script and kept.widget == "k"
+    assert kept.widget_hash == streamlit_folium.generate_js_hash(kept.script, "k", False)
+    assert cached_render("k", (rows,), lambda: layer_map(rows, "heat")) is kept
