@@ -53,3 +53,22 @@ def test_cache_stays_within_its_budget(demo: dict, monkeypatch: pytest.MonkeyPat
     mp.cached_payload(("k", 10), lambda: render_payload(layer_map(rows, "heat")))
     assert mp.stats()["chars"] <= one * 4
     assert mp.stats()["chars"] == one * mp.stats()["entries"]
+
+
+def test_map_settings_are_part_of_the_key(demo: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Switching to CDN scripts (another process's settings) never reuses a local-asset map."""
+    from gcrm.settings import get_settings
+
+    mp.clear()
+    rows = demo["accounts"].head(20)
+    local = mp.cached_payload(("k", 1), lambda: render_payload(layer_map(rows, "heat")))
+    monkeypatch.setenv("GCRM_MAP_ASSETS", "cdn")
+    get_settings.cache_clear()
+    try:
+        cdn = mp.cached_payload(("k", 1), lambda: render_payload(layer_map(rows, "heat")))
+    finally:
+        monkeypatch.delenv("GCRM_MAP_ASSETS")
+        get_settings.cache_clear()
+    assert cdn is not local and cdn.js_links != local.js_links
+    assert any(u.startswith("https://") for u in cdn.js_links)
+    assert not any(u.startswith("https://") for u in local.js_links)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from gcrm.settings import get_settings
+
 #: Most rendered maps kept per process (least recently used go first).
 MAX_ENTRIES = 64
 
@@ -123,6 +125,9 @@ def cached_payload(key: Hashable, draw: Callable[[], MapPayload]) -> MapPayload:
     MapPayload
         Shared between sessions: do not modify it.
     """
+    settings = get_settings()
+    # The map settings shape every map (tile source, local or CDN scripts).
+    key = (key, settings.map_assets, settings.map_tiles)
     with _LOCK:
         found = _CACHE.get(key)
         if found is not None:
