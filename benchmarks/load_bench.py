@@ -8,9 +8,17 @@ Each user speaks Streamlit's websocket protocol (``--client ws``, the
 default: :mod:`st_protocol`, the browser's own messages without a browser, so
 50 users fit beside the server on a 2-core machine) or is a context of one
 headless Debian Chromium (``--client browser``; the browsers then take most of
-the CPU). A user logs in, opens Accounts, the Prospect map and Territories,
+the CPU). A user logs in, opens Accounts, the Prospect map and Territories
+(managers, analysts) or My day (reps; ``--optimise``: then presses Optimise),
 with 1-3 s of think time between actions, twice; "login" is timed from
 pressing "Log in" to the landing page drawn.
+
+At N = 1 a manager and then a rep run alone, and the server's CPU seconds
+(from ``/proc``) between an action's start and its end are printed as that
+action's cost: on a 2-core machine N users each doing one action per ~3 s
+need N x (CPU per action) / 3 s cores, which is what bounds the N = 20 ratio.
+``--baseline REF`` measures the same per-action CPU for commit ``REF`` (a
+``git archive`` copy, single process) in the same run.
 
 Two set-ups are measured in the same run, on one fresh PostgreSQL/PostGIS
 demo database: a single ``streamlit run`` process, and ``scripts/serve.sh``
@@ -43,8 +51,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CHROMIUM = "/usr/bin/chromium"
-ACTIONS = ("login", "accounts", "prospect_map", "territories")
-PAGES = {"accounts": "Accounts", "prospect_map": "Prospect map", "territories": "Territories"}
+ACTIONS = ("login", "accounts", "prospect_map", "territories", "my_day", "optimise")
+PAGES = {
+    "accounts": "Accounts",
+    "prospect_map": "Prospect map",
+    "territories": "Territories",
+    "my_day": "My day",
+}
 TIMEOUT_MS = 180_000
 TARGET_RATIO = 3.0
 
@@ -107,7 +120,7 @@ async def _user(
                 error = "exception on the page"
         except Exception as exc:  # a time-out or a crash is an error of this action
             error = f"{type(exc).__name__}: {str(exc)[:120]}"
-        out.append((action, time.perf_counter() - t, error))
+        out.append((action, time.perf_counter() - t, error, float("nan")))
 
     async def login() -> None:
         await page.goto(base, timeout=TIMEOUT_MS)
@@ -152,7 +165,10 @@ async def _user(
         await context.close()
 
 
-async def _ws_user(base: str, n: int, rounds: int, out: list, rng) -> None:  # type: ignore[no-untyped-def,type-arg]
+async def _ws_user(  # type: ignore[no-untyped-def]
+    base: str, n: int, rounds: int, out: list, rng, *, cpu=None, optimise: bool = False
+) -> None:
+    """One protocol-level user; ``cpu`` (N = 1 only) reads the server's CPU seconds."""
     from st_protocol import ProtocolUser
 
     username = ["manager", "analyst", "rep1", "rep2"][n % 4]
@@ -161,6 +177,7 @@ async def _ws_user(base: str, n: int, rounds: int, out: list, rng) -> None:  # t
     async def timed(action: str, coro, heading: str) -> None:  # type: ignore[no-untyped-def]
         error = None
         seconds = float("nan")
+        cpu0 = cpu() if cpu else float("nan")
         try:
             seconds = await coro
             if user.exceptions:
@@ -169,7 +186,7 @@ async def _ws_user(base: str, n: int, rounds: int, out: list, rng) -> None:  # t
                 error = f"landed on {user.headings[:1]}, not {heading}"
         except Exception as exc:  # a time-out or a dropped connection is an error
             error = f"{type(exc).__name__}: {str(exc)[:120]}"
-        out.append((action, seconds, error))
+        out.append((action, seconds, error, (cpu() - cpu0) if cpu else float("nan")))
 
     await asyncio.sleep(rng.uniform(0, 2))
     user = ProtocolUser(base, timeout_s=TIMEOUT_MS / 1000)
@@ -177,7 +194,8 @@ async def _ws_user(base: str, n: int, rounds: int, out: list, rng) -> None:  # t
         await user.__aenter__()
         await user.open()
     except Exception as exc:  # the first page never came: this user's login failed
-        out.append(("login", float("nan"), f"first page: {type(exc).__name__}: {exc}"[:160]))
+        msg = f"first page: {type(exc).__name__}: {exc}"[:160]
+        out.append(("login", float("nan"), msg, float("nan")))
         if user._ws is not None:
             await user.__aexit__()
         return
@@ -186,21 +204,31 @@ async def _ws_user(base: str, n: int, rounds: int, out: list, rng) -> None:  # t
         await timed("login", user.log_in(username, "demo"), landing)
         for _ in range(rounds):
             for key, title in PAGES.items():
+                rep = username.startswith("rep")
+                if (rep and key == "territories") or (not rep and key == "my_day"):
+                    continue  # reps have no Territories page; My day is a rep's page
                 await asyncio.sleep(rng.uniform(1, 3))
-                if username.startswith("rep") and key == "territories":
-                    continue
                 await timed(key, user.go(title), title)
+                if key == "my_day" and optimise:
+                    await asyncio.sleep(rng.uniform(1, 3))
+                    await timed("optimise", user.press("Optimise"), title)
     finally:
         await user.__aexit__()
 
 
-async def _drive(base: str, users: int, rounds: int, client: str = "ws") -> list:  # type: ignore[type-arg]
+async def _drive(  # type: ignore[no-untyped-def,type-arg]
+    base: str, users: int, rounds: int, client: str = "ws", *, cpu=None, optimise: bool = False,
+    first: int = 0,
+) -> list:  # fmt: skip
     from playwright.async_api import async_playwright
 
     if client == "ws":
         out: list = []  # type: ignore[type-arg]
         rng = random.Random(users)
-        await asyncio.gather(*(_ws_user(base, i, rounds, out, rng) for i in range(users)))
+        await asyncio.gather(
+            *(_ws_user(base, first + i, rounds, out, rng, cpu=cpu, optimise=optimise)
+              for i in range(users))
+        )  # fmt: skip
         return out
 
     out = []
@@ -216,29 +244,34 @@ async def _drive(base: str, users: int, rounds: int, client: str = "ws") -> list
     return out
 
 
-def _stats(rows: list) -> dict[str, tuple[float, float, int, int]]:  # type: ignore[type-arg]
+def _stats(rows: list) -> dict[str, tuple[float, float, int, int, float]]:  # type: ignore[type-arg]
+    """Per action: p50, p95, successes, errors and median server CPU seconds (N = 1)."""
     out = {}
     for action in ACTIONS:
-        times = sorted(t for a, t, e in rows if a == action and e is None)
-        errors = sum(1 for a, _, e in rows if a == action and e is not None)
+        times = sorted(t for a, t, e, _ in rows if a == action and e is None)
+        errors = sum(1 for a, _, e, _ in rows if a == action and e is not None)
+        cpus = [c for a, _, e, c in rows if a == action and e is None and c == c]
+        cpu = statistics.median(cpus) if cpus else float("nan")
         if not times:
-            out[action] = (float("nan"), float("nan"), 0, errors)
+            out[action] = (float("nan"), float("nan"), 0, errors, cpu)
             continue
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-        out[action] = (statistics.median(times), p95, len(times), errors)
+        out[action] = (statistics.median(times), p95, len(times), errors, cpu)
     return out
 
 
-def _start_single(env: dict[str, str], folder: str) -> tuple[str, list[subprocess.Popen]]:  # type: ignore[type-arg]
+def _start_single(  # type: ignore[type-arg]
+    env: dict[str, str], folder: str, root: Path = ROOT
+) -> tuple[str, list[subprocess.Popen]]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env={**env, "GCRM_JOBS": "queue"},
-        stdout=open(Path(folder) / "single.log", "w"), stderr=subprocess.STDOUT,
+        cwd=root, env={**env, "GCRM_JOBS": "queue"},
+        stdout=open(Path(folder) / f"single-{port}.log", "w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     worker = subprocess.Popen(
-        [sys.executable, "-m", "gcrm", "worker"], cwd=ROOT, env={**env, "GCRM_JOBS": "queue"},
+        [sys.executable, "-m", "gcrm", "worker"], cwd=root, env={**env, "GCRM_JOBS": "queue"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     _wait_http(f"http://127.0.0.1:{port}/_stcore/health")
@@ -282,23 +315,74 @@ def _postgres_db(server: str) -> tuple[str, str]:
 
 
 def _run(  # type: ignore[type-arg]
-    label: str, base: str, pids: list[int], users: list[int], rounds: int, client: str
-) -> dict:
+    label: str, base: str, pids: list[int], users: list[int], rounds: int, client: str,
+    *, optimise: bool = False,
+) -> dict:  # fmt: skip
     results = {}
-    asyncio.run(_drive(base, 1, 1, client))  # warm up: first page loads, caches
+    for first in (0, 2):  # warm up (a manager, a rep): first loads, caches
+        asyncio.run(_drive(base, 1, 1, client, optimise=optimise, first=first))
     for n in users:
         cpu0, t0 = _pids_cpu(pids), time.perf_counter()
-        rows = asyncio.run(_drive(base, n, rounds, client))
+        if n == 1:
+            # One user at a time, a manager then a rep (who has My day), so every server
+            # CPU second between an action's start and end is that action's own.
+            rows = []
+            for first in (0, 2):
+                rows += asyncio.run(
+                    _drive(base, 1, rounds, client, cpu=lambda: _pids_cpu(pids),
+                           optimise=optimise, first=first)
+                )  # fmt: skip
+        else:
+            rows = asyncio.run(_drive(base, n, rounds, client, optimise=optimise))
         wall, cpu = time.perf_counter() - t0, _pids_cpu(pids) - cpu0
         results[n] = _stats(rows)
-        print(f"\n{label}, N = {n}: {wall:.0f} s wall, server CPU {cpu:.0f} s")
-        print(f"{'action':14} {'p50 s':>7} {'p95 s':>7} {'ok':>4} {'errors':>6}")
-        for action, (p50, p95, ok, err) in results[n].items():
-            print(f"{action:14} {p50:7.2f} {p95:7.2f} {ok:4d} {err:6d}")
-        for a, _, e in rows:
+        done = sum(1 for r in rows if r[2] is None)
+        print(f"\n{label}, N = {n}: {wall:.0f} s wall, server CPU {cpu:.0f} s "
+              f"({cpu / max(done, 1):.2f} s per action; {cpu / wall:.2f} cores busy)")  # fmt: skip
+        print(f"{'action':14} {'p50 s':>7} {'p95 s':>7} {'ok':>4} {'errors':>6} {'CPU s':>6}")
+        for action, (p50, p95, ok, err, c) in results[n].items():
+            if ok or err:
+                print(f"{action:14} {p50:7.2f} {p95:7.2f} {ok:4d} {err:6d} {c:6.2f}")
+        for a, _, e, _ in rows:
             if e:
                 print(f"  error in {a}: {e}")
     return results
+
+
+def _baseline_tree(ref: str, folder: str) -> Path:
+    """A copy of commit ``ref``'s files (``git archive``), with our virtualenv and map assets."""
+    tree = Path(folder) / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", ref], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    (tree / ".venv").symlink_to((ROOT / ".venv").resolve())
+    vendor = ROOT / "static" / "vendor"
+    if vendor.exists() and not (tree / "static" / "vendor").exists():
+        (tree / "static").mkdir(exist_ok=True)
+        (tree / "static" / "vendor").symlink_to(vendor.resolve())
+    return tree
+
+
+def _cpu_compare(env: dict[str, str], folder: str, ref: str, ours: dict, *, optimise: bool) -> None:  # type: ignore[type-arg]
+    """Server CPU seconds per action at N = 1: commit ``ref`` against this tree, same run."""
+    base, procs = _start_single(env, folder, _baseline_tree(ref, folder))
+    try:
+        theirs = _run(
+            f"baseline {ref}, single process", base, [p.pid for p in procs], [1], 2, "ws",
+            optimise=optimise,
+        )[1]  # fmt: skip
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+    print(f"\nServer CPU s per action at N = 1 (median): {ref} -> this tree")
+    for action in ACTIONS:
+        before, after = theirs[action][4], ours[action][4]
+        if before == before and after == after:
+            ratio = after / before if before else float("nan")
+            print(f"{action:14} {before:6.2f} -> {after:6.2f}  ({ratio:.2f}x)")
 
 
 def main() -> None:
@@ -310,6 +394,13 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--client", choices=["ws", "browser"], default="ws")
+    parser.add_argument(
+        "--optimise", action="store_true", help="reps also press Optimise on My day"
+    )
+    parser.add_argument(
+        "--baseline", metavar="REF",
+        help="also measure server CPU per action at N = 1 for commit REF (single process)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not args.postgres:
         sys.exit("needs --postgres URL (a PostgreSQL server with PostGIS)")
@@ -331,8 +422,9 @@ def main() -> None:
         base, procs = _start_single(env, tmp)
         try:
             single = _run(
-                "single process", base, [p.pid for p in procs], users, args.rounds, args.client
-            )
+                "single process", base, [p.pid for p in procs], users, args.rounds, args.client,
+                optimise=args.optimise,
+            )  # fmt: skip
         finally:
             for p in procs:
                 p.send_signal(signal.SIGTERM)
@@ -341,16 +433,20 @@ def main() -> None:
         try:
             scaled = _run(
                 f"scaled out ({args.apps} apps + nginx)", base, _serve_pids(serve), users,
-                args.rounds, args.client,
+                args.rounds, args.client, optimise=args.optimise,
             )  # fmt: skip
         finally:
             subprocess.run(["bash", "scripts/serve.sh", "stop"], cwd=ROOT, check=False,
                            env={**env, "GCRM_SERVE_DIR": str(serve)})  # fmt: skip
+        if args.baseline and 1 in single:
+            _cpu_compare(env, tmp, args.baseline, single[1], optimise=args.optimise)
     print("\np95 vs N = 1 per action (target: scaled out, N = 20, <= 3x; errors 0)")
     first = users[0]
     ok = True
     for n in users[1:]:
         for action in ACTIONS:
+            if not (scaled[n][action][2] and scaled[first][action][2]):
+                continue  # not measured (e.g. Optimise without --optimise)
             r_single = single[n][action][1] / single[first][action][1]
             r_scaled = scaled[n][action][1] / scaled[first][action][1]
             judged = n == 20

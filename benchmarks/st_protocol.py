@@ -137,6 +137,12 @@ class ProtocolUser:
             ]
         )
 
+    async def press(self, label: str) -> float:
+        """Press a button of the last page drawn by its label; seconds until drawn again."""
+        if label not in self.widgets:
+            raise ProtocolError(f"no button {label!r} in {sorted(self.widgets)}")
+        return await self._run(widgets=[(self.widgets[label].id, "trigger_value", True)])
+
     async def go(self, title: str) -> float:
         """Open a page of the navigation by its title; seconds until drawn."""
         if title not in self.pages:

@@ -14,6 +14,7 @@ from gcrm.maps import accounts_map
 from gcrm.store import SORTS, AccountFilter
 from gcrm.viewport import Viewport
 from views.common import demo_banner, plain, require_actor, show_error, show_map
+from views.map_view import show_cached_map
 
 actor = require_actor()
 st.title("Accounts")
@@ -74,7 +75,8 @@ if large and extent is not None:
     )
 else:
     located = accounts[~accounts.geometry.is_empty & accounts.geometry.notna()]
-    show_map(accounts_map(located), key="accounts_map", height=480)
+    # Drawn once per process for these rows (this user's scope and filter).
+    show_cached_map((located,), lambda: accounts_map(located), key="accounts_map", height=480)
 TABLE_COLUMNS = [
     "name", "kind", "stage", "segment", "owner", "territory", "street",
     "housenumber", "postcode", "city", "geocode_precision", "potential_value", "last_visit",

@@ -220,6 +220,7 @@ def demo_banner() -> None:
 
 def show_map(m, *, key: str, height: int = 500) -> None:  # type: ignore[no-untyped-def]
     """Show a folium map (display only: the page does not rerun on pan or zoom)."""
-    from streamlit_folium import st_folium
+    # folium and streamlit-folium are heavy: pages without maps (login) never load them.
+    from views.map_view import show_folium
 
-    st_folium(m, key=key, height=height, use_container_width=True, returned_objects=[])
+    show_folium(m, key=key, height=height)

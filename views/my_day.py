@@ -31,10 +31,11 @@ from gcrm.routing import (
 )
 from gcrm.suggestions import suggest_visits, suggestion_counts
 from gcrm.visit_plan import with_cycle_visits
-from views.common import demo_banner, plain, require_actor, require_right, show_error, show_map
+from views.common import demo_banner, plain, require_actor, require_right, show_error
 from views.geolocation import geolocate
 from views.jobs import follow_job, start_job
 from views.map_resources import road_graph
+from views.map_view import show_cached_map
 
 
 @st.cache_resource(show_spinner=False)
@@ -238,9 +239,11 @@ if plan is not None and not any(r.rep == rep for r in plan.routes):
 if plan is None:
     shown = plannable[plannable["id"].astype(int).isin(chosen)]
     st.caption(f"{len(shown)} visits on the map; press Optimise to plan the route.")
-    show_map(
-        suggested_visits_map(shown.to_dict("records"), home=home), key="md_map_suggested",
-        height=420,
+    records = shown.to_dict("records")
+    # Drawn once per process for these visits and home (a rerun reuses it).
+    show_cached_map(
+        (records, home), lambda: suggested_visits_map(records, home=home),
+        key="md_map_suggested", height=420,
     )  # fmt: skip
     demo_banner()
     st.stop()
@@ -248,7 +251,7 @@ if plan is None:
 for kind, text in st.session_state.pop("md_flash", []):
     getattr(st, kind)(text)
 
-show_map(fitted_route_map(plan.routes), key="md_map", height=420)
+show_cached_map((plan.routes,), lambda: fitted_route_map(plan.routes), key="md_map", height=420)
 routes = [r for r in plan.routes if r.rep == rep]
 route = routes[0]
 if len(routes) > 1:

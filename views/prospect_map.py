@@ -12,6 +12,7 @@ from gcrm.maps import LAYERS, add_near_here, add_selection, layer_map
 from gcrm.viewport import Viewport
 from views.common import demo_banner, require_actor, show_error
 from views.map_resources import map_filter_sidebar, postcode_areas_of_region, road_graph
+from views.map_view import cached_render, render_payload, show_payload
 
 actor = require_actor()
 st.title("Prospect map")
@@ -47,47 +48,54 @@ kept = st.session_state.get("pm_drawn") or []
 view = st.session_state.get("pm_view")
 if large and view is None:
     view = Viewport.fit(extent)
+near = st.session_state.get("pm_near")
+
+
+def _decorate(m):  # type: ignore[no-untyped-def]
+    """Near-here results and the kept selection, drawn over the layer."""
+    if near is not None:
+        add_near_here(
+            m, near["lat"], near["lon"], radius_m=near.get("radius_m"), area=near.get("area"),
+            results=near["found"],
+        )  # fmt: skip
+    # The selection is kept across redraws (a search or a filter rebuilds the map, which
+    # forgets what was drawn on it): drawn again as an outline, its accounts ringed.
+    if kept:
+        add_selection(m, kept, selected_large if large else select_accounts(accounts, kept))
+    return m
+
+
+def _layer():  # type: ignore[no-untyped-def]
+    return layer_map(
+        accounts, layer, weight=weight, value=value, areas=areas, territories=territories,
+        draw=True,
+    )  # fmt: skip
+
+
+selected_large = None
 try:
     if large:
         drawn_map, selected_large = actions.large_map(
             actor, flt, layer, view, kept, weight=weight, value=value, areas=areas,
             territories=territories, draw=True,
         )  # fmt: skip
-        m = drawn_map.map
+        payload = render_payload(_decorate(drawn_map.map))
         st.caption(
             f"Zoom in to refine: {drawn_map.features:,} clusters or areas drawn for "
             f"{drawn_map.accounts:,} accounts in view."
         )
     else:
-        m = layer_map(
-            accounts,
-            layer,
-            weight=weight,
-            value=value,
-            areas=areas,
-            territories=territories,
-            draw=True,
-        )
+        # Drawn once per process for these rows (this user's scope and filter), layer,
+        # selection and search: a rerun or a colleague with the same view reuses it.
+        parts = (accounts, territories, layer, weight, value, region, kept, near)
+        payload = cached_render("pm_map", parts, lambda: _decorate(_layer()))
 except GcrmError as exc:
     show_error(exc)
     st.stop()
 
-near = st.session_state.get("pm_near")
-if near is not None:
-    add_near_here(
-        m, near["lat"], near["lon"], radius_m=near.get("radius_m"), area=near.get("area"),
-        results=near["found"],
-    )  # fmt: skip
-# The selection is kept across redraws (a search or a filter rebuilds the map, which
-# forgets what was drawn on it): drawn again as an outline, its accounts ringed.
-if kept:
-    add_selection(m, kept, selected_large if large else select_accounts(accounts, kept))
-
-from streamlit_folium import st_folium  # noqa: E402
-
 # A large store's map is redrawn for the new view when the user zooms or pans far.
 returned = ["all_drawings", "zoom", "center"] if large else ["all_drawings"]
-state = st_folium(m, key="pm_map", height=560, use_container_width=True, returned_objects=returned)
+state = show_payload(payload, key="pm_map", height=560, returned_objects=returned)
 new_drawn = (state or {}).get("all_drawings") or []
 if new_drawn and new_drawn != kept:
     st.session_state["pm_drawn"] = new_drawn

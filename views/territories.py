@@ -14,6 +14,9 @@ from gcrm.territories import territories_from_drawings
 from views.common import demo_banner, require_actor, show_error, show_map
 from views.jobs import follow_job, start_job
 
+
+from views.map_view import cached_render, render_payload, show_cached_map, show_payload
+
 actor = require_actor()
 st.title("Territories")
 # The result of the last action, shown once after the page is redrawn with the new data.
@@ -35,9 +38,15 @@ if territories.empty:
 else:
     if view is not None:
         terr_map = cluster_map(actor, None, "territory", view, territories=territories).map
+        show_map(terr_map, key="terr_map", height=480)
     else:
-        terr_map = layer_map(accounts, "territory", territories=territories)
-    show_map(terr_map, key="terr_map", height=480)
+        # Drawn once per process for these rows (this user's scope) and territories.
+        show_cached_map(
+            (accounts, territories),
+            lambda: layer_map(accounts, "territory", territories=territories),
+            key="terr_map",
+            height=480,
+        )
     table = territories.drop(columns="geometry").assign(
         accounts=territories["name"].map(counts).fillna(0).astype(int)
     )
@@ -78,20 +87,20 @@ with tab_assign:
                     show_error(exc)
 with tab_draw:
     st.caption("Draw one polygon (or rectangle) per territory, then name them in drawing order.")
-    from streamlit_folium import st_folium
-
     # Clusters from the database above LARGE accounts (markers one by one refuse
     # more than 20,000 and would stop the page with an InputError).
+    payload = None
     if view is not None:
-        drawing = cluster_map(actor, None, "markers", view, draw=True).map
-    else:
-        drawing = layer_map(accounts, "markers", draw=True) if total else None
+        payload = render_payload(cluster_map(actor, None, "markers", view, draw=True).map)
+    elif total:
+        payload = cached_render(
+            "terr_draw_map", (accounts,), lambda: layer_map(accounts, "markers", draw=True)
+        )
     state = (
-        st_folium(drawing, key="terr_draw_map", height=420, use_container_width=True,
-                  returned_objects=["all_drawings"])
-        if drawing is not None
+        show_payload(payload, key="terr_draw_map", height=420, returned_objects=["all_drawings"])
+        if payload is not None
         else None
-    )  # fmt: skip
+    )
     drawn = (state or {}).get("all_drawings") or []
     names_text = st.text_input("Names, comma separated", key="terr_draw_names")
     replace_drawn = st.checkbox("Replace the existing territories", key="terr_draw_replace")
