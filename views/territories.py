@@ -13,8 +13,6 @@ from gcrm.maps import layer_map
 from gcrm.territories import territories_from_drawings
 from views.common import demo_banner, require_actor, show_error, show_map
 from views.jobs import follow_job, start_job
-
-
 from views.map_view import cached_render, render_payload, show_cached_map, show_payload
 
 actor = require_actor()
