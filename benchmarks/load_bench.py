@@ -16,7 +16,10 @@ pressing "Log in" to the landing page drawn.
 At N = 1 a manager and then a rep run alone, and the server's CPU seconds
 (from ``/proc``) between an action's start and its end are printed as that
 action's cost: on a 2-core machine N users each doing one action per ~3 s
-need N x (CPU per action) / 3 s cores, which is what bounds the N = 20 ratio.
+need N x (CPU per action) / 3 s cores; within one app process the script runs
+take turns on one core (the GIL), so a 0.07 CPU-s page that arrives with a burst
+of logins (0.26 CPU-s each, mostly argon2id) waits for them. Both, and the other
+work on a shared machine, bound the N = 20 ratio.
 ``--baseline REF`` measures the same per-action CPU for commit ``REF`` (a
 ``git archive`` copy, single process) in the same run.
 
