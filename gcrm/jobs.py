@@ -18,6 +18,7 @@ starts within milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -55,6 +56,10 @@ PAGE_PLAN_MAX_STOPS = 40
 
 #: A running job writes its progress to the database at most this often (seconds).
 PROGRESS_EVERY_S = 0.5
+
+#: Progress of the jobs this process runs, newest first-hand: on SQLite the job's own
+#: transaction (an import) can keep the row's progress from being written until it ends.
+_LIVE: dict[int, tuple[float, str]] = {}
 
 #: A running job's worker says it is alive this often (seconds), progress or not.
 HEARTBEAT_S = 60.0
@@ -123,8 +128,19 @@ def submit(kind: str, payload: dict[str, Any], username: str, *, file: bytes | N
         require(actor_for(session, username), PERMISSIONS[kind])
     job_id = queue.enqueue(kind, payload, username, file=file)
     if inline():
-        threading.Thread(target=work, kwargs={"once": True}, daemon=True).start()
+        threading.Thread(target=_work_inline, daemon=True).start()
     return job_id
+
+
+#: Inline jobs run one at a time per app process: SQLite writes one transaction at a time,
+#: and two jobs writing side by side (an import, a plan being saved) would wait on each
+#: other's locks until one gives up.
+_INLINE_LOCK = threading.Lock()
+
+
+def _work_inline() -> None:
+    with _INLINE_LOCK:
+        work(once=True)
 
 
 def status(job_id: int, username: str) -> JobState:
@@ -139,6 +155,9 @@ def status(job_id: int, username: str) -> JobState:
     if state is None or state.username != username:
         msg = f"job {job_id}: no such job of {username}"
         raise InputError(msg)
+    live = _LIVE.get(job_id)
+    if live is not None and state.status == "running":  # newer than the row (SQLite's lock)
+        return dataclasses.replace(state, progress=live[0], message=live[1])
     return state
 
 
@@ -153,6 +172,7 @@ def run_one(state: JobState) -> None:
     last = [0.0]
 
     def progress(fraction: float, message: str) -> None:
+        _LIVE[state.id] = (fraction, message)  # what an app running the job inline shows
         # A write per call would cost a transaction per import chunk: at most every 0.5 s.
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_S:
@@ -177,6 +197,7 @@ def run_one(state: JobState) -> None:
         queue.finish(state.id, result=result, file=file)
     finally:
         running.set()
+        _LIVE.pop(state.id, None)
 
 
 _last_purge = [float("-inf")]
@@ -192,7 +213,10 @@ def _purge_now_and_then() -> None:
 
 def _heartbeat(job_id: int, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_S):
-        queue.heartbeat(job_id)
+        try:
+            queue.heartbeat(job_id)
+        except Exception:  # a missed beat is no reason to stop the job
+            log.warning("job %s: heartbeat not recorded", job_id, exc_info=True)
 
 
 def work(*, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None) -> int:

@@ -200,6 +200,19 @@ def test_a_failed_import_job_changes_nothing(queued: str, monkeypatch: pytest.Mo
         jobs.submit("import", {"name": "a.csv"}, "rep1", file=CSV)
 
 
+def test_import_progress_never_waits_for_its_own_transaction(
+    queued: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every progress call writes (no throttle): on SQLite the import's own transaction
+    holds the write lock, and the progress write must skip, not wait for it and fail."""
+    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 0.0)
+    job = jobs.submit("import", {"name": "a.csv", "mapping": None}, "analyst", file=CSV)
+    jobs.work(once=True)
+    state = jobs.status(job, "analyst")
+    assert state.status == "done", state.message
+    assert state.result["inserted"] == 1
+
+
 def test_every_new_kind_runs_inline_without_a_worker(
     demo_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

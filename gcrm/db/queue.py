@@ -26,10 +26,12 @@ import time
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import defer
 
 from gcrm.db.models import Job
 from gcrm.db.session import get_engine, session_scope
+from gcrm.settings import get_settings
 
 #: Job states.
 STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
@@ -231,26 +233,48 @@ def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -
         return _load(session, job_id)
 
 
-def report_progress(job_id: int, progress: float, message: str, *, url: str | None = None) -> None:
-    """Record a running job's progress (0-1) and message; also its heartbeat."""
-    with session_scope(url) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                progress=min(max(float(progress), 0.0), 1.0),
-                message=message[:500],
-                heartbeat_at=_now(),
-            )
-        )
+def report_progress(job_id: int, progress: float, message: str, *, url: str | None = None) -> bool:
+    """Record a running job's progress (0-1) and message; also its heartbeat.
+
+    On SQLite the job's own work may hold the one write lock (an import writes in
+    one long transaction): then this gives up at once and returns ``False``
+    instead of waiting for a lock that is only freed when the job ends.
+    """
+    values = {
+        "progress": min(max(float(progress), 0.0), 1.0),
+        "message": message[:500],
+        "heartbeat_at": _now(),
+    }
+    return _write_if_free(job_id, values, url=url)
 
 
-def heartbeat(job_id: int, *, url: str | None = None) -> None:
-    """Record that a running job's worker is alive (see :data:`STALE_AFTER`)."""
-    with session_scope(url) as session:
-        session.execute(
-            update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=_now())
-        )
+def heartbeat(job_id: int, *, url: str | None = None) -> bool:
+    """Record that a running job's worker is alive (see :data:`STALE_AFTER`).
+
+    Returns ``False`` when SQLite's write lock was taken (see :func:`report_progress`).
+    """
+    return _write_if_free(job_id, {"heartbeat_at": _now()}, url=url)
+
+
+def _write_if_free(job_id: int, values: dict[str, Any], *, url: str | None) -> bool:
+    stmt = update(Job).where(Job.id == job_id, Job.status == "running").values(**values)
+    engine = get_engine(url)
+    if engine.dialect.name != "sqlite":  # row locks: the job's own transaction is no obstacle
+        with session_scope(url) as session:
+            session.execute(stmt)
+        return True
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute(stmt)
+            conn.commit()
+        except OperationalError:  # "database is locked": skip this one
+            conn.rollback()
+            return False
+        finally:
+            wait_ms = int(get_settings().sqlite_busy_timeout_s * 1000)
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+    return True
 
 
 def finish(
