@@ -58,7 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Build the offline basemap (vector tiles) from the region's OSM file; cached.",
     ),
     "setup": ("admin", "Everything a fresh install needs: schema, map assets, demo data if empty."),
-    "worker": ("admin", "Run queued jobs (territory builds, report files) until stopped."),
+    "worker": (
+        "admin",
+        "Run queued jobs (territory builds, reports, cycle and day plans, imports) until stopped.",
+    ),
     "plan": (
         "routing",
         "Plan a rep's visits (due accounts) over the road network; writes the plan as JSON.",

@@ -60,12 +60,17 @@ def test_rep_never_gets_the_managers_cached_map(
     fresh = {u: _drawn(u, page, calls)[0] for u in ("rep1", "manager")}
     monkeypatch.setattr(payload, "MAX_ENTRIES", 64)
     payload.clear()
-    manager = _drawn("manager", page, calls)[0]  # (Accounts: drawn on landing, then reused)
-    assert payload.stats()["entries"] >= 1
+    # Accounts with more than one page of matches (the demo: 1,406) draws viewport
+    # clusters from scoped SQL aggregates on every run: nothing is kept to share.
+    cached = page != "views/accounts.py"
+    manager = _drawn("manager", page, calls)[0]
+    assert (payload.stats()["entries"] >= 1) is cached
     rep, hits, missed = _drawn("rep1", page, calls)
-    assert (hits, missed) == (0, 1)  # drawn for the rep, not served from the manager's entry
+    # drawn for the rep, not served from the manager's entry
+    assert (hits, missed) == ((0, 1) if cached else (0, 0))
     again, hits, missed = _drawn("manager", page, calls)
-    assert (hits, missed) == (1, 0)  # another manager session: the same map, not redrawn
+    # another manager session: the same map, not redrawn
+    assert (hits, missed) == ((1, 0) if cached else (0, 0))
     assert rep == fresh["rep1"]
     assert manager == again == fresh["manager"]
     assert rep != manager
