@@ -44,15 +44,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gcrm._errors import InputError, NotFoundError
+from gcrm._errors import InputError
 from gcrm.auth import Actor
 from gcrm.campaign_tasks import cycle_frame
 from gcrm.cycle_options import CycleOptions
 from gcrm.matrix import travel_matrix
 from gcrm.network import load_network
 from gcrm.periodic import PeriodicProblem, solve_periodic
-from gcrm.routing import Rep, check_can_plan, open_intervals, rep_from_user
-from gcrm.store import AccountFilter, accounts_frame, audit, get_user, territories_frame
+from gcrm.routing import Rep, open_intervals, plannable_users, rep_from_user
+from gcrm.store import AccountFilter, accounts_frame, audit, territories_frame
 
 #: Weekdays worked by default (Monday = 0).
 WORKDAYS: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -728,14 +728,7 @@ def plan_each_rep(
     """
     start_date, end = options.horizon(start)
     absences = options.absences or {}
-    users = []
-    for name in reps:
-        user = get_user(session, name)
-        if user is None or not user.is_active:
-            msg = f"no active user {name!r}"
-            raise NotFoundError(msg)
-        check_can_plan(actor, user)
-        users.append(user)
+    users = plannable_users(session, actor, reps)
     graph = G if G is not None else load_network(profile=options.profile)
     for user in users:
         rep, accounts, durations = rep_inputs(session, user, graph, horizon_days=7 * options.weeks)

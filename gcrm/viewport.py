@@ -135,7 +135,16 @@ class ViewMap:
 
 
 class _Clusters(MacroElement):
-    """Count circles drawn in the browser from compact rows; a click zooms in."""
+    """Count circles drawn in the browser from compact rows; a click zooms in.
+
+    A group's count is a marker of its own (an ``L.divIcon`` the size of its
+    circle, anchored at its centre), not a permanent tooltip: Leaflet places a
+    tooltip from its measured size when it opens, and in streamlit-folium's
+    iframe that happens before ``leaflet.css`` applies (the tooltip is then a
+    full-width block), leaving every count half the map's width off its
+    circle until the next zoom. An icon is placed from its fixed size alone.
+    A single account is a red dot with its name on hover.
+    """
 
     _template = Template(
         """
@@ -143,18 +152,28 @@ class _Clusters(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var group = L.featureGroup().addTo(map);
+            var labelStyle = "display:flex;align-items:center;justify-content:center;" +
+                "width:100%;height:100%;white-space:nowrap;color:#fff;" +
+                "font:600 11px/1 sans-serif;text-shadow:0 0 2px #0b3566;";
             {{ this.rows_js }}.forEach(function (r) {
                 var n = r[2], size = n > 1 ? Math.min(44, 18 + 6 * Math.log10(n)) : 7;
                 var c = L.circleMarker([r[0], r[1]], {
                     radius: size / 2, color: "#1f5fa8", weight: 1.5,
                     fillColor: n > 1 ? "#4f8fd8" : "#e4572e", fillOpacity: 0.75
                 });
-                var tip = document.createElement("span");
-                tip.textContent = r[3];
-                c.bindTooltip(tip, {permanent: n > 1, direction: "center",
-                                    className: "gcrm-cluster-count"});
+                var text = document.createElement("span");
+                text.textContent = r[3];
                 if (n > 1) {
                     c.on("click", function () { map.setView([r[0], r[1]], map.getZoom() + 2); });
+                    text.style.cssText = labelStyle;
+                    var d = Math.round(size);
+                    new L.Marker([r[0], r[1]], {
+                        icon: L.divIcon({html: text, className: "gcrm-cluster-count",
+                                         iconSize: [d, d], iconAnchor: [d / 2, d / 2]}),
+                        interactive: false, keyboard: false
+                    }).addTo(group);
+                } else {
+                    c.bindTooltip(text, {direction: "top", className: "gcrm-account-name"});
                 }
                 c.addTo(group);
             });

@@ -64,6 +64,7 @@ from gcrm.routing.from_store import (
     build_problem,
     check_can_plan,
     plan_for_reps,
+    plannable_users,
     rep_from_user,
     visits_from_accounts,
 )
@@ -164,6 +165,7 @@ __all__ = [
     "plan_for_reps",
     "plan_routes",
     "plan_stamp",
+    "plannable_users",
     "pyvrp_solve",
     "rep_from_user",
     "replan",

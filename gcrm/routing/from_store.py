@@ -180,6 +180,41 @@ def rep_from_user(
     )
 
 
+def plannable_users(session: Session, actor: Actor, names: Iterable[str]) -> list[Any]:
+    """Return the stored users named, each active and plannable by ``actor``.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    actor
+        Who plans.
+    names
+        User names of the reps, in the order wanted.
+
+    Returns
+    -------
+    list of User
+        In the order of ``names``.
+
+    Raises
+    ------
+    NotFoundError
+        If a name is not an active user.
+    PermissionDeniedError
+        If the actor may not plan for one of them (:func:`check_can_plan`).
+    """
+    users = []
+    for name in names:
+        user = get_user(session, name)
+        if user is None or not user.is_active:
+            msg = f"no active user {name!r}"
+            raise NotFoundError(msg)
+        check_can_plan(actor, user)
+        users.append(user)
+    return users
+
+
 def check_can_plan(actor: Actor, rep_user: Any) -> None:
     """Check that ``actor`` may plan ``rep_user``'s days.
 
@@ -267,14 +302,7 @@ def build_problem(
     """
     if days < 1:
         raise InputError("days must be at least 1")
-    rep_users = []
-    for name in reps:
-        user = get_user(session, name)
-        if user is None or not user.is_active:
-            msg = f"no active user {name!r}"
-            raise NotFoundError(msg)
-        check_can_plan(actor, user)
-        rep_users.append(user)
+    rep_users = plannable_users(session, actor, reps)
     flt = AccountFilter(include_do_not_contact=False)
     chosen = sorted({int(x) for x in selected} | {int(x) for x in required})
     # Without ``due``, only the chosen accounts become visits: one read, as the
