@@ -159,9 +159,12 @@ def value_sum(session: Session, conditions: Sequence[ColumnElement[bool]]) -> fl
     return float(_summary(session, conditions)[-1] or 0.0)
 
 
-def _covered(dialect: str, today: dt.date) -> ColumnElement[bool]:
-    # gcrm.due's rule in SQL: covered = a target, visited, and not due today
-    # (last visit + target days > today). tests/test_viewport.py checks they agree.
+def covered_condition(dialect: str, today: dt.date) -> ColumnElement[bool]:
+    """Whether an account is covered on ``today``: :mod:`gcrm.due`'s rule in SQL.
+
+    Covered = a target, visited, and not due today (last visit + target days >
+    today); tests/test_viewport.py checks the two agree.
+    """
     every = Account.visit_every_days
     if dialect == "postgresql":
         age = literal(today) - Account.last_visit
@@ -205,7 +208,7 @@ def group_stats(
         func.count().label("count"),
         func.sum(func.coalesce(Account.potential_value, 0.0)).label("value"),
         func.sum(case((Account.visit_every_days > 0, 1), else_=0)).label("with_target"),
-        func.sum(case((_covered(dialect, today), 1), else_=0)).label("covered"),
+        func.sum(case((covered_condition(dialect, today), 1), else_=0)).label("covered"),
     ).where(key.is_not(None), *conditions)
     if by == "territory":
         stmt = stmt.join(Territory, Territory.id == Account.territory_id)

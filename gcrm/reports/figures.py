@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from gcrm.auth import Actor, require
-from gcrm.density import coverage, coverage_mask, white_space
+from gcrm.density import white_space
 from gcrm.geometry import metric_crs
 from gcrm.matrix import travel_matrix
 from gcrm.network import load_network
@@ -22,6 +22,9 @@ from gcrm.store import (
     accounts_frame,
     interactions_frame,
     rep_home_bases,
+    report_groups,
+    report_sample,
+    report_visits,
     saved_plans_frame,
     territories_frame,
 )
@@ -31,6 +34,7 @@ NO_TERRITORY = "(no territory)"
 #: The row holding the whole region's figures.
 REGION_ROW = "Region (all)"
 _OPEN_STAGES = ("new", "contacted", "qualified", "proposal", "negotiation")
+_WHITE_SPACE_KINDS = ("prospect", "lead", "customer")
 
 
 @dataclasses.dataclass
@@ -49,12 +53,16 @@ class TerritoryReport:
         Territory polygons (EPSG:4326) with the summary's figures.
     today
         The reference date of the time-based figures.
+    white_space_computed
+        ``False`` when the white-space figure was left out (NaN) because
+        the accounts were more than the caller's limit.
     """
 
     summary: pd.DataFrame
     breakdown: pd.DataFrame
     territories: gpd.GeoDataFrame
     today: dt.date
+    white_space_computed: bool = True
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return the report's tables by sheet name (summary first)."""
@@ -92,15 +100,19 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _sample_ranks(n: int, sample: int) -> list[int]:
+    """Ranks (in the account list's order) of the seeded drive-time sample of ``n`` accounts."""
+    rng = np.random.default_rng(7)
+    return [int(i) for i in np.sort(rng.choice(n, size=min(sample, n), replace=False))]
+
+
 def _mean_drive_minutes(
-    graph: Any, lats: np.ndarray, lons: np.ndarray, home: tuple[float, float] | None, sample: int
+    graph: Any, lats: np.ndarray, lons: np.ndarray, home: tuple[float, float] | None
 ) -> tuple[float, float]:
-    """Mean drive time (min) between accounts and from a home base, on a seeded sample."""
+    """Mean drive time (min) between sampled accounts and from a home base."""
     if graph is None or len(lats) == 0:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(7)
-    idx = np.sort(rng.choice(len(lats), size=min(sample, len(lats)), replace=False))
-    slat, slon = lats[idx], lons[idx]
+    slat, slon = lats, lons
     if home is not None:
         slat = np.r_[home[0], slat]
         slon = np.r_[home[1], slon]
@@ -127,8 +139,16 @@ def territory_report(
     graph: Any = "default",
     sample: int = 150,
     white_space_minutes: float = 10.0,
+    white_space_limit: int | None = None,
 ) -> TerritoryReport:
     """Compute the territory report over the accounts the actor may see.
+
+    Counts, sums, coverage and visits are aggregated in the database
+    (:func:`gcrm.store.report_groups`, :func:`gcrm.store.report_visits`), and
+    the drive times use a seeded sample fetched by rank
+    (:func:`gcrm.store.report_sample`), so the report reads a few hundred
+    rows whatever the number of accounts. Only the white-space figure needs
+    every prospect and customer; ``white_space_limit`` bounds it.
 
     Parameters
     ----------
@@ -149,6 +169,10 @@ def territory_report(
     white_space_minutes
         A prospect is white space when its nearest rep home base and nearest
         customer are at least this far, in drive minutes.
+    white_space_limit
+        Above this many located prospects and customers the white-space
+        figure is not computed (NaN; :attr:`TerritoryReport.white_space_computed`
+        is ``False``); ``None`` computes it always (report files do).
 
     Returns
     -------
@@ -160,64 +184,49 @@ def territory_report(
     if graph == "default":
         graph = load_network()
     flt = AccountFilter(territories=list(territories)) if territories else None
-    acc = accounts_frame(session, actor, flt)
-    acc["territory"] = acc["territory"].fillna(NO_TERRITORY)
+    groups = report_groups(session, actor, flt, today=today)
+    groups["territory"] = groups["territory"].fillna(NO_TERRITORY)
     terr = territories_frame(session, actor)
     if territories:
         terr = terr[terr["name"].isin(list(territories))]
     homes = rep_home_bases(session, actor)
-    visits = interactions_frame(
-        session, actor, None if flt is None else [int(i) for i in acc["id"]]
+    since = {
+        "visits_30d": today - dt.timedelta(days=30),
+        "visits_90d": today - dt.timedelta(days=90),
+    }
+    visits = report_visits(session, actor, flt, since=since)
+    visits = visits.assign(territory=visits["territory"].fillna(NO_TERRITORY))
+    visits = visits.groupby("territory")[list(since)].sum()
+    white = _white_space_counts(
+        session, actor, flt, groups, homes, graph, white_space_minutes, white_space_limit
     )
-    visits = visits[visits["kind"] == "visit"]
-    when = pd.to_datetime(visits["occurred_at"]).dt.date
-    v30 = visits[when >= today - dt.timedelta(days=30)].groupby("account_id").size()
-    v90 = visits[when >= today - dt.timedelta(days=90)].groupby("account_id").size()
-    acc["visits_30d"] = acc["id"].map(v30).fillna(0).astype(int)
-    acc["visits_90d"] = acc["id"].map(v90).fillna(0).astype(int)
-    has_target, covered = coverage_mask(acc, today=today)
-    acc["_target"], acc["_covered"] = has_target, covered
 
-    ws_ids: set[int] = set()
-    if graph is not None and len(acc):
-        ws = white_space(acc, homes, graph, min_minutes=white_space_minutes)
-        ws_ids = {int(i) for i in ws["id"]}
-    acc["_white"] = acc["id"].isin(ws_ids)
-
-    crs = (
-        metric_crs(terr.geometry if len(terr) else acc.geometry) if len(acc) or len(terr) else None
-    )
     area_km2: dict[str, float] = {}
-    if len(terr) and crs is not None:
+    if len(terr):
+        crs = metric_crs(terr.geometry)
         area_km2 = dict(zip(terr["name"], terr.to_crs(crs).area / 1e6, strict=True))
     owners = dict(zip(terr["name"], terr["owner"], strict=True))
     home_of = {
         r["username"]: (float(r["lat"]), float(r["lon"]))
         for _, r in homes.dropna(subset=["lat", "lon"]).iterrows()
     }
-
     names = list(terr["name"]) + (
-        [NO_TERRITORY] if (acc["territory"] == NO_TERRITORY).any() else []
+        [NO_TERRITORY] if (groups["territory"] == NO_TERRITORY).any() else []
     )
+    drive = _drive_figures(session, actor, flt, groups, names, graph, home_of, owners, sample)
     rows = []
-    for name in names:
-        part = acc[acc["territory"] == name]
-        rows.append(
-            _summary_row(
-                name,
-                owners.get(name),
-                area_km2.get(name),
-                part,
-                graph,
-                home_of.get(owners.get(name) or ""),
-                sample,
-            )
-        )
-    region_area = sum(area_km2.values()) if area_km2 else float("nan")
-    rows.append(_summary_row(REGION_ROW, None, region_area, acc, graph, None, sample))
+    for name in [*names, REGION_ROW]:
+        part = groups if name == REGION_ROW else groups[groups["territory"] == name]
+        seen = visits if name == REGION_ROW else visits[visits.index == name]
+        row = _summary_row(part, seen, drive[name])
+        ws = float("nan") if white is None else int(white.get(name, 0))
+        if name == REGION_ROW and white is not None:
+            ws = int(white.sum())
+        owner = None if name == REGION_ROW else owners.get(name)
+        region_area = sum(area_km2.values()) if area_km2 else float("nan")
+        area = region_area if name == REGION_ROW else area_km2.get(name)
+        rows.append(_with_area({"territory": name, "owner": owner, **row, "white_space": ws}, area))
     summary = pd.DataFrame(rows)
-    cov = coverage(acc, by=None, today=today)
-    summary.loc[summary["territory"] == REGION_ROW, "coverage"] = float(cov["coverage"].iloc[0])
     per = summary[~summary["territory"].isin([REGION_ROW, NO_TERRITORY])]
     avg_accounts = per["accounts"].mean() if len(per) else float("nan")
     avg_cov = per["coverage"].mean() if len(per) else float("nan")
@@ -225,67 +234,141 @@ def territory_report(
     summary["coverage_vs_region_avg"] = summary["coverage"] - avg_cov
     summary = summary[list(SUMMARY_COLUMNS)]
 
-    breakdown = _breakdown(acc)
+    breakdown = _breakdown(groups)
     # The territory's own owner column stays; the summary's copy would become owner_x/owner_y.
     geo = terr.merge(
         summary.drop(columns=["owner"]), left_on="name", right_on="territory", how="left"
     ).drop(columns=["territory"])
     geo = gpd.GeoDataFrame(geo, geometry="geometry", crs="EPSG:4326")
-    return TerritoryReport(summary=summary, breakdown=breakdown, territories=geo, today=today)
+    return TerritoryReport(
+        summary=summary,
+        breakdown=breakdown,
+        territories=geo,
+        today=today,
+        white_space_computed=white is not None,
+    )
+
+
+def _white_space_counts(
+    session: Session,
+    actor: Actor,
+    flt: AccountFilter | None,
+    groups: pd.DataFrame,
+    homes: pd.DataFrame,
+    graph: Any,
+    minutes: float,
+    limit: int | None,
+) -> pd.Series | None:
+    """White-space prospects per territory; ``None`` when over ``limit`` (not computed)."""
+    if graph is None or not len(groups):
+        return pd.Series(dtype=int)
+    kinds = groups[groups["kind"].isin(_WHITE_SPACE_KINDS)]
+    if limit is not None and int(kinds["located"].sum()) > limit:
+        return None
+    # Only prospects (against homes and customers) and customers take part.
+    scope = AccountFilter(
+        territories=list(flt.territories) if flt else (), kinds=list(_WHITE_SPACE_KINDS)
+    )
+    acc = accounts_frame(session, actor, scope)
+    ws = white_space(acc, homes, graph, min_minutes=minutes)
+    return ws["territory"].fillna(NO_TERRITORY).value_counts()
+
+
+def _drive_figures(
+    session: Session,
+    actor: Actor,
+    flt: AccountFilter | None,
+    groups: pd.DataFrame,
+    names: list[str],
+    graph: Any,
+    home_of: dict[str, tuple[float, float]],
+    owners: dict[str, str | None],
+    sample: int,
+) -> dict[str, tuple[float, float]]:
+    """Mean drive minutes (between accounts, from the owner's home) per territory and region."""
+    nan = (float("nan"), float("nan"))
+    out = dict.fromkeys([*names, REGION_ROW], nan)
+    if graph is None or not len(groups):
+        return out
+    located = groups.groupby("territory")["located"].sum()
+    ids = groups.drop_duplicates("territory").set_index("territory")["territory_id"]
+    ranks = {
+        name: _sample_ranks(int(located.get(name, 0)), sample)
+        for name in names
+        if name in ids.index
+    }
+    region = _sample_ranks(int(located.sum()), sample)
+    pts = report_sample(
+        session,
+        actor,
+        flt,
+        positions={_territory_id(ids[name]): r for name, r in ranks.items()},
+        region_positions=region,
+    )
+    for name, wanted in ranks.items():
+        tid = _territory_id(ids[name])
+        mine = pts[pts["territory_id"].isna()] if tid is None else pts[pts["territory_id"] == tid]
+        mine = mine[mine["rank"].isin(wanted)].sort_values("rank")
+        home = home_of.get(owners.get(name) or "")
+        out[name] = _mean_drive_minutes(
+            graph, mine["lat"].to_numpy(float), mine["lon"].to_numpy(float), home
+        )
+    mine = pts[pts["region_rank"].isin(region)].sort_values("region_rank")
+    out[REGION_ROW] = _mean_drive_minutes(
+        graph, mine["lat"].to_numpy(float), mine["lon"].to_numpy(float), None
+    )
+    return out
+
+
+def _territory_id(value: Any) -> int | None:
+    return None if pd.isna(value) else int(value)
+
+
+def _with_area(row: dict[str, Any], area_km2: float | None) -> dict[str, Any]:
+    area = float(area_km2) if area_km2 is not None else float("nan")
+    prospects = row.pop("_prospects")
+    return {
+        **row,
+        "area_km2": area,
+        "prospects_per_km2": prospects / area if area and area > 0 else float("nan"),
+    }
 
 
 def _summary_row(
-    name: str,
-    owner: str | None,
-    area_km2: float | None,
-    part: pd.DataFrame,
-    graph: Any,
-    home: tuple[float, float] | None,
-    sample: int,
+    part: pd.DataFrame, visits: pd.DataFrame, drive: tuple[float, float]
 ) -> dict[str, Any]:
-    kinds = part["kind"].value_counts()
+    """Figures of one territory (or the region) from its aggregate groups."""
+    kinds = part.groupby("kind")["accounts"].sum()
     open_pipeline = part["kind"].isin(["lead", "prospect"]) & part["stage"].isin(_OPEN_STAGES)
-    prospects = int(kinds.get("prospect", 0) + kinds.get("lead", 0))
-    area = float(area_km2) if area_km2 is not None else float("nan")
-    with_target = int(part["_target"].sum())
-    covered = int(part["_covered"].sum())
-    loc = part.dropna(subset=["lat", "lon"])
-    between, from_home = (float("nan"), float("nan"))
-    if graph is not None:
-        between, from_home = _mean_drive_minutes(
-            graph, loc["lat"].to_numpy(float), loc["lon"].to_numpy(float), home, sample
-        )
+    with_target = int(part["with_target"].sum())
+    covered = int(part["covered"].sum())
     return {
-        "territory": name,
-        "owner": owner,
-        "area_km2": area,
-        "accounts": len(part),
+        "_prospects": int(kinds.get("prospect", 0) + kinds.get("lead", 0)),
+        "accounts": int(part["accounts"].sum()),
         "leads": int(kinds.get("lead", 0)),
         "prospects": int(kinds.get("prospect", 0)),
         "customers": int(kinds.get("customer", 0)),
-        "pipeline_value": float(part.loc[open_pipeline, "potential_value"].fillna(0).sum()),
-        "potential_value": float(part["potential_value"].fillna(0).sum()),
-        "annual_revenue": float(part["annual_revenue"].fillna(0).sum()),
-        "prospects_per_km2": prospects / area if area and area > 0 else float("nan"),
-        "visits_30d": int(part["visits_30d"].sum()),
-        "visits_90d": int(part["visits_90d"].sum()),
+        "pipeline_value": float(part.loc[open_pipeline, "potential_value"].sum()),
+        "potential_value": float(part["potential_value"].sum()),
+        "annual_revenue": float(part["annual_revenue"].sum()),
+        "visits_30d": int(visits["visits_30d"].sum()),
+        "visits_90d": int(visits["visits_90d"].sum()),
         "with_target": with_target,
         "covered": covered,
         "coverage": covered / with_target if with_target else float("nan"),
         "overdue": with_target - covered,
-        "avg_drive_between_min": between,
-        "avg_drive_from_home_min": from_home,
-        "white_space": int(part["_white"].sum()),
+        "avg_drive_between_min": drive[0],
+        "avg_drive_from_home_min": drive[1],
     }
 
 
-def _breakdown(acc: pd.DataFrame) -> pd.DataFrame:
+def _breakdown(groups: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for dim in ("kind", "stage", "segment"):
         g = (
-            acc.assign(value=acc[dim].fillna("(none)"))
+            groups.assign(value=groups[dim].fillna("(none)"))
             .groupby(["territory", "value"], dropna=False)
-            .agg(accounts=("id", "size"), potential_value=("potential_value", "sum"))
+            .agg(accounts=("accounts", "sum"), potential_value=("potential_value", "sum"))
             .reset_index()
         )
         g.insert(1, "dimension", dim)
@@ -336,7 +419,10 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
     """
     require(actor, "view")
     today = today or dt.date.today()
-    acc = accounts_frame(session, actor)
+    groups = report_groups(session, actor, today=today)
+    per_owner = groups.assign(_overdue=groups["with_target"] - groups["covered"]).groupby("owner")
+    accounts = per_owner["accounts"].sum()
+    overdue = per_owner["_overdue"].sum()
     inter = interactions_frame(session, actor)
     plans = saved_plans_frame(session, actor)
     plans = plans[(plans["day"] >= today - dt.timedelta(days=90)) & (plans["day"] <= today)]
@@ -351,11 +437,7 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
     }
     when = pd.to_datetime(inter["occurred_at"]).dt.date
     recent = inter[when >= today - dt.timedelta(days=90)]
-    has_target, covered = coverage_mask(acc, today=today)
-    acc = acc.assign(_overdue=has_target & ~covered)
-    reps = sorted(
-        set(acc["owner"].dropna()) | set(inter["user"].dropna()) | set(plans["rep"].dropna())
-    )
+    reps = sorted(set(accounts.index) | set(inter["user"].dropna()) | set(plans["rep"].dropna()))
     rows = []
     for rep in reps:
         mine = recent[recent["user"] == rep]
@@ -373,12 +455,12 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
         rows.append(
             {
                 "rep": rep,
-                "accounts": int((acc["owner"] == rep).sum()),
+                "accounts": int(accounts.get(rep, 0)),
                 "visits_30d": int((w >= today - dt.timedelta(days=30)).sum()),
                 "visits_90d": len(visits),
                 "calls_90d": int((mine["kind"] == "call").sum()),
                 "outcomes_90d": "; ".join(f"{k}: {v}" for k, v in outcomes.items()),
-                "overdue": int(acc.loc[acc["owner"] == rep, "_overdue"].sum()),
+                "overdue": int(overdue.get(rep, 0)),
                 "planned_days_90d": len(mine_plans),
                 "planned_stops_90d": planned,
                 "done_stops_90d": done,

@@ -14,6 +14,7 @@ re-exported here (``from gcrm import store; store.accounts_frame(...)``).
 - :mod:`~gcrm.store.users`: users, regions, reps' home bases.
 - :mod:`~gcrm.store.territories`: territories and the accounts' territory.
 - :mod:`~gcrm.store.plans`: saved day plans and call cycles.
+- :mod:`~gcrm.store.report_stats`: the report figures' aggregates.
 - :mod:`~gcrm.store.consent`: the contact rules, audiences, recipients, unsubscribes.
 - :mod:`~gcrm.store.imports`: the importer's reads and bulk writes.
 - :mod:`~gcrm.store.audit_log`: the audit log.
@@ -72,6 +73,7 @@ from gcrm.store.imports import (
     import_user_names,
 )
 from gcrm.store.plans import save_cycle_plan, save_plan, saved_cycles, saved_plans_frame
+from gcrm.store.report_stats import report_groups, report_sample, report_visits
 from gcrm.store.scope import ACCOUNT_COLUMNS, AccountFilter, point_geometry
 from gcrm.store.territories import (
     region_geometry,
@@ -147,6 +149,9 @@ __all__ = [
     "region_geometry",
     "regions",
     "rep_home_bases",
+    "report_groups",
+    "report_sample",
+    "report_visits",
     "save_cycle_plan",
     "save_plan",
     "save_territories",
