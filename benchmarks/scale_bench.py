@@ -6,8 +6,8 @@ Usage::
 
 For each store (the Helsinki demo, then the demo plus N synthetic accounts
 shaped like it, :func:`gcrm.db.synthetic.add_synthetic_accounts`) the script
-opens Accounts, every layer of the Prospect map and Territories as the
-manager with Streamlit's AppTest (the page script as the server runs it, no
+opens Accounts, every layer of the Prospect map, Territories and Reports as
+the manager with Streamlit's AppTest (the page script as the server runs it, no
 browser), and records wall and CPU seconds (best of ``--runs``) and the
 features each map carries, counted in its HTML
 (:func:`gcrm.viewport.count_features`).
@@ -117,7 +117,7 @@ def _measure(runs: int) -> dict[str, dict[str, float]]:
 
     agg_cache.clear()
     for _ in range(max(runs, 2)):
-        for page in ("accounts", "territories", "prospect_map"):
+        for page in ("accounts", "territories", "prospect_map", "reports"):
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=1800)
             at.session_state["actor"] = actor
             at.switch_page("views/profile.py").run()  # start on a page that reads nothing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gcrm.actions.reports import report_figures
+from gcrm.actions.reports import PAGE_WHITE_SPACE_LIMIT, report_figures
 from gcrm.db.queue import JobState
 from gcrm.jobs import result_file
 from gcrm.reports import REGION_ROW, display_summary
@@ -21,6 +21,11 @@ with st.spinner("Computing the territory report…"):
 summary = report.summary
 st.subheader("Territories")
 st.dataframe(display_summary(summary), hide_index=True, width="stretch")
+if not report.white_space_computed:
+    st.caption(
+        f"White space is left out here above {PAGE_WHITE_SPACE_LIMIT:,} prospects and "
+        "customers: download the territory report (below) for it."
+    )
 per = summary[summary["territory"] != REGION_ROW].set_index("territory")
 c1, c2, c3 = st.columns(3)
 stage = report.breakdown[report.breakdown["dimension"] == "stage"]

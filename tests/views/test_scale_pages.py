@@ -177,3 +177,19 @@ def test_accounts_page_is_paged_when_large(big: int) -> None:
     assert 0 < count_features(script) <= MAX_FEATURES
     at.text_input(key="acc_text").set_value("Synthetic account 0005000").run()
     assert int({m.label: m.value for m in at.metric}["Accounts"]) == 1
+
+
+def test_reports_page_counts_every_account_when_large(big: int) -> None:
+    """Reports counts the whole store in the database and says white space is left out."""
+    at = _open("manager", "views/reports.py")
+    assert not at.exception, at.exception
+    summary = at.dataframe[0].value.set_index("Territory")
+    assert summary.loc["Region (all)", "Accounts"] > big
+    # the region is the sum of its territories (and of the accounts in none)
+    assert (
+        summary.drop(index="Region (all)")["Accounts"].sum()
+        == summary.loc["Region (all)", "Accounts"]
+    )
+    assert any("White space is left out" in c.value for c in at.caption)
+    reps = at.dataframe[1].value
+    assert reps["accounts"].sum() > big // 2
