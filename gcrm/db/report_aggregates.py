@@ -68,28 +68,44 @@ def account_groups(
         :func:`gcrm.density.coverage_mask`.
     """
     has_point = and_(Account.lat.is_not(None), Account.lon.is_not(None))
-    keys = (
-        Account.territory_id,
-        Territory.name,
-        User.username,
-        Account.kind,
-        Account.stage,
-        Account.segment,
-    )
-    stmt = (
+    keys = (Account.territory_id, Account.owner_id, Account.kind, Account.stage, Account.segment)
+    # Grouped on the account's own columns first (PostgreSQL then estimates a few
+    # hundred groups and hashes them; with the joined names in the key it expected
+    # one group per account and sorted the million rows), the names joined after.
+    grouped = (
         select(
             *keys,
-            func.count(),
-            func.sum(case((has_point, 1), else_=0)),
-            func.sum(func.coalesce(Account.potential_value, 0.0)),
-            func.sum(func.coalesce(Account.annual_revenue, 0.0)),
-            func.sum(case((Account.visit_every_days > 0, 1), else_=0)),
-            func.sum(case((covered_condition(session.get_bind().dialect.name, today), 1), else_=0)),
+            func.count().label("accounts"),
+            func.sum(case((has_point, 1), else_=0)).label("located"),
+            func.sum(func.coalesce(Account.potential_value, 0.0)).label("potential_value"),
+            func.sum(func.coalesce(Account.annual_revenue, 0.0)).label("annual_revenue"),
+            func.sum(case((Account.visit_every_days > 0, 1), else_=0)).label("with_target"),
+            func.sum(
+                case((covered_condition(session.get_bind().dialect.name, today), 1), else_=0)
+            ).label("covered"),
         )
-        .outerjoin(Territory, Territory.id == Account.territory_id)
-        .outerjoin(User, User.id == Account.owner_id)
         .where(*conditions)
         .group_by(*keys)
+        .subquery()
+    )
+    g = grouped.c
+    stmt = (
+        select(
+            g.territory_id,
+            Territory.name,
+            User.username,
+            g.kind,
+            g.stage,
+            g.segment,
+            g.accounts,
+            g.located,
+            g.potential_value,
+            g.annual_revenue,
+            g.with_target,
+            g.covered,
+        )
+        .outerjoin(Territory, Territory.id == g.territory_id)
+        .outerjoin(User, User.id == g.owner_id)
     )
     out = pd.DataFrame(agg_cache.rows(session, stmt), columns=list(GROUP_COLUMNS))
     ints = ("accounts", "located", "with_target", "covered")
@@ -174,20 +190,29 @@ def sample_points(
         Columns ``territory_id``, ``rank``, ``region_rank``, ``lat``, ``lon``.
     """
     has_point = and_(Account.lat.is_not(None), Account.lon.is_not(None))
-    order = (Account.name, Account.id)
-    ranked = (
+    # One sort by name and id gives the rank over all; the rank within the
+    # territory then sorts integers (cheaper than a second sort on the names).
+    # Only ids are ranked; the few wanted rows fetch their position by id.
+    by_name = (
         select(
             Account.territory_id,
-            (func.row_number().over(partition_by=Account.territory_id, order_by=order) - 1).label(
-                "rank"
-            ),
-            (func.row_number().over(order_by=order) - 1).label("region_rank"),
-            Account.lat,
-            Account.lon,
+            Account.id,
+            (func.row_number().over(order_by=(Account.name, Account.id)) - 1).label("region_rank"),
         )
         .where(has_point, *conditions)
         .subquery()
     )
+    ranked = select(
+        by_name.c.territory_id,
+        by_name.c.id,
+        by_name.c.region_rank,
+        (
+            func.row_number().over(
+                partition_by=by_name.c.territory_id, order_by=by_name.c.region_rank
+            )
+            - 1
+        ).label("rank"),
+    ).subquery()
     wanted: list[ColumnElement[bool]] = []
     for tid, ranks in positions.items():
         if len(ranks):
@@ -195,7 +220,12 @@ def sample_points(
             wanted.append(and_(same, ranked.c.rank.in_([int(r) for r in ranks])))
     if len(region_positions):
         wanted.append(ranked.c.region_rank.in_([int(r) for r in region_positions]))
-    stmt: Any = select(ranked).where(or_(*wanted) if wanted else false())
+    # The ranks sort narrow rows (no position); the few wanted rows fetch theirs by id.
+    stmt: Any = (
+        select(ranked.c.territory_id, ranked.c.rank, ranked.c.region_rank, Account.lat, Account.lon)
+        .join(Account, Account.id == ranked.c.id)
+        .where(or_(*wanted) if wanted else false())
+    )
     cols = ["territory_id", "rank", "region_rank", "lat", "lon"]
     out = pd.DataFrame(agg_cache.rows(session, stmt), columns=cols)
     return out.astype({"rank": int, "region_rank": int, "lat": float, "lon": float})
