@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from gcrm.auth import actor_for, hash_password
 from gcrm.db import agg_cache
-from gcrm.db.models import Account, Region, Territory, User
+from gcrm.db.models import Account, Interaction, Region, Territory, User
 from gcrm.db.session import session_scope
 from gcrm.db.synthetic import add_synthetic_accounts
 from gcrm.reports import REGION_ROW, rep_report, territory_report
@@ -51,6 +51,17 @@ def _roughen(s) -> None:  # type: ignore[no-untyped-def]
     s.execute(update(Account).where(Account.id.in_(ids[5::41])).values(territory_id=None))
     s.execute(update(Account).where(Account.id.in_(ids[3::29])).values(potential_value=None))
     s.execute(update(Account).where(Account.id.in_(ids[7::31])).values(annual_revenue=None))
+    # a user whose only interaction is older than the 90 days counted, and one without a user
+    admin = s.scalar(select(User.id).where(User.username == "admin"))
+    east = s.scalar(select(User.id).where(User.username == "east_manager"))
+    now = dt.datetime.combine(TODAY, dt.time(9))
+    s.add_all(
+        [
+            Interaction(account_id=ids[10], user_id=east, occurred_at=now - dt.timedelta(200)),
+            Interaction(account_id=ids[11], user_id=None, occurred_at=now - dt.timedelta(10)),
+            Interaction(account_id=ids[12], user_id=admin, kind="call", outcome="sent a quote"),
+        ]
+    )
 
 
 def _compare(graph, *, territories=None) -> int:  # type: ignore[no-untyped-def]
@@ -96,6 +107,10 @@ def test_aggregate_figures_equal_the_pandas_ones(demo_db: str, graph, with_graph
     assert _compare(g, territories=["Helsinki East", "Helsinki West"]) == len(ACTORS)
     with session_scope() as s:
         summary = territory_report(s, actor_for(s, "manager"), today=TODAY, graph=g).summary
+        reps = rep_report(s, actor_for(s, "analyst"), today=TODAY).set_index("rep")
+    assert reps.loc["admin", "calls_90d"] == 1 and reps.loc["admin", "visits_90d"] == 0
+    old_only = reps.loc["east_manager", "last_activity"]
+    assert old_only.date() == TODAY - dt.timedelta(200)
     names = set(summary["territory"])
     assert "(no territory)" in names
     if with_graph:

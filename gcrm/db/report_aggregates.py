@@ -229,3 +229,29 @@ def sample_points(
     cols = ["territory_id", "rank", "region_rank", "lat", "lon"]
     out = pd.DataFrame(agg_cache.rows(session, stmt), columns=cols)
     return out.astype({"rank": int, "region_rank": int, "lat": float, "lon": float})
+
+
+def last_activity(session: Session, conditions: Sequence[ColumnElement[bool]]) -> pd.DataFrame:
+    """When each user last logged an interaction at one of the selected accounts.
+
+    Parameters
+    ----------
+    session
+        An open session.
+    conditions
+        Which accounts (scope and filter).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``user`` (username) and ``last`` (the newest ``occurred_at``);
+        interactions without a user are left out.
+    """
+    stmt = (
+        select(User.username, func.max(Interaction.occurred_at))
+        .join(Account, Account.id == Interaction.account_id)
+        .join(User, User.id == Interaction.user_id)
+        .where(*conditions)
+        .group_by(User.username)
+    )
+    return pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=["user", "last"])

@@ -23,6 +23,7 @@ from gcrm.store import (
     interactions_frame,
     rep_home_bases,
     report_groups,
+    report_last_activity,
     report_sample,
     report_visits,
     saved_plans_frame,
@@ -423,7 +424,10 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
     per_owner = groups.assign(_overdue=groups["with_target"] - groups["covered"]).groupby("owner")
     accounts = per_owner["accounts"].sum()
     overdue = per_owner["_overdue"].sum()
-    inter = interactions_frame(session, actor)
+    # Interactions of the last 90 days (what the figures count; planned stops are
+    # matched within them) and each user's newest one, not the whole history.
+    inter = interactions_frame(session, actor, since=today - dt.timedelta(days=90))
+    last_of = report_last_activity(session, actor).set_index("user")["last"]
     plans = saved_plans_frame(session, actor)
     plans = plans[(plans["day"] >= today - dt.timedelta(days=90)) & (plans["day"] <= today)]
     visit_days = {
@@ -437,14 +441,13 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
     }
     when = pd.to_datetime(inter["occurred_at"]).dt.date
     recent = inter[when >= today - dt.timedelta(days=90)]
-    reps = sorted(set(accounts.index) | set(inter["user"].dropna()) | set(plans["rep"].dropna()))
+    reps = sorted(set(accounts.index) | set(last_of.index) | set(plans["rep"].dropna()))
     rows = []
     for rep in reps:
         mine = recent[recent["user"] == rep]
         visits = mine[mine["kind"] == "visit"]
         w = pd.to_datetime(visits["occurred_at"]).dt.date
         outcomes = mine["outcome"].dropna().value_counts()
-        last = inter.loc[inter["user"] == rep, "occurred_at"]
         mine_plans = plans[plans["rep"] == rep]
         planned = sum(len(ids) for ids in mine_plans["account_ids"])
         done = sum(
@@ -467,7 +470,7 @@ def rep_report(session: Session, actor: Actor, *, today: dt.date | None = None) 
                 "planned_vs_done": done / planned if planned else float("nan"),
                 "planned_drive_min_90d": float(mine_plans["drive_s"].sum()) / 60.0,
                 "planned_km_90d": float(mine_plans["distance_m"].sum()) / 1000.0,
-                "last_activity": pd.to_datetime(last).max() if len(last) else pd.NaT,
+                "last_activity": pd.Timestamp(last_of[rep]) if rep in last_of.index else pd.NaT,
             }
         )
     return pd.DataFrame(rows, columns=list(REP_COLUMNS))

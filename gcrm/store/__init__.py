@@ -73,7 +73,12 @@ from gcrm.store.imports import (
     import_user_names,
 )
 from gcrm.store.plans import save_cycle_plan, save_plan, saved_cycles, saved_plans_frame
-from gcrm.store.report_stats import report_groups, report_sample, report_visits
+from gcrm.store.report_stats import (
+    report_groups,
+    report_last_activity,
+    report_sample,
+    report_visits,
+)
 from gcrm.store.scope import ACCOUNT_COLUMNS, AccountFilter, point_geometry
 from gcrm.store.territories import (
     region_geometry,
@@ -150,6 +155,7 @@ __all__ = [
     "regions",
     "rep_home_bases",
     "report_groups",
+    "report_last_activity",
     "report_sample",
     "report_visits",
     "save_cycle_plan",

@@ -64,3 +64,14 @@ def report_sample(
     return report_aggregates.sample_points(
         session, _conditions(actor, flt), positions=positions, region_positions=region_positions
     )
+
+
+def report_last_activity(session: Session, actor: Actor) -> pd.DataFrame:
+    """Each user's newest interaction at the accounts in scope.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`gcrm.db.report_aggregates.last_activity`.
+    """
+    return report_aggregates.last_activity(session, _conditions(actor, None))

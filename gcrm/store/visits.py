@@ -188,7 +188,11 @@ def checkins_frame(
 
 
 def interactions_frame(
-    session: Session, actor: Actor, account_ids: Iterable[int] | None = None
+    session: Session,
+    actor: Actor,
+    account_ids: Iterable[int] | None = None,
+    *,
+    since: dt.date | None = None,
 ) -> pd.DataFrame:
     """Return interactions on accounts in the actor's scope.
 
@@ -200,6 +204,8 @@ def interactions_frame(
         The acting user.
     account_ids
         Only these accounts (``None``: all in scope).
+    since
+        Only interactions on or after this day (``None``: all).
 
     Returns
     -------
@@ -227,6 +233,8 @@ def interactions_frame(
     )
     if account_ids is not None:
         stmt = stmt.where(Interaction.account_id.in_(list(account_ids)))
+    if since is not None:
+        stmt = stmt.where(Interaction.occurred_at >= dt.datetime.combine(since, dt.time()))
     rows = session.execute(stmt).mappings().all()
     cols = ["id", "account_id", "account", "user", "kind", "occurred_at", "outcome", "notes"]
     df = pd.DataFrame(rows, columns=cols)
