@@ -24,6 +24,7 @@ import gc
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -200,7 +201,10 @@ class SessionReaper:
 
     Every ``interval_s`` seconds it calls ``ended()``, which returns how many
     sessions ended since the last call (and may end expired ones itself);
-    when that is positive, it calls :func:`release_memory`.
+    when that is positive, it calls :func:`release_memory`. The collection
+    holds the GIL, so with ``busy`` it waits for a moment when no page of the
+    process is running (looking every ``idle_poll_s``), but not longer than
+    ``max_defer_s``.
 
     Parameters
     ----------
@@ -208,14 +212,35 @@ class SessionReaper:
         Counts (and cleans up) the sessions that ended since its last call.
     interval_s
         Seconds between looks.
+    busy
+        Tells whether a page (script run) of the process is running now;
+        ``None``: never wait.
+    max_defer_s
+        Longest wait for an idle moment, in seconds.
+    idle_poll_s
+        Seconds between looks for an idle moment while a release waits.
     """
 
-    def __init__(self, ended: Callable[[], int], *, interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        ended: Callable[[], int],
+        *,
+        interval_s: float = 5.0,
+        busy: Callable[[], bool] | None = None,
+        max_defer_s: float = 60.0,
+        idle_poll_s: float = 0.1,
+    ) -> None:
         self._ended = ended
         self._interval = interval_s
+        self._busy = busy
+        self._max_defer = max_defer_s
+        self._idle_poll = idle_poll_s
+        self._pending = 0  # sessions ended whose memory is not released yet
+        self._pending_since = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gcrm-session-reaper", daemon=True)
         self.releases: list[Release] = []  # the last few, newest last
+        self.deferred = 0  # looks that found sessions ended but the process busy
 
     def start(self) -> SessionReaper:
         """Start the background thread (once).
@@ -242,20 +267,30 @@ class SessionReaper:
             self._thread.join(timeout)
 
     def check(self) -> Release | None:
-        """Look once: release memory if sessions ended.
+        """Look once: release memory if sessions ended (and the process is idle).
 
         Returns
         -------
         Release or None
-            The release, or ``None`` if no session ended.
+            The release, or ``None`` if no session ended or the release waits
+            for an idle moment.
         """
         try:
             n = self._ended()
         except Exception:  # the reaper must never die: log and look again later
             log.exception("counting ended sessions failed")
+            n = 0
+        if n > 0:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending += n
+        if self._pending <= 0:
             return None
-        if n <= 0:
+        waited = time.monotonic() - self._pending_since
+        if waited < self._max_defer and self._is_busy():
+            self.deferred += 1
             return None
+        n, self._pending = self._pending, 0
         rel = release_memory()
         self.releases = [*self.releases[-9:], rel]
         log.info(
@@ -267,6 +302,15 @@ class SessionReaper:
         )
         return rel
 
+    def _is_busy(self) -> bool:
+        if self._busy is None:
+            return False
+        try:
+            return bool(self._busy())
+        except Exception:  # cannot tell: release rather than keep the memory
+            log.exception("asking whether pages run failed")
+            return False
+
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._stop.wait(self._idle_poll if self._pending else self._interval):
             self.check()

@@ -89,6 +89,37 @@ def test_reaper_releases_only_after_sessions_end() -> None:
     assert reaper.releases == [rel]
 
 
+def test_reaper_waits_for_an_idle_moment_but_not_for_ever() -> None:
+    """Sessions ended while pages run: release when none runs, or after max_defer_s."""
+    ended = iter([1, 0, 0, 0])
+    running = [True]
+    reaper = SessionReaper(lambda: next(ended), busy=lambda: running[0], max_defer_s=3600)
+    assert reaper.check() is None and reaper.deferred == 1  # a page runs: wait
+    assert reaper.check() is None and reaper.deferred == 2
+    running[0] = False
+    assert reaper.check() is not None  # idle now: the pending release happens
+    assert reaper.check() is None and reaper.deferred == 2  # nothing pending, nothing waits
+    patient = SessionReaper(lambda: 1, busy=lambda: True, max_defer_s=0.0)
+    assert patient.check() is not None  # waited long enough: released although busy
+
+
+def test_reaper_thread_releases_when_the_pages_stop() -> None:
+    running = threading.Event()
+    running.set()
+    ended = iter([1])
+    reaper = SessionReaper(
+        lambda: next(ended, 0), interval_s=0.02, busy=running.is_set, idle_poll_s=0.01
+    ).start()
+    time.sleep(0.3)
+    assert reaper.releases == [] and reaper.deferred > 3
+    running.clear()
+    deadline = time.monotonic() + 5
+    while not reaper.releases and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reaper.stop()
+    assert len(reaper.releases) == 1
+
+
 def test_reaper_thread_survives_a_failing_count_and_stops() -> None:
     calls: list[int] = []
     done = threading.Event()

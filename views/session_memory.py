@@ -5,8 +5,8 @@ data frames) for ``server.disconnectedSessionTTL`` seconds so that a dropped
 connection can resume it (``.streamlit/config.toml`` sets 20 s). Its storage
 only drops expired sessions on its next write, so an idle server would keep
 them for good; the reaper ends them (``session.shutdown()``, as Streamlit's own
-close does) and then collects garbage and trims the heap
-(:func:`gcrm.memory.release_memory`). Before the first session, glibc's mmap
+close does) and then, at a moment no page of the process runs, collects garbage and trims
+the heap (:func:`gcrm.memory.release_memory`). Before the first session, glibc's mmap
 threshold is fixed (:func:`gcrm.memory.tune_malloc`) so that large buffers
 are returned to the system when freed, and the modules every page imports are
 imported and frozen out of the garbage collector's walks
@@ -61,6 +61,24 @@ class _StreamlitSessions:
             return []
         with lock:
             return [info for _key, info in cache.expire()]
+
+
+def pages_running() -> bool:
+    """Tell whether a page of this server process is running now (any session).
+
+    Returns
+    -------
+    bool
+        ``False`` outside a server.
+    """
+    mgr = _session_manager()
+    if mgr is None:
+        return False
+    for info in mgr.list_active_sessions():
+        state = getattr(info.session, "_state", None)  # AppSession keeps no public accessor
+        if getattr(state, "value", None) == "APP_IS_RUNNING":
+            return True
+    return False
 
 
 def _session_manager() -> Any:
@@ -128,4 +146,7 @@ def start_session_reaper() -> SessionReaper:
     tune_malloc()  # large per-session buffers in their own maps: freed back to the system
     frozen = _warm_and_freeze()
     log.info("page modules imported; %d long-lived objects frozen out of GC walks", frozen)
-    return SessionReaper(_StreamlitSessions(), interval_s=5.0).start()
+    # The collection holds the GIL: wait (up to a minute) for a moment no page runs.
+    return SessionReaper(
+        _StreamlitSessions(), interval_s=5.0, busy=pages_running, max_defer_s=60.0
+    ).start()

@@ -100,3 +100,29 @@ print(json.dumps({"frozen": frozen, "missing": [n for n in names if n not in sys
     assert r["missing"] == []
     assert r["frozen"] > 100_000, r  # pandas, SQLAlchemy, folium, the gcrm package ...
     assert r["walked"] < 0.05 * r["frozen"], r
+
+
+def test_pages_running_reads_each_active_sessions_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reaper waits while any session's script runs (Streamlit's AppSessionState)."""
+    from streamlit.runtime.app_session import AppSessionState
+
+    @dataclass
+    class _App:
+        _state: AppSessionState
+
+    @dataclass
+    class _Info:
+        session: _App
+
+    sessions = [_Info(_App(AppSessionState.APP_NOT_RUNNING)) for _ in range(3)]
+
+    class _Active:
+        def list_active_sessions(self) -> list[_Info]:
+            return sessions
+
+    monkeypatch.setattr(session_memory, "_session_manager", _Active)
+    assert session_memory.pages_running() is False
+    sessions[1].session._state = AppSessionState.APP_IS_RUNNING
+    assert session_memory.pages_running() is True
+    monkeypatch.setattr(session_memory, "_session_manager", lambda: None)
+    assert session_memory.pages_running() is False
