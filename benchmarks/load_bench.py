@@ -11,15 +11,20 @@ headless Debian Chromium (``--client browser``; the browsers then take most of
 the CPU). A user logs in, opens Accounts, the Prospect map and Territories
 (managers, analysts) or My day (reps; ``--optimise``: then presses Optimise),
 with 1-3 s of think time between actions, twice; "login" is timed from
-pressing "Log in" to the landing page drawn.
+pressing "Log in" to the landing page drawn. Users arrive ``--spawn-rate``
+per second (2 by default, as Locust's spawn rate or JMeter's ramp-up: a team
+does not press "Log in" within the same second; 0 puts all N within 2 s, a
+morning-rush burst, reported apart). N = 1 is ``--solo-repeats`` runs of a
+manager and then a rep (10 logins and 20-40 page opens by default), so the
+p95 the others are compared with is not the larger of two samples.
 
 At N = 1 a manager and then a rep run alone, and the server's CPU seconds
 (from ``/proc``) between an action's start and its end are printed as that
 action's cost: on a 2-core machine N users each doing one action per ~3 s
 need N x (CPU per action) / 3 s cores; within one app process the script runs
 take turns on one core (the GIL), so a 0.07 CPU-s page that arrives with a burst
-of logins (0.26 CPU-s each, mostly argon2id) waits for them. Both, and the other
-work on a shared machine, bound the N = 20 ratio.
+of logins (0.1 CPU-s each, a third of it argon2id) waits for them. Both, and the
+other work on a shared machine, bound the N = 20 ratio.
 ``--baseline REF`` measures the same per-action CPU for commit ``REF`` (a
 ``git archive`` copy, single process) in the same run.
 
