@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
+import argon2
 import pytest
 from sqlalchemy import select
 
 from gcrm._errors import AuthenticationError, InputError
 from gcrm.auth import (
+    ARGON2_MEMORY_KIB,
+    ARGON2_PARALLELISM,
+    ARGON2_TIME_COST,
     Actor,
+    actor_for,
     change_password,
+    hash_password,
     login,
+    refresh_actor,
     require,
     sees_personal_data,
     session_expired,
@@ -144,3 +151,51 @@ def test_app_session_times_out(demo_copy: str, monkeypatch) -> None:
     assert not at.exception
     assert "actor" not in at.session_state
     assert any("timed out" in w.value for w in at.warning)
+
+
+def test_password_hashes_use_owasp_argon2id_parameters(demo_copy: str) -> None:
+    """New hashes are argon2id at OWASP's cost (19 MiB, 2 iterations, 1 lane), salted."""
+    assert (ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM) == (19_456, 2, 1)
+    for encoded in (hash_password("a long passphrase"), _stored("rep1")):
+        params = argon2.extract_parameters(encoded)
+        assert params.type is argon2.Type.ID
+        assert (params.memory_cost, params.time_cost, params.parallelism) == (19_456, 2, 1)
+        assert params.salt_len >= 16
+
+
+def _stored(username: str) -> str:
+    with session_scope() as s:
+        return str(s.scalar(select(User.password_hash).where(User.username == username)))
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        argon2.PasswordHasher(),  # argon2-cffi's default: 64 MiB, 3 iterations, 4 lanes
+        argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),  # weaker
+    ],
+)
+def test_a_hash_of_another_cost_still_logs_in_and_is_renewed(
+    demo_copy: str, old: argon2.PasswordHasher
+) -> None:
+    """An older gcrm's hash verifies; the login stores today's; the old session ends."""
+    with session_scope() as s:
+        user = s.scalars(select(User).where(User.username == "rep2")).one()
+        user.password_hash = old.hash("demo")
+    with session_scope() as s:
+        elsewhere = actor_for(s, "rep2")  # a session opened before the renewal
+    with session_scope() as s:
+        first = login(s, "rep2", "demo")
+    renewed = _stored("rep2")
+    params = argon2.extract_parameters(renewed)
+    assert (params.memory_cost, params.time_cost, params.parallelism) == (19_456, 2, 1)
+    with session_scope() as s:
+        login(s, "rep2", "demo")  # no second renewal: the hash stays
+        assert refresh_actor(s, first) is not None
+        # The other session carries the old hash's fingerprint: it logs in again,
+        # as after a password change.
+        assert refresh_actor(s, elsewhere) is None
+    assert _stored("rep2") == renewed
+    with pytest.raises(AuthenticationError):
+        with session_scope() as s:
+            login(s, "rep2", "not the password")

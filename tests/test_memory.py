@@ -48,6 +48,37 @@ def test_release_memory_frees_cyclic_garbage_and_gives_it_back() -> None:
     assert r["freed"] > 0.6 * grown, r  # most of it went back to the operating system
 
 
+_FREEZE_PROBE = """
+import gc, json
+import pandas, sqlalchemy  # a process's long-lived objects
+from gcrm.memory import freeze_long_lived, release_memory
+tracked = len(gc.get_objects())
+frozen = freeze_long_lived()
+walked_after = len(gc.get_objects())  # what a full collection walks now
+cycles = []
+for i in range(20_000):  # a session's page state: reference cycles made later
+    a = {"i": i}
+    a["self"] = a
+    cycles.append(a)
+del cycles, a
+rel = release_memory()
+print(json.dumps({"tracked": tracked, "frozen": frozen, "walked_after": walked_after,
+                  "collected": rel.collected}))
+"""
+
+
+def test_frozen_long_lived_objects_leave_later_garbage_collectable() -> None:
+    """After freezing, a collection walks few objects and still frees later cycles."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FREEZE_PROBE], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    r = json.loads(out.stdout)
+    assert r["frozen"] >= 0.9 * r["tracked"], r  # the libraries' objects are out of the walk
+    assert r["walked_after"] < 0.05 * r["tracked"], r
+    assert r["collected"] >= 20_000, r  # a closed session's cycles are still freed
+
+
 def test_reaper_releases_only_after_sessions_end() -> None:
     ended = iter([0, 2, 0])
     reaper = SessionReaper(lambda: next(ended))
@@ -56,6 +87,37 @@ def test_reaper_releases_only_after_sessions_end() -> None:
     assert rel is not None and rel.rss_after > 0
     assert reaper.check() is None
     assert reaper.releases == [rel]
+
+
+def test_reaper_waits_for_an_idle_moment_but_not_for_ever() -> None:
+    """Sessions ended while pages run: release when none runs, or after max_defer_s."""
+    ended = iter([1, 0, 0, 0])
+    running = [True]
+    reaper = SessionReaper(lambda: next(ended), busy=lambda: running[0], max_defer_s=3600)
+    assert reaper.check() is None and reaper.deferred == 1  # a page runs: wait
+    assert reaper.check() is None and reaper.deferred == 2
+    running[0] = False
+    assert reaper.check() is not None  # idle now: the pending release happens
+    assert reaper.check() is None and reaper.deferred == 2  # nothing pending, nothing waits
+    patient = SessionReaper(lambda: 1, busy=lambda: True, max_defer_s=0.0)
+    assert patient.check() is not None  # waited long enough: released although busy
+
+
+def test_reaper_thread_releases_when_the_pages_stop() -> None:
+    running = threading.Event()
+    running.set()
+    ended = iter([1])
+    reaper = SessionReaper(
+        lambda: next(ended, 0), interval_s=0.02, busy=running.is_set, idle_poll_s=0.01
+    ).start()
+    time.sleep(0.3)
+    assert reaper.releases == [] and reaper.deferred > 3
+    running.clear()
+    deadline = time.monotonic() + 5
+    while not reaper.releases and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reaper.stop()
+    assert len(reaper.releases) == 1
 
 
 def test_reaper_thread_survives_a_failing_count_and_stops() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from streamlit.runtime.memory_session_storage import MemorySessionStorage
@@ -59,3 +63,66 @@ def test_closed_sessions_are_ended_after_their_reconnect_window(
 
 def test_outside_a_server_there_is_nothing_to_reap() -> None:
     assert session_memory._StreamlitSessions()() == 0
+
+
+def test_page_modules_are_every_import_of_every_page() -> None:
+    """The warm-up imports what the pages import (submodules of ``from x import y`` too)."""
+    names = session_memory.page_modules()
+    for expected in (
+        "gcrm.actions.my_day",  # from gcrm.actions import my_day as actions
+        "gcrm.day_actions",  # from gcrm import day_actions
+        "gcrm.maps.payload",
+        "streamlit_folium",
+        "views.common",
+        "pandas",
+    ):
+        assert expected in names
+    assert "__future__" not in names
+    assert "gcrm._errors.AuthenticationError" not in names  # a class, not a module
+    assert "gcrm.auth.Actor" not in names
+
+
+def test_warm_up_imports_the_pages_modules_and_freezes_them() -> None:
+    """In a fresh process: after the warm-up, every page module is loaded and frozen."""
+    probe = """
+import gc, json, sys
+from views import session_memory
+frozen = session_memory._warm_and_freeze()
+names = session_memory.page_modules()
+print(json.dumps({"frozen": frozen, "missing": [n for n in names if n not in sys.modules],
+                  "walked": len(gc.get_objects())}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["missing"] == []
+    assert r["frozen"] > 100_000, r  # pandas, SQLAlchemy, folium, the gcrm package ...
+    assert r["walked"] < 0.05 * r["frozen"], r
+
+
+def test_pages_running_reads_each_active_sessions_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reaper waits while any session's script runs (Streamlit's AppSessionState)."""
+    from streamlit.runtime.app_session import AppSessionState
+
+    @dataclass
+    class _App:
+        _state: AppSessionState
+
+    @dataclass
+    class _Info:
+        session: _App
+
+    sessions = [_Info(_App(AppSessionState.APP_NOT_RUNNING)) for _ in range(3)]
+
+    class _Active:
+        def list_active_sessions(self) -> list[_Info]:
+            return sessions
+
+    monkeypatch.setattr(session_memory, "_session_manager", _Active)
+    assert session_memory.pages_running() is False
+    sessions[1].session._state = AppSessionState.APP_IS_RUNNING
+    assert session_memory.pages_running() is True
+    monkeypatch.setattr(session_memory, "_session_manager", lambda: None)
+    assert session_memory.pages_running() is False
