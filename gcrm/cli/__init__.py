@@ -21,7 +21,10 @@ geocoding, matrices, benchmark instances) and :mod:`~gcrm.cli.campaigns`.
 
 :func:`main` loads those modules lazily: ``--help`` lists :data:`COMMANDS`
 without importing any of them (no pandas, SQLAlchemy, geocoder or solver), and
-a command imports only its own module when it runs. ``gcrm.cli.app`` is the
+a command imports only its own module when it runs. Those modules import
+only Typer and the standard library at the top: the capabilities their command
+bodies call are :class:`~gcrm.cli._common.LazyModule` objects, imported at the
+first call, so ``gcrm GROUP --help`` is light too. ``gcrm.cli.app`` is the
 whole Typer app with every module loaded (for Typer's test runner).
 """
 
