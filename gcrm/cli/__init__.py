@@ -17,7 +17,8 @@ module per command group: :mod:`~gcrm.cli.admin` (schema, demo, assets,
 worker), :mod:`~gcrm.cli.accounts` (import, lists, exports, reports, maps,
 erasure), :mod:`~gcrm.cli.users` (users, audit log),
 :mod:`~gcrm.cli.territories`, :mod:`~gcrm.cli.routing` (plans, cycles,
-geocoding, matrices, benchmark instances) and :mod:`~gcrm.cli.campaigns`.
+geocoding, matrices, benchmark instances), :mod:`~gcrm.cli.campaigns` and
+:mod:`~gcrm.cli.jobs` (status and cancel).
 
 :func:`main` loads those modules lazily: ``--help`` lists :data:`COMMANDS`
 without importing any of them (no pandas, SQLAlchemy, geocoder or solver), and
@@ -93,6 +94,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "territories": ("territories", "Sales territories."),
     "users": ("users", "Users."),
     "audit": ("users", "The audit log (admins)."),
+    "jobs": ("jobs", "Background jobs: status and cancel."),
 }
 
 
