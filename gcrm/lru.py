@@ -27,7 +27,7 @@ class BoundedLRU(Generic[K, V]):
     Parameters
     ----------
     max_entries
-        Most entries kept (at least 1).
+        Most entries kept (0: nothing is kept, every look is a miss).
     max_size
         Most total size kept, as measured by ``size_of`` (``None``: no size bound).
     size_of
@@ -49,8 +49,8 @@ class BoundedLRU(Generic[K, V]):
         max_size: int | None = None,
         size_of: Callable[[V], int] | None = None,
     ) -> None:
-        if max_entries < 1:
-            msg = f"max_entries must be at least 1, got {max_entries}"
+        if max_entries < 0:
+            msg = f"max_entries must be 0 or more, got {max_entries}"
             raise ValueError(msg)
         if (max_size is None) != (size_of is None):
             msg = "max_size and size_of go together: give both or neither"
@@ -92,14 +92,38 @@ class BoundedLRU(Generic[K, V]):
                 self._size -= self._size_of(old)
             self._items[key] = value
             self._size += size
-            while self._items and (
-                len(self._items) > self.max_entries
-                or (self.max_size is not None and self._size > self.max_size)
-            ):
-                _, gone = self._items.popitem(last=False)
-                if self._size_of is not None:
-                    self._size -= self._size_of(gone)
-                self._evictions += 1
+            self._evict()
+
+    def resize(self, *, max_entries: int, max_size: int | None = None) -> None:
+        """Change the bounds (a module's budget read at call time), evicting to fit.
+
+        Parameters
+        ----------
+        max_entries
+            Most entries kept (0: nothing is kept, every look is a miss).
+        max_size
+            Most total size kept (only for a cache with ``size_of``).
+        """
+        if max_entries < 0:
+            msg = f"max_entries must be 0 or more, got {max_entries}"
+            raise ValueError(msg)
+        if max_size is not None and self._size_of is None:
+            msg = "max_size needs size_of: this cache does not measure its values"
+            raise ValueError(msg)
+        with self._lock:
+            self.max_entries, self.max_size = max_entries, max_size
+            self._evict()
+
+    def _evict(self) -> None:
+        # Called with the lock held: drop the least recently used until within the bounds.
+        while self._items and (
+            len(self._items) > self.max_entries
+            or (self.max_size is not None and self._size > self.max_size)
+        ):
+            _, gone = self._items.popitem(last=False)
+            if self._size_of is not None:
+                self._size -= self._size_of(gone)
+            self._evictions += 1
 
     def __len__(self) -> int:
         """Return the number of entries kept."""

@@ -57,6 +57,21 @@ def test_replacing_a_key_keeps_size_right() -> None:
     assert "a" in cache
 
 
+def test_resize_evicts_to_fit_the_new_bounds() -> None:
+    """Smaller bounds evict the least recently used at once; bigger ones keep all."""
+    cache: BoundedLRU[str, str] = BoundedLRU(max_entries=5, max_size=100, size_of=len)
+    for key in "abcd":
+        cache.put(key, key * 10)
+    cache.get("a")
+    cache.resize(max_entries=3, max_size=100)  # b (least recent) goes
+    assert [k in cache for k in "abcd"] == [True, False, True, True]
+    cache.resize(max_entries=3, max_size=15)  # only the most recent fits: a
+    assert [k in cache for k in "abcd"] == [True, False, False, False]
+    assert cache.stats()["size"] == 10 and cache.stats()["evictions"] == 3
+    with pytest.raises(ValueError, match="size_of"):
+        BoundedLRU[str, str](max_entries=2).resize(max_entries=2, max_size=5)
+
+
 def test_counters_and_clear() -> None:
     """Hits and misses are counted per get; clear forgets entries and counters."""
     cache: BoundedLRU[int, list[int]] = BoundedLRU(max_entries=4)
@@ -72,9 +87,13 @@ def test_counters_and_clear() -> None:
 
 
 def test_bad_bounds_are_refused() -> None:
-    """A cache without room, or a size bound without a way to measure, is refused."""
+    """Negative room, or a size bound without a way to measure, is refused; no room keeps
+    nothing."""
     with pytest.raises(ValueError, match="max_entries"):
-        BoundedLRU(max_entries=0)
+        BoundedLRU(max_entries=-1)
+    nothing: BoundedLRU[str, int] = BoundedLRU(max_entries=0)  # a cache turned off
+    nothing.put("a", 1)
+    assert nothing.get("a") is None and len(nothing) == 0
     with pytest.raises(ValueError, match="size_of"):
         BoundedLRU(max_entries=2, max_size=10)
 

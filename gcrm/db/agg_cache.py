@@ -76,6 +76,7 @@ def rows(session: Session, stmt: Select[Any, *tuple[Any, ...]]) -> list[tuple[An
         return found
     result = _execute(session, stmt)
     if len(result) <= MAX_ROWS:
+        _CACHE.resize(max_entries=MAX_ENTRIES)  # the budget is read at call time
         _CACHE.put(key, result)
     return result
 

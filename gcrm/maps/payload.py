@@ -131,6 +131,7 @@ def cached_payload(key: Hashable, draw: Callable[[], MapPayload]) -> MapPayload:
         return found
     payload = draw()
     if payload.size <= MAX_TOTAL_CHARS // 4:
+        _CACHE.resize(max_entries=MAX_ENTRIES, max_size=MAX_TOTAL_CHARS)  # read at call time
         _CACHE.put(key, payload)  # replaces one another session drew meanwhile
     return payload
 
