@@ -14,9 +14,11 @@ with 1-3 s of think time between actions, twice; "login" is timed from
 pressing "Log in" to the landing page drawn. Users arrive ``--spawn-rate``
 per second (2 by default, as Locust's spawn rate or JMeter's ramp-up: a team
 does not press "Log in" within the same second; 0 puts all N within 2 s, a
-morning-rush burst, reported apart). N = 1 is ``--solo-repeats`` runs of a
-manager and then a rep (10 logins and 20-40 page opens by default), so the
-p95 the others are compared with is not the larger of two samples.
+morning-rush burst, reported apart). N = 1 is ``--solo-repeats`` runs of the
+four demo users in turn, the same mix as the N users (12 logins and 18-24
+opens of each page by default), so the p95 the others are compared with is
+not the larger of two samples; every app process is first warmed up by each
+of the four.
 
 At N = 1 a manager and then a rep run alone, and the server's CPU seconds
 (from ``/proc``) between an action's start and its end are printed as that
@@ -67,6 +69,8 @@ PAGES = {
     "my_day": "My day",
 }
 TIMEOUT_MS = 180_000
+#: The demo users the simulated team is made of, in turn (user i is USERS[i % 4]).
+USERS = ("manager", "analyst", "rep1", "rep2")
 TARGET_RATIO = 3.0
 
 
@@ -124,7 +128,7 @@ async def _user(
 ) -> None:  # type: ignore[no-untyped-def]
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
-    username = ["manager", "analyst", "rep1", "rep2"][n % 4]
+    username = USERS[n % len(USERS)]
 
     async def timed(action: str, coro) -> None:  # type: ignore[no-untyped-def]
         t = time.perf_counter()
@@ -195,7 +199,7 @@ async def _ws_user(  # type: ignore[no-untyped-def]
     """One protocol-level user; ``cpu`` (N = 1 only) reads the server's CPU seconds."""
     from st_protocol import ProtocolUser
 
-    username = ["manager", "analyst", "rep1", "rep2"][n % 4]
+    username = USERS[n % len(USERS)]
     landing = "My day" if username.startswith("rep") else "Accounts"
 
     async def timed(action: str, coro, heading: str) -> None:  # type: ignore[no-untyped-def]
@@ -355,25 +359,26 @@ def _postgres_db(server: str) -> tuple[str, str]:
 
 def _run(  # type: ignore[type-arg]
     label: str, base: str, pids: list[int], users: list[int], rounds: int, client: str,
-    *, optimise: bool = False, processes: int = 1, solo_repeats: int = 5,
+    *, optimise: bool = False, processes: int = 1, solo_repeats: int = 3,
     spawn_rate: float = 0.0,
 ) -> dict:  # fmt: skip
     results = {}
-    # Warm up every app process (new sessions are spread over them): a manager and a rep
-    # per process, so the N = 1 figures do not carry one process's first imports and loads.
+    # Warm up every app process (new sessions are spread over them): each of the four
+    # users per process, so the N = 1 figures do not carry one process's first imports
+    # and loads, and N users do not meet maps and counts never drawn for their scope.
     for _ in range(2 * processes):
-        for first in (0, 2):
+        for first in range(len(USERS)):
             asyncio.run(_drive(base, 1, 1, client, optimise=optimise, first=first))
     for n in users:
         cpu0, t0 = _pids_cpu(pids), time.perf_counter()
         if n == 1:
-            # One user at a time, a manager then a rep (who has My day), so every server
-            # CPU second between an action's start and end is that action's own;
-            # ``solo_repeats`` times, so the p95 the others are judged against is not the
-            # larger of two samples.
+            # One user at a time, each of the team's four in turn (the same mix as N
+            # users), so every server CPU second between an action's start and end is
+            # that action's own; ``solo_repeats`` times, so the p95 the others are
+            # judged against is not the larger of two samples.
             rows = []
             for _ in range(solo_repeats):
-                for first in (0, 2):
+                for first in range(len(USERS)):
                     rows += asyncio.run(
                         _drive(base, 1, rounds, client, cpu=lambda: _pids_cpu(pids),
                                optimise=optimise, first=first)
@@ -440,8 +445,8 @@ def main() -> None:
     parser.add_argument("--users", default="1,10,20,50")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(
-        "--solo-repeats", type=int, default=5,
-        help="N = 1 runs (a manager then a rep) per set-up: 2 x this many logins",
+        "--solo-repeats", type=int, default=3,
+        help="N = 1 runs of the four users in turn per set-up: 4 x this many logins",
     )  # fmt: skip
     parser.add_argument(
         "--spawn-rate", type=float, default=2.0,

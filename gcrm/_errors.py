@@ -31,6 +31,10 @@ class PermissionDeniedError(GcrmError, PermissionError):
     """The acting user may not do this."""
 
 
+class JobCancelledError(GcrmError):
+    """A job was cancelled while it ran: its work was rolled back."""
+
+
 class AuthenticationError(GcrmError):
     """Login failed: unknown user, wrong password, locked or expired."""
 

@@ -4,7 +4,9 @@ Each handler takes the claimed job and a progress callback and returns
 ``(result, file)``: a JSON-serialisable result for the page, and optionally a
 file (a report) kept in the job row. Handlers act as the user who submitted the
 job, with that user's rights and scope, in their own transactions: a failure
-leaves the store as it was (an import rolls back whole).
+leaves the store as it was (an import rolls back whole). A cancelled job's
+progress callback raises :class:`~gcrm._errors.JobCancelledError`, so handlers
+call it only before or inside their writing transaction, never after it commits.
 
 Kinds:
 
@@ -68,7 +70,8 @@ def _build_territories(job: JobState, progress: Progress) -> tuple[Any, bytes | 
             G=G,
             set_owners=bool(payload.get("set_owners", False)),
         )
-    progress(0.95, "Saved")
+        # Inside the transaction: a cancel noticed here still rolls the build back.
+        progress(0.95, "Saving")
     return result, None
 
 

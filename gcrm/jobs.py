@@ -14,6 +14,12 @@ multi-day My day plans, account imports) and their handlers are in
 :mod:`gcrm.job_kinds`. An idle worker sleeps until PostgreSQL notifies it of a
 new job (``LISTEN``/``NOTIFY``; the poll is the fallback), so a queued job
 starts within milliseconds.
+
+:func:`cancel` stops a job: a queued one never runs; a running one stops at its
+next progress update (at most :data:`PROGRESS_EVERY_S` apart while it reports),
+its handler's transaction rolls back (an import leaves the store unchanged),
+and it ends as ``cancelled``. A job that finished before the request reached
+it stays finished.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ import threading
 import time
 from typing import Any
 
-from gcrm._errors import GcrmError, InputError
-from gcrm.auth import actor_for, require
+from gcrm._errors import GcrmError, InputError, JobCancelledError, PermissionDeniedError
+from gcrm.auth import Actor, actor_for, audit_event, require
 from gcrm.db import queue
 from gcrm.db.queue import JobState
 from gcrm.db.session import session_scope
@@ -38,6 +44,7 @@ __all__ = [
     "HANDLERS",
     "PAGE_PLAN_MAX_STOPS",
     "PERMISSIONS",
+    "cancel",
     "inline",
     "plan_in_page",
     "result_file",
@@ -167,6 +174,67 @@ def result_file(job_id: int, username: str) -> bytes | None:
     return queue.result_file(job_id)
 
 
+def cancel(job_id: int, actor: Actor) -> JobState:
+    """Cancel a job: a queued one never runs, a running one stops at its next step.
+
+    The job's owner may cancel it, an admin any job, a manager the jobs of the
+    users of their region. The request is audited (``cancel``; a refusal as
+    ``denied``).
+
+    Parameters
+    ----------
+    job_id
+        The job.
+    actor
+        Who cancels.
+
+    Returns
+    -------
+    JobState
+        The job afterwards: ``cancelled`` when it was queued, ``cancelling``
+        while its worker winds it down, or the finished state it already had.
+
+    Raises
+    ------
+    InputError
+        When there is no such job.
+    PermissionDeniedError
+        When ``actor`` may not cancel this job (the message says who may).
+    """
+    state = queue.get(job_id)
+    if state is None:
+        msg = f"job {job_id}: no such job"
+        raise InputError(msg)
+    target = f"job:{job_id}"
+    details = {"kind": state.kind, "owner": state.username, "status": state.status}
+    if not _may_cancel(actor, state):
+        msg = (
+            f"user {actor.username!r} ({actor.role}) may not cancel job {job_id} of "
+            f"{state.username!r}: only its owner, an admin or a manager of their region may"
+        )
+        audit_event(actor, "denied", target, {**details, "reason": msg})
+        raise PermissionDeniedError(msg)
+    if state.finished:
+        return state
+    queue.request_cancel(job_id)
+    after = queue.get(job_id) or state
+    audit_event(actor, "cancel", target, {**details, "now": after.status})
+    return after
+
+
+def _may_cancel(actor: Actor, state: JobState) -> bool:
+    if actor.username == state.username or actor.can("admin"):
+        return True
+    if actor.role != "manager" or actor.region_id is None:
+        return False
+    with session_scope() as session:
+        try:
+            owner = actor_for(session, state.username)
+        except GcrmError:  # the owner's user was removed meanwhile
+            return False
+    return owner.region_id == actor.region_id
+
+
 def run_one(state: JobState) -> None:
     """Run one claimed job to the end, recording progress, result or error."""
     last = [0.0]
@@ -178,6 +246,9 @@ def run_one(state: JobState) -> None:
         if now - last[0] >= PROGRESS_EVERY_S:
             last[0] = now
             queue.report_progress(state.id, fraction, message)
+            if queue.cancel_requested(state.id):  # raised inside the handler: it rolls back
+                msg = f"job {state.id} ({state.kind}) was cancelled"
+                raise JobCancelledError(msg)
 
     # A solver may run for many minutes without calling progress: a heartbeat every
     # minute keeps the job from looking abandoned (queue.STALE_AFTER) and run twice.
@@ -185,9 +256,14 @@ def run_one(state: JobState) -> None:
     beat = threading.Thread(target=_heartbeat, args=(state.id, running), daemon=True)
     beat.start()
     try:
+        if queue.cancel_requested(state.id):  # cancelled while it was being claimed
+            raise JobCancelledError(f"job {state.id} was cancelled")
         with session_scope() as session:
             require(actor_for(session, state.username), PERMISSIONS[state.kind])
         result, file = HANDLERS[state.kind](state, progress)
+    except JobCancelledError:
+        log.info("job %s (%s) cancelled", state.id, state.kind)
+        queue.finish(state.id, cancelled=True)
     except GcrmError as exc:
         queue.finish(state.id, error=str(exc))
     except Exception as exc:  # a worker must survive any job's failure

@@ -11,12 +11,23 @@ import json
 import subprocess
 import sys
 
+import pytest
 import typer.main
 from typer import _click
 
 from gcrm.cli import COMMANDS, app
 
 HEAVY = ("pandas", "sqlalchemy", "scipy", "folium", "pyvrp", "geopandas", "gcrm.importer")
+#: What no group's or command's help may import (its module's command bodies load them lazily).
+HEAVY_FOR_GROUP_HELP = (
+    "pandas",
+    "numpy",
+    "sqlalchemy",
+    "scipy",
+    "pyvrp",
+    "gcrm.store",
+    "gcrm.auth",
+)
 
 _PROBE = """
 import json, sys
@@ -81,3 +92,29 @@ def test_an_unknown_command_is_refused_with_exit_2() -> None:
     out, code, _ = _probe("improt")
     assert code == 2
     assert "No such command" in out
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_group_and_command_help_is_light(name: str) -> None:
+    """``gcrm NAME --help`` shows its own help and imports no pandas, SQLAlchemy or PyVRP."""
+    out, code, modules = _probe(name, "--help")
+    assert code == 0, out
+    assert "Usage:" in out and name in out
+    assert f"gcrm.cli.{COMMANDS[name][0]}" in modules  # its options came from its module
+    loaded = [m for m in HEAVY_FOR_GROUP_HELP if m in modules]
+    assert not loaded, f"gcrm {name} --help imported {loaded}"
+
+
+def test_a_subcommand_help_is_light_and_its_run_loads_what_it_needs(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``gcrm users add --help`` stays light; running a command imports its modules on use."""
+    out, code, modules = _probe("users", "add", "--help")
+    assert code == 0 and "--role" in out
+    assert not [m for m in HEAVY_FOR_GROUP_HELP if m in modules]
+    # A command that runs reaches the database and the login through the lazy modules.
+    monkeypatch.setenv("GCRM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("GCRM_PASSWORD", raising=False)
+    out, code, modules = _probe("audit", "list", "--user", "nobody")
+    assert code == 3, out  # no password and no terminal: refused with the usual exit code
+    assert "GCRM_PASSWORD" in out
+    assert "sqlalchemy" in modules and "gcrm.db.session" in modules
+    assert (tmp_path / "cli.db").exists()  # the schema check ran first, on that database

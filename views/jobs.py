@@ -5,7 +5,9 @@ keeps its id in the session under a page's key; :func:`follow_job` draws a
 progress bar that refreshes itself every second (a fragment: only the bar
 reruns) and, when the job ends, hands the result to the page and redraws the
 whole page with it, or shows why it failed. Leaving the page and coming back
-resumes following the job.
+resumes following the job. A "Cancel" button beside the bar cancels the job
+(:func:`gcrm.jobs.cancel`): a queued one at once ("Cancelled"), a running one
+at its next step ("Cancelling…" until its work has rolled back).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import streamlit as st
 from gcrm._errors import GcrmError
 from gcrm.auth import Actor
 from gcrm.db.queue import JobState
-from gcrm.jobs import status, submit
+from gcrm.jobs import cancel, status, submit
 from views.common import show_error
 
 #: Seconds between two looks at a running job.
@@ -30,6 +32,10 @@ NO_WORKER_S = 30.0
 
 def _failed_key(key: str) -> str:
     return f"{key}__failed"
+
+
+def _cancelled_key(key: str) -> str:
+    return f"{key}__cancelled"
 
 
 def start_job(
@@ -52,6 +58,7 @@ def start_job(
         Whether the job was queued.
     """
     st.session_state.pop(_failed_key(key), None)
+    st.session_state.pop(_cancelled_key(key), None)
     try:
         st.session_state[key] = submit(kind, payload, actor.username, file=file)
     except GcrmError as exc:
@@ -82,6 +89,8 @@ def follow_job(key: str, actor: Actor, *, on_done: Callable[[JobState], None], f
     failure = st.session_state.pop(_failed_key(key), None)
     if failure is not None:
         show_error(failure, prefix=failed)
+    if st.session_state.pop(_cancelled_key(key), False):
+        st.info("Cancelled: the job stopped and changed nothing.")
     if st.session_state.get(key) is None:
         return  # nothing to follow: no fragment, so an idle page does not poll
 
@@ -96,11 +105,25 @@ def follow_job(key: str, actor: Actor, *, on_done: Callable[[JobState], None], f
             del st.session_state[key]
             st.session_state[_failed_key(key)] = str(exc)
             st.rerun()
+        if not state.finished and _cancel_clicked(key, state):
+            try:
+                state = cancel(state.id, actor)
+            except GcrmError as exc:
+                show_error(exc)
         if not state.finished:
             text = state.message or (
                 "Queued, waiting for a worker…" if state.status == "queued" else "Running…"
             )
-            st.progress(state.progress, text=text)
+            if state.status == "cancelling":
+                text = "Cancelling… (the job stops at its next step and changes nothing)"
+            bar, button = st.columns([5, 1], vertical_alignment="center")
+            bar.progress(state.progress, text=text)
+            button.button(
+                "Cancel",
+                key=f"{key}__cancel",
+                disabled=state.status == "cancelling",
+                help="Stop this job: a queued job never runs, a running one rolls back.",
+            )
             if state.status == "queued" and state.waited_s > NO_WORKER_S:
                 st.warning(
                     f"No worker has taken this job for {state.waited_s:.0f} s: the workers are "
@@ -110,8 +133,15 @@ def follow_job(key: str, actor: Actor, *, on_done: Callable[[JobState], None], f
         del st.session_state[key]
         if state.status == "failed":
             st.session_state[_failed_key(key)] = state.message or "the job failed"
+        elif state.status == "cancelled":
+            st.session_state[_cancelled_key(key)] = True
         else:
             on_done(state)
         st.rerun()
 
     _progress()
+
+
+def _cancel_clicked(key: str, state: JobState) -> bool:
+    # The button's value from the click that reran this fragment (drawn below on each run).
+    return bool(st.session_state.get(f"{key}__cancel")) and state.status != "cancelling"

@@ -17,11 +17,15 @@ module per command group: :mod:`~gcrm.cli.admin` (schema, demo, assets,
 worker), :mod:`~gcrm.cli.accounts` (import, lists, exports, reports, maps,
 erasure), :mod:`~gcrm.cli.users` (users, audit log),
 :mod:`~gcrm.cli.territories`, :mod:`~gcrm.cli.routing` (plans, cycles,
-geocoding, matrices, benchmark instances) and :mod:`~gcrm.cli.campaigns`.
+geocoding, matrices, benchmark instances), :mod:`~gcrm.cli.campaigns` and
+:mod:`~gcrm.cli.jobs` (status and cancel).
 
 :func:`main` loads those modules lazily: ``--help`` lists :data:`COMMANDS`
 without importing any of them (no pandas, SQLAlchemy, geocoder or solver), and
-a command imports only its own module when it runs. ``gcrm.cli.app`` is the
+a command imports only its own module when it runs. Those modules import
+only Typer and the standard library at the top: the capabilities their command
+bodies call are :class:`~gcrm.cli._common.LazyModule` objects, imported at the
+first call, so ``gcrm GROUP --help`` is light too. ``gcrm.cli.app`` is the
 whole Typer app with every module loaded (for Typer's test runner).
 """
 
@@ -90,6 +94,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "territories": ("territories", "Sales territories."),
     "users": ("users", "Users."),
     "audit": ("users", "The audit log (admins)."),
+    "jobs": ("jobs", "Background jobs: status and cancel."),
 }
 
 

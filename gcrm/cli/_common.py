@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import inspect
 import json
 import math
@@ -19,18 +20,53 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import numpy as np
-import pandas as pd
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from gcrm._errors import AuthenticationError, GcrmError, InputError, PermissionDeniedError
-from gcrm.auth import Actor, audit_apart, login
-from gcrm.db.session import database_is_current, session_scope, upgrade_database
-from gcrm.import_report import neutralise_formula
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from gcrm import auth, import_report
+    from gcrm.auth import Actor
+    from gcrm.db import session as db_session
+
+
+class LazyModule:
+    """A module imported at its first attribute access (``gcrm GROUP --help`` stays light).
+
+    A command group's module registers its commands' options at import time,
+    so its help must not pay for pandas, SQLAlchemy or the solver: it names
+    the modules its command bodies call as ``LazyModule`` objects, and the
+    first call imports them. Type checkers see the real module (the
+    ``TYPE_CHECKING`` import beside each use).
+
+    Parameters
+    ----------
+    name
+        The module's full name, e.g. ``"gcrm.store"``.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        """Return ``attr`` of the module, importing it on first use."""
+        # The lazy loading itself (importlib caches the module in sys.modules).
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        """Name the module and whether it is imported yet."""
+        return f"<lazy module {self._name!r}{'' if self._name in sys.modules else ' (not loaded)'}>"
+
+
+if not TYPE_CHECKING:
+    auth = LazyModule("gcrm.auth")
+    db_session = LazyModule("gcrm.db.session")
+    import_report = LazyModule("gcrm.import_report")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,8 +134,8 @@ def fail(message: str, code: int) -> typer.Exit:
 
 def ensure_db() -> None:
     """Create or upgrade the database schema when it is not current."""
-    if not database_is_current():
-        upgrade_database()
+    if not db_session.database_is_current():
+        db_session.upgrade_database()
 
 
 def _login(session: Session, user: str | None) -> Actor:
@@ -114,7 +150,7 @@ def _login(session: Session, user: str | None) -> Actor:
             msg = "no password: set GCRM_PASSWORD or run in a terminal to be prompted"
             raise AuthenticationError(msg)
         password = typer.prompt(f"Password for {username}", hide_input=True)
-    return login(session, username, password)  # audited in its own transaction
+    return auth.login(session, username, password)  # audited in its own transaction
 
 
 @dataclasses.dataclass
@@ -159,7 +195,7 @@ class Run:
         Session
             The open session.
         """
-        with session_scope() as session:
+        with db_session.session_scope() as session:
             yield session
 
     @contextlib.contextmanager
@@ -171,7 +207,7 @@ class Run:
         tuple of (Session, Actor)
             The open session and the acting user.
         """
-        with session_scope() as session:
+        with db_session.session_scope() as session:
             yield session, self.login(session)
 
 
@@ -180,8 +216,8 @@ def _audit_denied(run: Run, command: str, message: str) -> None:
     if run.acted_as is None:
         return
     details = json.dumps({"command": command, "reason": message}, ensure_ascii=False)
-    with session_scope() as session:
-        audit_apart(session, run.acted_as, "denied", command or None, details)
+    with db_session.session_scope() as session:
+        auth.audit_apart(session, run.acted_as, "denied", command or None, details)
 
 
 def _guarded(command: str, body: Callable[[], Any], run: Run) -> Any:
@@ -197,7 +233,12 @@ def _guarded(command: str, body: Callable[[], Any], run: Run) -> Any:
         raise fail(str(exc), 2) from None
     except GcrmError as exc:
         raise fail(str(exc), 1) from None
-    except SQLAlchemyError as exc:
+    except Exception as exc:
+        # Only a command that opened the database can raise SQLAlchemy's errors: look for
+        # its error class only then, so this module need not import SQLAlchemy.
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+            raise
         first = str(exc).splitlines()[0]
         raise fail(f"database error: {first}", 1) from None
 
@@ -279,19 +320,22 @@ def plain(value: object) -> object:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [plain(v) for v in value]
-    if isinstance(value, pd.DataFrame):
+    # A frame or a numpy scalar exists only once pandas/numpy are loaded (not imported here).
+    pd_, np_ = sys.modules.get("pandas"), sys.modules.get("numpy")
+    if pd_ is not None and isinstance(value, pd_.DataFrame):
         return [plain(r) for r in value.to_dict("records")]
-    if isinstance(value, np.generic):
+    if np_ is not None and isinstance(value, np_.generic):
         value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if value is None or isinstance(value, (str, int, bool)):
         return value
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return None
-    except (TypeError, ValueError):
-        pass
+    if pd_ is not None:
+        try:
+            if pd_.isna(value):
+                return None
+        except (TypeError, ValueError):
+            pass
     return str(value)
 
 
@@ -319,6 +363,9 @@ def print_frame(df: pd.DataFrame, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         typer.echo(df.to_json(orient="records", date_format="iso", force_ascii=False))
     elif fmt is OutputFormat.csv:
-        typer.echo(df.map(neutralise_formula).to_csv(index=False, lineterminator="\r\n"), nl=False)
+        typer.echo(
+            df.map(import_report.neutralise_formula).to_csv(index=False, lineterminator="\r\n"),
+            nl=False,
+        )
     else:
         typer.echo(df.to_string(index=False) if not df.empty else "(none)")

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gcrm.cli._common import OutputFormat, Run, app, command, echo_json, fail, group, print_frame
-from gcrm.db.session import purge_freed_bytes
-from gcrm.density import MapFilter
-from gcrm.import_report import format_report, imported_rows
-from gcrm.importer import import_file, load_mapping, write_rejects
-from gcrm.map_cli import write_map
-from gcrm.reports import account_list, export_accounts, export_report
-from gcrm.store import (
-    AccountFilter,
-    erase_account,
-    erase_contact,
-    subject_access,
+from gcrm.cli._common import (
+    LazyModule,
+    OutputFormat,
+    Run,
+    app,
+    command,
+    echo_json,
+    fail,
+    group,
+    print_frame,
 )
+
+if TYPE_CHECKING:
+    from gcrm import density, import_report, importer, map_cli, reports, store
+    from gcrm.db import session as db_session
+else:
+    db_session = LazyModule("gcrm.db.session")
+    density = LazyModule("gcrm.density")
+    import_report = LazyModule("gcrm.import_report")
+    importer = LazyModule("gcrm.importer")
+    map_cli = LazyModule("gcrm.map_cli")
+    reports = LazyModule("gcrm.reports")
+    store = LazyModule("gcrm.store")
 
 accounts_app = group("accounts", "Accounts.")
 erase_app = group("erase", "Erase personal data (admins).")
@@ -48,18 +58,18 @@ def import_(
     row with all its reasons on stderr and the counts as JSON on stdout;
     exits with 4 when no row could be imported.
     """
-    columns = load_mapping(mapping) if mapping else None
+    columns = importer.load_mapping(mapping) if mapping else None
     with run.acting() as (session, actor):
-        report = import_file(session, actor, file, mapping=columns, dry_run=dry_run)
-    typer.echo(format_report(report), err=True)
+        report = importer.import_file(session, actor, file, mapping=columns, dry_run=dry_run)
+    typer.echo(import_report.format_report(report), err=True)
     if report.rejects and (rejects or not dry_run):
         target = rejects or file.with_name(file.name + ".rejected.csv")
-        write_rejects(report, target)
+        importer.write_rejects(report, target)
         typer.echo(f"{report.rejected} rejected row(s) written to {target}", err=True)
     for row, ext, other in report.duplicate_pairs:
         typer.echo(f"row {row}: {ext!r} looks like a duplicate of {other!r}", err=True)
     echo_json(report.summary())
-    if report.rows and not imported_rows(report):
+    if report.rows and not import_report.imported_rows(report):
         raise fail(f"{file.name}: no row could be imported", 4)
 
 
@@ -74,9 +84,9 @@ def accounts_list(
     text: Annotated[str | None, typer.Option(help="Name/address contains.")] = None,
 ) -> None:
     """List the accounts the acting user may see (``--format csv`` is an audited export)."""
-    flt = AccountFilter(kinds=kind or (), territories=territory or (), text=text)
+    flt = store.AccountFilter(kinds=kind or (), territories=territory or (), text=text)
     with run.acting() as (session, actor):
-        df = account_list(session, actor, flt, fmt=fmt.value)
+        df = reports.account_list(session, actor, flt, fmt=fmt.value)
     print_frame(df, fmt)
 
 
@@ -90,8 +100,8 @@ def accounts_export(
 ) -> None:
     """Export the accounts the user may see (audited; personal data per role)."""
     with run.acting() as (session, actor):
-        flt = AccountFilter(kinds=kind or (), territories=territory or ())
-        export = export_accounts(session, actor, flt, fmt)  # type: ignore[arg-type]
+        flt = store.AccountFilter(kinds=kind or (), territories=territory or ())
+        export = reports.export_accounts(session, actor, flt, fmt)  # type: ignore[arg-type]
         output.write_bytes(export.data)
     echo_json({"output": str(output), "rows": export.rows, "sha256": export.sha256})
 
@@ -103,8 +113,8 @@ def erase_contact_cmd(
 ) -> None:
     """Anonymise a person everywhere (contacts, notes, audit details)."""
     with run.acting() as (session, actor):
-        erase_contact(session, actor, contact_id)
-    purge_freed_bytes()
+        store.erase_contact(session, actor, contact_id)
+    db_session.purge_freed_bytes()
     echo_json({"erased": f"contact:{contact_id}"})
 
 
@@ -115,8 +125,8 @@ def erase_account_cmd(
 ) -> None:
     """Anonymise an account and its people, keeping aggregates."""
     with run.acting() as (session, actor):
-        erase_account(session, actor, account_id)
-    purge_freed_bytes()
+        store.erase_account(session, actor, account_id)
+    db_session.purge_freed_bytes()
     echo_json({"erased": f"account:{account_id}"})
 
 
@@ -128,7 +138,7 @@ def subject_access_cmd(
 ) -> None:
     """Print everything held on a person as JSON (admins)."""
     with run.acting() as (session, actor):
-        result = subject_access(session, actor, email=email, name=name)
+        result = store.subject_access(session, actor, email=email, name=name)
     echo_json(result)
 
 
@@ -154,7 +164,7 @@ def report(
 ) -> None:
     """Write a report, scoped and audited as the acting user; prints a JSON summary line."""
     with run.acting() as (session, actor):
-        export = export_report(
+        export = reports.export_report(
             session,
             actor,
             kind.value,  # type: ignore[arg-type]
@@ -204,9 +214,9 @@ def map_(
     roads: Annotated[bool, typer.Option(help="Draw our road network as a basemap.")] = False,
 ) -> None:
     """Write a standalone HTML map that works offline (assets inlined)."""
-    parsed = MapFilter.parse(flt or [])
+    parsed = density.MapFilter.parse(flt or [])
     with run.acting() as (session, actor):
-        result = write_map(
+        result = map_cli.write_map(
             session, actor, layer.value, output, flt=parsed, weight=weight, tiles=tiles,
             roads=roads,
         )  # fmt: skip

@@ -7,17 +7,25 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gcrm import jobs
-from gcrm.assets import vendor_assets
-from gcrm.basemap import ensure_basemap
-from gcrm.cli._common import Run, app, command, echo_json, group
-from gcrm.db.session import upgrade_database
-from gcrm.demo import build_demo
-from gcrm.settings import get_settings
+from gcrm.cli._common import LazyModule, Run, app, command, echo_json, group
+
+if TYPE_CHECKING:
+    from gcrm import assets as vendoring
+    from gcrm import basemap as basemaps
+    from gcrm import demo as demo_builder
+    from gcrm import jobs, settings
+    from gcrm.db import session as db_session
+else:
+    vendoring = LazyModule("gcrm.assets")
+    basemaps = LazyModule("gcrm.basemap")
+    db_session = LazyModule("gcrm.db.session")
+    demo_builder = LazyModule("gcrm.demo")
+    jobs = LazyModule("gcrm.jobs")
+    settings = LazyModule("gcrm.settings")
 
 db_app = group("db", "Database schema.")
 
@@ -25,8 +33,8 @@ db_app = group("db", "Database schema.")
 @command(db_app, "upgrade", acts=False, db=False)
 def db_upgrade(run: Run) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
-    upgrade_database()
-    url = get_settings().resolved_database_url
+    db_session.upgrade_database()
+    url = settings.get_settings().resolved_database_url
     echo_json({"database": url.split("@")[-1], "schema": "current"})
 
 
@@ -37,7 +45,7 @@ def demo(
 ) -> None:
     """Build the Helsinki demo CRM (idempotent)."""
     with run.session() as session:
-        summary = build_demo(session, osm)
+        summary = demo_builder.build_demo(session, osm)
     echo_json(summary.__dict__)
 
 
@@ -50,7 +58,7 @@ def assets(
     ] = None,
 ) -> None:
     """Put the map's JavaScript/CSS under static/vendor so maps work offline."""
-    dest = vendor_assets(dest, force=force)
+    dest = vendoring.vendor_assets(dest, force=force)
     echo_json({"assets": str(dest)})
 
 
@@ -61,7 +69,7 @@ def basemap(
     osm: Annotated[Path | None, typer.Option(help="OSM file (default GCRM_OSM_FILE).")] = None,
 ) -> None:
     """Build the offline basemap (vector tiles) from the region's OSM file; cached."""
-    info = ensure_basemap(osm, force=force)
+    info = basemaps.ensure_basemap(osm, force=force)
     echo_json({**asdict(info), "url": info.url})
 
 
@@ -71,12 +79,12 @@ def setup(
     demo_data: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the demo.")] = True,
 ) -> None:
     """Everything a fresh install needs: schema, map assets, demo data if empty."""
-    vendor_assets()
+    vendoring.vendor_assets()
     out: dict[str, object] = {"schema": "current", "assets": "ok"}
-    out["basemap"] = ensure_basemap().name
+    out["basemap"] = basemaps.ensure_basemap().name
     if demo_data:
         with run.session() as session:
-            out["demo"] = build_demo(session).__dict__
+            out["demo"] = demo_builder.build_demo(session).__dict__
     echo_json(out)
 
 

@@ -4,42 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gcrm._errors import InputError
-from gcrm.campaign_reports import campaign_report, export_campaign_report, export_letters
-from gcrm.campaigns import (
-    create_campaign,
-    get_campaign,
-    import_responses,
-    launch,
-    preview,
-    resolve_uncertain,
-    run_due,
-    segment_definition,
-    send_pending,
-    unsubscribe,
-)
-from gcrm.cli._common import OutputFormat, Run, command, echo_json, group, print_frame
-from gcrm.network import load_network
-from gcrm.segments import SegmentDefinition, members, save_segment
+from gcrm.cli._common import LazyModule, OutputFormat, Run, command, echo_json, group, print_frame
+
+if TYPE_CHECKING:
+    from gcrm import campaign_reports, campaigns, network, segments
+else:
+    campaign_reports = LazyModule("gcrm.campaign_reports")
+    campaigns = LazyModule("gcrm.campaigns")
+    network = LazyModule("gcrm.network")
+    segments = LazyModule("gcrm.segments")
 
 campaigns_app = group("campaigns", "Geo-targeted campaigns.")
 
 
-def _graph_for(definition: SegmentDefinition) -> Any:
+def _graph_for(definition: segments.SegmentDefinition) -> Any:
     """Return the road network, only when a drive-time segment needs it."""
     if definition.drive is None:
         return None
-    return load_network()
+    return network.load_network()
 
 
-def _definition(text: str) -> SegmentDefinition:
+def _definition(text: str) -> segments.SegmentDefinition:
     if text.startswith("@"):
         text = Path(text[1:]).read_text(encoding="utf-8")
-    return SegmentDefinition.from_json(text)
+    return segments.SegmentDefinition.from_json(text)
 
 
 @command(campaigns_app, "segment")
@@ -51,8 +44,8 @@ def segment_cmd(
     """Save a segment; print its current e-mail reach."""
     d = _definition(definition)
     with run.acting() as (session, actor):
-        row = save_segment(session, actor, name, d)
-        n = len(members(session, actor, d, channel="email", G=_graph_for(d)))
+        row = segments.save_segment(session, actor, name, d)
+        n = len(segments.members(session, actor, d, channel="email", G=_graph_for(d)))
         echo_json({"segment": row.id, "name": name, "email_members": n})
 
 
@@ -75,7 +68,7 @@ def create_cmd(
         msg = f"--start-at: {start_at!r} is not an ISO date/time"
         raise InputError(msg) from exc
     with run.acting() as (session, actor):
-        row = create_campaign(
+        row = campaigns.create_campaign(
             session,
             actor,
             name=name,
@@ -97,8 +90,10 @@ def preview_cmd(
 ) -> None:
     """Show who a campaign reaches per channel and sample e-mails."""
     with run.acting() as (session, actor):
-        G = _graph_for(segment_definition(session, get_campaign(session, actor, name)))
-        out = preview(session, actor, name, G=G, sample=sample)
+        G = _graph_for(
+            campaigns.segment_definition(session, campaigns.get_campaign(session, actor, name))
+        )
+        out = campaigns.preview(session, actor, name, G=G, sample=sample)
         echo_json({"counts": out["counts"], "samples": out["samples"]})
 
 
@@ -113,13 +108,13 @@ def send_cmd(
 ) -> None:
     """Launch a campaign (queue e-mails, create visits/calls) and send its e-mail."""
     with run.acting() as (session, actor):
-        campaign = get_campaign(session, actor, name)
-        G = _graph_for(segment_definition(session, campaign))
-        queued = launch(session, actor, name, G=G)
+        campaign = campaigns.get_campaign(session, actor, name)
+        G = _graph_for(campaigns.segment_definition(session, campaign))
+        queued = campaigns.launch(session, actor, name, G=G)
         cid, chans = campaign.id, campaign.channels.split(",")
     out: dict[str, Any] = {"queued": queued}
     if "email" in chans:
-        result = send_pending(cid, limit=limit, stale_after_s=stale_after)
+        result = campaigns.send_pending(cid, limit=limit, stale_after_s=stale_after)
         out["send"] = result.__dict__
     echo_json(out)
 
@@ -134,7 +129,7 @@ def resolve_cmd(
 ) -> None:
     """Settle e-mails left uncertain by a crashed sender (see gcrm.campaigns)."""
     with run.acting() as (session, actor):
-        n = resolve_uncertain(session, actor, name, resend=resend)
+        n = campaigns.resolve_uncertain(session, actor, name, resend=resend)
     echo_json({"resolved": n, "resend": resend})
 
 
@@ -146,7 +141,7 @@ def run_due_cmd(
 ) -> None:
     """Run due steps: scheduled launches, reminders, pending e-mail (for cron)."""
     when = dt.datetime.fromisoformat(now) if now else None
-    echo_json(run_due(now=when, stale_after_s=stale_after))
+    echo_json(campaigns.run_due(now=when, stale_after_s=stale_after))
 
 
 @command(campaigns_app, "report")
@@ -160,11 +155,11 @@ def report_cmd(
     with run.acting() as (session, actor):
         if output is not None:
             fmt = output.suffix.lstrip(".").lower()
-            export = export_campaign_report(session, actor, name, by=by, fmt=fmt)  # type: ignore[arg-type]
+            export = campaign_reports.export_campaign_report(session, actor, name, by=by, fmt=fmt)  # type: ignore[arg-type]
             output.write_bytes(export.data)
             echo_json({"output": str(output), "rows": export.rows})
         else:
-            df = campaign_report(session, actor, name, by=by)  # type: ignore[arg-type]
+            df = campaign_reports.campaign_report(session, actor, name, by=by)  # type: ignore[arg-type]
             print_frame(df, OutputFormat.json)
 
 
@@ -177,7 +172,7 @@ def letters_cmd(
     """Export the letter channel: mail-merge file or printable PDF."""
     with run.acting() as (session, actor):
         fmt = output.suffix.lstrip(".").lower()
-        export = export_letters(session, actor, name, fmt=fmt)  # type: ignore[arg-type]
+        export = campaign_reports.export_letters(session, actor, name, fmt=fmt)  # type: ignore[arg-type]
         output.write_bytes(export.data)
     echo_json({"output": str(output), "rows": export.rows})
 
@@ -188,7 +183,7 @@ def unsubscribe_cmd(
 ) -> None:
     """Apply an unsubscribe token: the account's marketing consent is turned off."""
     with run.session() as session:
-        echo_json(unsubscribe(session, token))
+        echo_json(campaigns.unsubscribe(session, token))
 
 
 @command(campaigns_app, "import-responses")
@@ -199,5 +194,5 @@ def import_responses_cmd(
 ) -> None:
     """Import replies or orders from a CSV (all rows or none)."""
     with run.acting() as (session, actor):
-        n = import_responses(session, actor, name, path.read_bytes(), filename=path.name)
+        n = campaigns.import_responses(session, actor, name, path.read_bytes(), filename=path.name)
     echo_json({"imported": n})

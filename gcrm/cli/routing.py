@@ -8,20 +8,30 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
-from gcrm.bench.pvrp_io import is_pvrp_file, solve_pvrp_file
-from gcrm.bench.solve import solve_instance_file
-from gcrm.cli._common import Run, app, command, echo_json, plain
-from gcrm.cycle_options import CycleOptions
-from gcrm.cycle_plans import cycle_ics, plan_and_save
-from gcrm.cycles import plan_cycles
-from gcrm.geocode import geocode_file
-from gcrm.matrix import matrix_from_points_file
-from gcrm.plan_cli import plan_command
+from gcrm.cli._common import LazyModule, Run, app, command, echo_json, plain
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gcrm import cycle_options, cycle_plans, cycles, plan_cli
+    from gcrm import geocode as geocoding
+    from gcrm import matrix as matrices
+    from gcrm.bench import pvrp_io
+    from gcrm.bench import solve as bench_solve
+else:
+    np = LazyModule("numpy")
+    pvrp_io = LazyModule("gcrm.bench.pvrp_io")
+    bench_solve = LazyModule("gcrm.bench.solve")
+    cycle_options = LazyModule("gcrm.cycle_options")
+    cycle_plans = LazyModule("gcrm.cycle_plans")
+    cycles = LazyModule("gcrm.cycles")
+    geocoding = LazyModule("gcrm.geocode")
+    matrices = LazyModule("gcrm.matrix")
+    plan_cli = LazyModule("gcrm.plan_cli")
 
 
 @command(app)
@@ -41,7 +51,7 @@ def plan(
 ) -> None:
     """Plan a rep's visits (due accounts) over the road network; writes the plan as JSON."""
     with run.acting() as (session, actor):
-        summary = plan_command(
+        summary = plan_cli.plan_command(
             session, actor, rep, date, days=days, seconds=seconds, output=output,
             seed=seed, profile=profile, gpx=gpx, ics=ics,
         )  # fmt: skip
@@ -71,9 +81,11 @@ def cycle(
     """Plan call cycles: each account's visit days and every working day's route, as JSON."""
     with run.acting() as (session, actor):
         names = [r.strip() for r in reps.split(",") if r.strip()]
-        plan_fn = plan_and_save if save else plan_cycles
-        options = CycleOptions(weeks=weeks, country=country or None, iterations=iterations,
-                               seed=seed, profile=profile, balance=balance)  # fmt: skip
+        plan_fn = cycle_plans.plan_and_save if save else cycles.plan_cycles
+        options = cycle_options.CycleOptions(
+            weeks=weeks, country=country or None, iterations=iterations, seed=seed,
+            profile=profile, balance=balance,
+        )  # fmt: skip
         result = plan_fn(session, actor, names, start, options=options)
     if output is not None:
         output.write_text(json.dumps(plain(result), allow_nan=False), encoding="utf-8")
@@ -88,7 +100,7 @@ def cycle_ics_command(
 ) -> None:
     """Export the saved call cycles you may see as one iCalendar file (whole horizons)."""
     with run.acting() as (session, actor):
-        text = cycle_ics(session, actor, rep=rep)
+        text = cycle_plans.cycle_ics(session, actor, rep=rep)
     output.write_text(text, encoding="utf-8")
     echo_json({"output": str(output), "events": text.count("BEGIN:VEVENT")})
 
@@ -107,10 +119,12 @@ def solve(
 
     Cordeau PVRP files give {"days": [[[customers], ...routes], ...days], "cost": ...}.
     """
-    if is_pvrp_file(instance):
-        summary = solve_pvrp_file(instance, seconds=seconds, output=output, seed=seed)
+    if pvrp_io.is_pvrp_file(instance):
+        summary = pvrp_io.solve_pvrp_file(instance, seconds=seconds, output=output, seed=seed)
     else:
-        summary = solve_instance_file(instance, seconds=seconds, output=output, seed=seed)
+        summary = bench_solve.solve_instance_file(
+            instance, seconds=seconds, output=output, seed=seed
+        )
     echo_json(summary)
 
 
@@ -125,7 +139,7 @@ def geocode(
     ] = None,
 ) -> None:
     """Geocode a CSV offline: adds lat, lon, precision, score, matched, reason."""
-    summary = geocode_file(input_csv, output, osm, progress=True, min_score=min_score)
+    summary = geocoding.geocode_file(input_csv, output, osm, progress=True, min_score=min_score)
     echo_json(summary)
 
 
@@ -146,7 +160,9 @@ def matrix(
     profile: Annotated[str, typer.Option(help="drive, drive_service, walk or bike.")] = "drive",
 ) -> None:
     """Travel-time and distance matrices over the road network (inf = unreachable)."""
-    result = matrix_from_points_file(osm, points, output, weight=weight.value, profile=profile)
+    result = matrices.matrix_from_points_file(
+        osm, points, output, weight=weight.value, profile=profile
+    )
     echo_json(
         {
             "output": str(output),

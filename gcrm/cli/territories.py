@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gcrm.cli._common import Run, command, echo_json, group
-from gcrm.territories import build_and_save_territories, import_territories
+from gcrm.cli._common import LazyModule, Run, command, echo_json, group
+
+if TYPE_CHECKING:
+    from gcrm import territories
+else:
+    territories = LazyModule("gcrm.territories")
 
 territories_app = group("territories", "Sales territories.")
 
@@ -35,7 +39,7 @@ def territories_build(
 ) -> None:
     """Split the region into K balanced, contiguous territories seeded at rep home bases."""
     with run.acting() as (session, actor):
-        result = build_and_save_territories(
+        result = territories.build_and_save_territories(
             session, actor, k, balance.value, set_owners=set_owners, time_limit_s=seconds
         )
     echo_json(result)
@@ -51,7 +55,7 @@ def territories_import(
 ) -> None:
     """Load territories from GeoJSON and assign accounts by spatial join."""
     with run.acting() as (session, actor):
-        result = import_territories(
+        result = territories.import_territories(
             session, actor, file, name_field=name_field, owner_field=owner_field, replace=replace
         )
     echo_json(result)

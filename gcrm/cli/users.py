@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from gcrm._errors import InputError
-from gcrm.auth import SYSTEM, create_user, has_admin, require
-from gcrm.cli._common import OutputFormat, Run, command, echo_json, group, print_frame
-from gcrm.home_base import set_home_base
-from gcrm.store import audit_frame, list_users
+from gcrm.cli._common import LazyModule, OutputFormat, Run, command, echo_json, group, print_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gcrm import auth, home_base, store
+else:
+    pd = LazyModule("pandas")
+    auth = LazyModule("gcrm.auth")
+    home_base = LazyModule("gcrm.home_base")
+    store = LazyModule("gcrm.store")
 
 users_app = group("users", "Users.")
 audit_app = group("audit", "The audit log (admins).")
@@ -29,7 +35,7 @@ def users_list(
 ) -> None:
     """List users with their role and territories."""
     with run.acting() as (session, actor):
-        require(actor, "admin")
+        auth.require(actor, "admin")
         rows = [
             {
                 "username": u.username,
@@ -37,7 +43,7 @@ def users_list(
                 "role": u.role,
                 "territories": [t.name for t in u.territories],
             }
-            for u in list_users(session, actor)
+            for u in store.list_users(session, actor)
         ]
     print_frame(pd.DataFrame(rows), fmt)
 
@@ -55,13 +61,13 @@ def users_add(
     after that an admin must act.
     """
     with run.session() as session:
-        actor = run.login(session) if has_admin(session) else SYSTEM
+        actor = run.login(session) if auth.has_admin(session) else auth.SYSTEM
         password = os.environ.get("GCRM_NEW_PASSWORD")
         if password is None:
             if not sys.stdin.isatty():
                 raise InputError("no password: set GCRM_NEW_PASSWORD or run in a terminal")
             password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-        create_user(session, actor, username, password, role=role, display_name=display_name)
+        auth.create_user(session, actor, username, password, role=role, display_name=display_name)
     echo_json({"user": username, "role": role})
 
 
@@ -78,7 +84,9 @@ def users_set(
 ) -> None:
     """Set a rep's home base (where routes start and end) and shift (admins)."""
     with run.acting() as (session, actor):
-        u = set_home_base(session, actor, username, home=home, clear_home=clear_home, shift=shift)
+        u = home_base.set_home_base(
+            session, actor, username, home=home, clear_home=clear_home, shift=shift
+        )
         out = {
             "user": u.username,
             "home_lat": u.home_lat,
@@ -99,5 +107,5 @@ def audit_list(
 ) -> None:
     """Print the audit log (admins)."""
     with run.acting() as (session, actor):
-        df = audit_frame(session, actor, limit=limit, action=action)
+        df = store.audit_frame(session, actor, limit=limit, action=action)
     print_frame(df, fmt)

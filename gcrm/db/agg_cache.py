@@ -12,12 +12,12 @@ Without the stamp table (an older schema) nothing is cached.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import Select, text
 from sqlalchemy.orm import Session
+
+from gcrm.lru import BoundedLRU
 
 #: Most results kept per process (least recently used go first).
 MAX_ENTRIES = 256
@@ -28,9 +28,7 @@ MAX_ROWS = 20_000
 #: PostgreSQL settings for the aggregate statements (see :func:`_execute`).
 _PG_SETTINGS = {"work_mem": "64MB", "jit": "off"}
 
-_CACHE: OrderedDict[tuple[Any, ...], list[tuple[Any, ...]]] = OrderedDict()
-_LOCK = threading.Lock()
-_STATS = {"hits": 0, "misses": 0}
+_CACHE: BoundedLRU[tuple[Any, ...], list[tuple[Any, ...]]] = BoundedLRU(max_entries=MAX_ENTRIES)
 _HAS_STAMP: set[str] = set()
 
 
@@ -73,19 +71,13 @@ def rows(session: Session, stmt: Select[Any, *tuple[Any, ...]]) -> list[tuple[An
     compiled = stmt.compile(dialect=session.get_bind().dialect)
     params = repr(sorted(compiled.params.items()))
     key = (str(session.get_bind().engine.url), stamp, str(compiled), params)
-    with _LOCK:
-        found = _CACHE.get(key)
-        if found is not None:
-            _CACHE.move_to_end(key)
-            _STATS["hits"] += 1
-            return found
-        _STATS["misses"] += 1
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
     result = _execute(session, stmt)
     if len(result) <= MAX_ROWS:
-        with _LOCK:
-            _CACHE[key] = result
-            while len(_CACHE) > MAX_ENTRIES:
-                _CACHE.popitem(last=False)
+        _CACHE.resize(max_entries=MAX_ENTRIES)  # the budget is read at call time
+        _CACHE.put(key, result)
     return result
 
 
@@ -116,14 +108,13 @@ def _set_local(session: Session, values: dict[str, str]) -> None:
 
 
 def stats() -> dict[str, int]:
-    """Hits, misses and entries of the process cache."""
-    with _LOCK:
-        return {**_STATS, "entries": len(_CACHE)}
+    """Hits, misses, evictions and entries of the process cache."""
+    out = _CACHE.stats()
+    del out["size"]
+    return out
 
 
 def clear() -> None:
     """Forget every cached result (benchmarks measure a cold start with it)."""
-    with _LOCK:
-        _CACHE.clear()
-        _STATS.update(hits=0, misses=0)
-        _HAS_STAMP.clear()
+    _CACHE.clear()
+    _HAS_STAMP.clear()

@@ -1,7 +1,13 @@
 """A job queue in the database: PostgreSQL ``FOR UPDATE SKIP LOCKED``, SQLite as fallback.
 
 Rows of :class:`gcrm.db.models.Job` go ``queued`` → ``running`` → ``done`` or
-``failed``. Any number of worker processes, on any machine that reaches the
+``failed``; :func:`request_cancel` ends a queued job as ``cancelled`` at once and
+marks a running one ``cancelling``: its worker notices at its next progress
+update (:func:`cancel_requested`), its work rolls back, and it ends as
+``cancelled``. On SQLite a job's own long transaction (an import) may hold the
+one write lock: the request then waits for nothing and leaves a marker file
+beside the database instead, which the worker (on the same machine, as SQLite
+is) and :func:`get` read. Any number of worker processes, on any machine that reaches the
 database, claim jobs with :func:`claim`: on PostgreSQL the candidate row is
 locked with ``SELECT ... FOR UPDATE SKIP LOCKED`` so two workers never wait on
 or take the same job; on SQLite (one machine) a conditional ``UPDATE ... WHERE
@@ -23,6 +29,7 @@ import dataclasses
 import datetime as dt
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -34,7 +41,13 @@ from gcrm.db.session import get_engine, session_scope
 from gcrm.settings import get_settings
 
 #: Job states.
-STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
+STATES: tuple[str, ...] = ("queued", "running", "cancelling", "done", "failed", "cancelled")
+
+#: States of a job that ended (nothing more happens to it).
+FINISHED: tuple[str, ...] = ("done", "failed", "cancelled")
+
+#: States of a job a worker holds (its progress and heartbeats are recorded).
+HELD: tuple[str, ...] = ("running", "cancelling")
 
 #: A running job with no heartbeat for this long is given to another worker.
 STALE_AFTER = dt.timedelta(minutes=10)
@@ -86,8 +99,8 @@ class JobState:
 
     @property
     def finished(self) -> bool:
-        """Whether the job is done or failed."""
-        return self.status in ("done", "failed")
+        """Whether the job is done, failed or cancelled."""
+        return self.status in FINISHED
 
 
 def _now() -> dt.datetime:
@@ -101,7 +114,12 @@ def _load(session: Any, job_id: int) -> JobState | None:
         .options(defer(Job.result_file), defer(Job.input_file))
         .where(Job.id == job_id)
     ).first()
-    return None if row is None else _state(row[0], has_file=bool(row[1]))
+    if row is None:
+        return None
+    state = _state(row[0], has_file=bool(row[1]))
+    if state.status in ("queued", "running") and _has_marker(session.get_bind().engine, job_id):
+        state = dataclasses.replace(state, status="cancelling", message="Cancelling…")
+    return state
 
 
 def _state(job: Job, *, has_file: bool) -> JobState:
@@ -217,6 +235,11 @@ def claim(worker: str, *, kinds: tuple[str, ...] = (), url: str | None = None) -
             .where(Job.status == "running", Job.heartbeat_at < stale)
             .values(status="queued", worker=None)
         )
+        session.execute(  # its worker died while asked to stop: nothing more will run
+            update(Job)
+            .where(Job.status == "cancelling", Job.heartbeat_at < stale)
+            .values(status="cancelled", message="Cancelled", finished_at=_now(), input_file=None)
+        )
         stmt = select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(1)
         if kinds:
             stmt = stmt.where(Job.kind.in_(kinds))
@@ -257,7 +280,7 @@ def heartbeat(job_id: int, *, url: str | None = None) -> bool:
 
 
 def _write_if_free(job_id: int, values: dict[str, Any], *, url: str | None) -> bool:
-    stmt = update(Job).where(Job.id == job_id, Job.status == "running").values(**values)
+    stmt = update(Job).where(Job.id == job_id, Job.status.in_(HELD)).values(**values)
     engine = get_engine(url)
     if engine.dialect.name != "sqlite":  # row locks: the job's own transaction is no obstacle
         with session_scope(url) as session:
@@ -283,11 +306,14 @@ def finish(
     result: Any = None,
     file: bytes | None = None,
     error: str | None = None,
+    cancelled: bool = False,
     url: str | None = None,
 ) -> None:
-    """Mark a job done (with its result and file) or failed (with the error)."""
+    """Mark a job done (with its result and file), failed (with the error) or cancelled."""
     values: dict[str, Any] = {"finished_at": _now(), "heartbeat_at": _now(), "input_file": None}
-    if error is None:
+    if cancelled:
+        values.update(status="cancelled", progress=0.0, message="Cancelled")
+    elif error is None:
         values.update(
             status="done",
             progress=1.0,
@@ -299,6 +325,83 @@ def finish(
         values.update(status="failed", message=error[:500])
     with session_scope(url) as session:
         session.execute(update(Job).where(Job.id == job_id).values(**values))
+    marker = _marker(get_engine(url), job_id)
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+
+
+def request_cancel(job_id: int, *, url: str | None = None) -> str:
+    """Cancel a queued job now, or ask the worker of a running one to stop.
+
+    Permissions are the caller's concern (:func:`gcrm.jobs.cancel`).
+
+    Returns
+    -------
+    str
+        The job's status afterwards: ``cancelled`` (it was queued: it never
+        runs), ``cancelling`` (its worker stops at its next progress update),
+        or the finished status it already had.
+    """
+    now = _now()
+    stmts = [
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued")
+        .values(status="cancelled", message="Cancelled", finished_at=now, input_file=None),
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(status="cancelling", message="Cancelling…"),
+    ]
+    engine = get_engine(url)
+    if engine.dialect.name != "sqlite":
+        with session_scope(url) as session:
+            for stmt in stmts:
+                session.execute(stmt)
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+            try:
+                for stmt in stmts:
+                    conn.execute(stmt)
+                conn.commit()
+            except OperationalError:  # a job's transaction holds the write lock
+                conn.rollback()
+                _write_marker(engine, job_id)
+            finally:
+                wait_ms = int(get_settings().sqlite_busy_timeout_s * 1000)
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+    state = get(job_id, url=url)
+    return "cancelled" if state is None else state.status
+
+
+def cancel_requested(job_id: int, *, url: str | None = None) -> bool:
+    """Whether the job was asked to stop (its worker checks at each progress update)."""
+    engine = get_engine(url)
+    if _has_marker(engine, job_id):
+        return True
+    with session_scope(url) as session:
+        return session.scalar(select(Job.status).where(Job.id == job_id)) == "cancelling"
+
+
+def _marker(engine: Any, job_id: int) -> Path | None:
+    # SQLite only: a file beside the database, seen by every process on its machine.
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    db = Path(engine.url.database)
+    return db.with_name(f"{db.name}.cancel") / str(job_id)
+
+
+def _has_marker(engine: Any, job_id: int) -> bool:
+    marker = _marker(engine, job_id)
+    return marker is not None and marker.exists()
+
+
+def _write_marker(engine: Any, job_id: int) -> None:
+    marker = _marker(engine, job_id)
+    if marker is None:
+        msg = f"job {job_id}: the database is busy and has no folder for a cancel request"
+        raise OperationalError(msg, None, Exception(msg))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
 
 
 def get(job_id: int, *, url: str | None = None) -> JobState | None:
@@ -321,9 +424,7 @@ def purge(*, older_than: dt.timedelta = KEEP_FINISHED, url: str | None = None) -
     """
     with session_scope(url) as session:
         gone = session.execute(
-            delete(Job).where(
-                Job.status.in_(("done", "failed")), Job.finished_at < _now() - older_than
-            )
+            delete(Job).where(Job.status.in_(FINISHED), Job.finished_at < _now() - older_than)
         )
         return int(getattr(gone, "rowcount", 0) or 0)
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from gcrm.lru import BoundedLRU
 from gcrm.settings import get_settings
 
 #: Most rendered maps kept per process (least recently used go first).
@@ -102,10 +101,9 @@ def fingerprint(*parts: object) -> str:
     return h.hexdigest()
 
 
-_CACHE: OrderedDict[Hashable, MapPayload] = OrderedDict()
-_LOCK = threading.Lock()
-_STATS = {"hits": 0, "misses": 0}
-_SIZE = [0]
+_CACHE: BoundedLRU[Hashable, MapPayload] = BoundedLRU(
+    max_entries=MAX_ENTRIES, max_size=MAX_TOTAL_CHARS, size_of=lambda p: p.size
+)
 
 
 def cached_payload(key: Hashable, draw: Callable[[], MapPayload]) -> MapPayload:
@@ -128,33 +126,23 @@ def cached_payload(key: Hashable, draw: Callable[[], MapPayload]) -> MapPayload:
     settings = get_settings()
     # The map settings shape every map (tile source, local or CDN scripts).
     key = (key, settings.map_assets, settings.map_tiles)
-    with _LOCK:
-        found = _CACHE.get(key)
-        if found is not None:
-            _CACHE.move_to_end(key)
-            _STATS["hits"] += 1
-            return found
-        _STATS["misses"] += 1
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
     payload = draw()
     if payload.size <= MAX_TOTAL_CHARS // 4:
-        with _LOCK:
-            old = _CACHE.pop(key, None)  # another session drew it meanwhile
-            _SIZE[0] += payload.size - (old.size if old is not None else 0)
-            _CACHE[key] = payload
-            while len(_CACHE) > MAX_ENTRIES or _SIZE[0] > MAX_TOTAL_CHARS:
-                _SIZE[0] -= _CACHE.popitem(last=False)[1].size
+        _CACHE.resize(max_entries=MAX_ENTRIES, max_size=MAX_TOTAL_CHARS)  # read at call time
+        _CACHE.put(key, payload)  # replaces one another session drew meanwhile
     return payload
 
 
 def stats() -> dict[str, int]:
-    """Hits, misses and entries of the process's map cache."""
-    with _LOCK:
-        return {**_STATS, "entries": len(_CACHE), "chars": _SIZE[0]}
+    """Hits, misses, evictions, entries and characters of the process's map cache."""
+    out = _CACHE.stats()
+    out["chars"] = out.pop("size")
+    return out
 
 
 def clear() -> None:
     """Forget every rendered map (tests and benchmarks start cold with it)."""
-    with _LOCK:
-        _CACHE.clear()
-        _STATS.update(hits=0, misses=0)
-        _SIZE[0] = 0
+    _CACHE.clear()
