@@ -33,11 +33,10 @@ _INDEXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("last_visit", "name", "id"),
     ),
     "ix_accounts_order_stage": (("stage", "name", "id"), ("stage", "name", "id")),
-    "ix_accounts_precision_name": (
-        ("geocode_precision", "name", "id"),
-        ("geocode_precision", "name", "id"),
-    ),
 }
+#: The "needs a pin" list (approximate locations, :data:`gcrm.pins.APPROXIMATE` when
+#: written): a partial index in name order, so the list and its count read only those.
+_NEEDS_PIN = "geocode_precision IN ('none', 'city', 'postcode', 'street')"
 
 
 def upgrade() -> None:
@@ -46,9 +45,16 @@ def upgrade() -> None:
     for name, (pg_columns, sqlite_columns) in _INDEXES.items():
         columns = pg_columns if postgres else sqlite_columns
         op.create_index(name, "accounts", [sa.text(c) for c in columns])
+    op.create_index(
+        "ix_accounts_needs_pin",
+        "accounts",
+        ["name", "id"],
+        sqlite_where=sa.text(_NEEDS_PIN),
+        postgresql_where=sa.text(_NEEDS_PIN),
+    )
 
 
 def downgrade() -> None:
     """Drop the indexes."""
-    for name in _INDEXES:
+    for name in (*_INDEXES, "ix_accounts_needs_pin"):
         op.drop_index(name, table_name="accounts")
