@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +20,11 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from gcrm import store
-from gcrm.auth import actor_for
+from gcrm.auth import SYSTEM, actor_for
 from gcrm.db.session import session_scope
+from gcrm.db.statistics import BULK_ROWS
 from gcrm.db.synthetic import add_synthetic_accounts
+from gcrm.importer import import_file
 from gcrm.store import SORTS, AccountFilter
 
 
@@ -62,11 +65,9 @@ def _page_statements(session: Session, username: str, **kwargs: Any) -> list[tup
 
 @pytest.fixture
 def large_store(demo_db: str) -> str:
-    """The demo plus 20,000 synthetic accounts, with fresh planner statistics."""
+    """The demo plus 20,000 synthetic accounts (the bulk load refreshes the statistics)."""
     with session_scope() as session:
         add_synthetic_accounts(session, 20_000)
-    with session_scope() as session:
-        session.execute(text("ANALYZE"))
     return demo_db
 
 
@@ -100,10 +101,34 @@ def test_the_needs_a_pin_list_reads_an_index(large_store: str) -> None:
             )
         )
     with session_scope() as session:
-        session.execute(text("ANALYZE"))
-    with session_scope() as session:
         (statement, parameters), *_ = _page_statements(session, "admin", approximate_only=True)
         plan = _plan(session, statement, parameters)
         assert "ix_accounts_needs_pin" in plan, plan
         assert "Seq Scan on accounts" not in plan, plan
         assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def _analyzed(session: Session) -> bool:
+    """Whether ``accounts`` has planner statistics from an explicit ANALYZE."""
+    if session.get_bind().dialect.name == "postgresql":
+        sql = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'accounts'"
+        return session.scalar(text(sql)) is not None
+    if not session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+        return False
+    return bool(session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'accounts'")))
+
+
+@pytest.mark.parametrize("rows", [10, BULK_ROWS + 200])
+def test_a_bulk_import_refreshes_the_planner_statistics(db: str, tmp_path: Path, rows: int) -> None:
+    """After importing many accounts the page's plans are made with statistics (not before)."""
+    path = tmp_path / "export.csv"
+    lines = ["external_id,name,city,lat,lon"] + [
+        f"X{i},Yritys {i} Oy,Helsinki,{60.15 + i / 100_000:.5f},24.94" for i in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with session_scope() as session:
+        assert not _analyzed(session)
+        report = import_file(session, SYSTEM, path, geocoder=None)
+    assert report.inserted == rows
+    with session_scope() as session:
+        assert _analyzed(session) == (rows >= BULK_ROWS)
