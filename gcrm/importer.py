@@ -247,6 +247,8 @@ class _Run:
         if contacts:
             _upsert_contacts(session, contacts)
         _resolve_duplicate_links(session, report)
+        # A large import changes what the page queries should read first (index or scan).
+        store.import_refresh_statistics(session, report.inserted + report.updated)
         store.audit(session, self.actor, "import", name, details)
         session.flush()
         return report

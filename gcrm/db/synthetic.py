@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gcrm.db.models import Account
+from gcrm.db.statistics import refresh_account_statistics
 
 _COPIED = (
     "kind",
@@ -110,7 +111,7 @@ def add_synthetic_accounts(
         added += size
     if copy is not None:
         copy(None)
-        session.execute(text("ANALYZE accounts"))
+    refresh_account_statistics(session)
     return added
 
 

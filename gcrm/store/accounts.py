@@ -8,7 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from gcrm._errors import InputError, NotFoundError
@@ -228,8 +228,16 @@ def _order(sort: str) -> tuple[Any, ...]:
 
 
 def _approximate() -> Any:
-    """Return the condition: location missing or approximate (:data:`gcrm.pins.APPROXIMATE`)."""
-    return Account.geocode_precision.is_(None) | Account.geocode_precision.in_(APPROXIMATE)
+    """Return the condition: location missing or approximate (:data:`gcrm.pins.APPROXIMATE`).
+
+    ``geocode_precision`` is never NULL (missing is ``"none"``). The values are written
+    into the SQL (not bound) so that it is the very predicate of the partial index
+    ``ix_accounts_needs_pin`` (migration 0010): the database then reads only these
+    accounts, in name order.
+    """
+    return Account.geocode_precision.in_(
+        bindparam("approximate", list(APPROXIMATE), expanding=True, literal_execute=True)
+    )
 
 
 def accounts_extent(

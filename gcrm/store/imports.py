@@ -13,6 +13,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from gcrm.db.models import Account, Contact, Region, Territory, User, point_wkt
+from gcrm.db.statistics import BULK_ROWS, refresh_account_statistics
 from gcrm.territory_rule import clip_to_region
 
 _IMPORT_IN_CHUNK = 900  # bound parameters per IN (...) list: SQLite allows 999
@@ -278,3 +279,24 @@ def import_company_external_id(session: Session, name: str) -> str | None:
         One such account's external id.
     """
     return session.scalar(select(Account.external_id).where(Account.name == name).limit(1))
+
+
+def import_refresh_statistics(session: Session, written: int) -> bool:
+    """Refresh the planner's statistics of ``accounts`` after a bulk import.
+
+    Parameters
+    ----------
+    session
+        The import's session.
+    written
+        Accounts inserted or updated.
+
+    Returns
+    -------
+    bool
+        Whether they were refreshed (at least :data:`gcrm.db.statistics.BULK_ROWS`).
+    """
+    if written < BULK_ROWS:
+        return False
+    refresh_account_statistics(session)
+    return True

@@ -43,6 +43,14 @@ def _map_scripts(at: AppTest) -> list[str]:
     return out
 
 
+def _ok(at: AppTest) -> None:
+    """The run ended normally: no exception, no error, the list's controls are there."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    keys = {w.key for w in at.selectbox}
+    assert "acc_sort" in keys, ([w.value for w in at.warning], [m.value for m in at.markdown][:5])
+
+
 def _total(at: AppTest) -> int:
     return int(next(m.value for m in at.metric if m.label == "Accounts"))
 
@@ -72,6 +80,7 @@ def test_one_page_of_rows_the_true_total_and_search_past_page_one(demo_copy: str
     assert len(counts) < located and sum(counts) == located
 
     at.number_input(key="acc_page").set_value(2).run()
+    _ok(at)
     second = _table(at)
     assert list(second["name"]) == names[PER_PAGE : 2 * PER_PAGE]
 
@@ -91,8 +100,9 @@ def test_one_page_of_rows_the_true_total_and_search_past_page_one(demo_copy: str
 
     # Sorted in SQL across every account: the first row has the highest value of the store.
     at.text_input(key="acc_text").input("").run()
+    _ok(at)  # a failed run ends before the sort box: say why, not only "no acc_sort"
     at.selectbox(key="acc_sort").select("value").run()
-    assert not at.exception, at.exception
+    _ok(at)
     assert float(_table(at)["potential_value"].iloc[0]) == float(top_value)
 
 
