@@ -87,7 +87,8 @@ def _session_manager() -> Any:
 
     if not Runtime.exists():
         return None
-    return Runtime.instance()._session_mgr  # no public accessor in Streamlit 1.x
+    # No public accessor in Streamlit 1.x; AppTest's stand-in runtime has none at all.
+    return getattr(Runtime.instance(), "_session_mgr", None)
 
 
 _PAGES = Path(__file__).resolve().parent
