@@ -8,17 +8,14 @@ the next redraw shows the result without any click; a failed job shows why.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-import pytest
-from sqlalchemy import func, select, update
-from streamlit.testing.v1 import AppTest
+from sqlalchemy import select, update
 
 from gcrm import jobs
 from gcrm.db import queue
 from gcrm.db.models import Account, Job
 from gcrm.db.session import session_scope
-from tests.views.jobwait import finish_jobs
+from tests.views.jobwait import account_count, finish_jobs, progress_bars
 from tests.views.test_map_pages import _page
 
 CSV = (
@@ -29,22 +26,6 @@ CSV = (
 )
 
 
-@pytest.fixture
-def queued(demo_copy: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The demo, jobs queued for a worker (none runs until the test says so)."""
-    monkeypatch.setenv("GCRM_JOBS", "queue")
-    return demo_copy
-
-
-def _progress(at: AppTest) -> list[Any]:
-    return [p.proto for p in at.get("progress")]
-
-
-def _accounts() -> int:
-    with session_scope() as s:
-        return int(s.scalar(select(func.count()).select_from(Account)) or 0)
-
-
 def test_visit_plan_shows_progress_then_the_saved_cycles(queued: str) -> None:
     """Plan and save: a progress bar while the job waits, then the saved cycles."""
     at = _page("manager", "views/visit_plan.py")
@@ -53,7 +34,7 @@ def test_visit_plan_shows_progress_then_the_saved_cycles(queued: str) -> None:
     at.number_input(key="vp_iter").set_value(10)
     at.button(key="FormSubmitter:vp_plan-Plan and save").click().run()
     assert not at.exception, at.exception
-    (bar,) = _progress(at)
+    (bar,) = progress_bars(at)
     assert "waiting for a worker" in bar.text
     assert not at.success and any("No saved call cycle" in i.value for i in at.info)
     assert not at.warning
@@ -63,7 +44,7 @@ def test_visit_plan_shows_progress_then_the_saved_cycles(queued: str) -> None:
     assert any("No worker has taken this job" in w.value for w in at.warning)
     finish_jobs(at)
     assert not at.exception, at.exception
-    assert not _progress(at)
+    assert not progress_bars(at)
     assert any("Saved call cycles for 3 reps, 2027-01-04" in s.value for s in at.success)
     assert at.selectbox(key="vp_pick").options  # the calendar of a saved cycle is shown
 
@@ -71,12 +52,12 @@ def test_visit_plan_shows_progress_then_the_saved_cycles(queued: str) -> None:
 def test_import_page_previews_and_imports_as_jobs(queued: str) -> None:
     """Preview, then Import: each shows progress, then the report with rejected rows
     (row and field); only the import writes."""
-    before = _accounts()
+    before = account_count()
     at = _page("analyst", "views/import_accounts.py")
     at.file_uploader[0].set_value(("accounts.csv", CSV, "text/csv")).run()
     assert not at.exception, at.exception
     at.button(key="imp_dry").click().run()
-    assert _progress(at), "no progress shown while the preview waits"
+    assert progress_bars(at), "no progress shown while the preview waits"
     finish_jobs(at)
     assert not at.exception, at.exception
     assert any("nothing has been written" in i.value for i in at.info)
@@ -84,39 +65,39 @@ def test_import_page_previews_and_imports_as_jobs(queued: str) -> None:
         d.value for d in at.dataframe if {"row", "reason"} <= set(getattr(d.value, "columns", []))
     )
     assert dict(zip(rejected["row"], rejected["field"], strict=True)) == {3: "name", 4: "email"}
-    assert _accounts() == before
+    assert account_count() == before
     at.button(key="imp_commit").click().run()
-    assert _progress(at)
+    assert progress_bars(at)
     finish_jobs(at)
     assert not at.exception, at.exception
     assert any("Imported accounts" in s.value for s in at.success)  # (Markdown-escaped name)
-    assert _accounts() == before + 1
+    assert account_count() == before + 1
 
 
 def test_failed_import_job_says_why_and_writes_nothing(queued: str) -> None:
     """Two columns mapped to one field fail the import job: the page names the file and
     both columns, and nothing is written. A file with an unclosed quote is refused on
     upload, naming its row, before any job."""
-    before = _accounts()
+    before = account_count()
     at = _page("analyst", "views/import_accounts.py")
     at.file_uploader[0].set_value(("accounts.csv", CSV, "text/csv")).run()
     next(b for b in at.selectbox if b.label == "street").select("name").run()
     at.button(key="imp_commit").click().run()
-    assert _progress(at)
+    assert progress_bars(at)
     finish_jobs(at)
     assert not at.exception, at.exception
     (error,) = [e.value for e in at.error]
     # (the page escapes Markdown in messages; the file is named as the user gave it)
     assert error.replace("\\", "").startswith("Nothing was imported: accounts.csv: columns")
     assert "'name' and 'street' both map to 'name'" in error.replace("\\", "")
-    assert not at.success and not _progress(at)
-    assert _accounts() == before
+    assert not at.success and not progress_bars(at)
+    assert account_count() == before
 
     broken = CSV + b'PG4,"Unclosed Oy,Bulevardi,3,Helsinki,,,\n' + b"PG5,Five Oy,Bulevardi,4,,,,\n"
     at.file_uploader[0].set_value(("broken.csv", broken, "text/csv")).run()
     assert any(e.value.replace("\\", "").startswith("broken.csv: row 5") for e in at.error)
     assert not at.button  # no Preview or Import for a file that cannot be read
-    assert queue.counts()["queued"] == 0 and _accounts() == before
+    assert queue.counts()["queued"] == 0 and account_count() == before
 
 
 def _rep1_ids(n: int) -> list[int]:
@@ -147,7 +128,7 @@ def test_my_day_plans_one_short_day_in_the_page_and_more_as_a_job(queued: str) -
     at.button(key="md_optimise").click().run()
     assert not at.exception, at.exception
     assert queue.counts()["queued"] == 1
-    assert _progress(at)
+    assert progress_bars(at)
     finish_jobs(at)
     assert not at.exception, at.exception
     assert any("Route planned" in s.value for s in at.success)
@@ -165,4 +146,4 @@ def test_a_job_that_is_gone_is_reported_once(queued: str) -> None:
     assert not at.exception, at.exception
     assert any("Planning failed" in e.value and "no such job" in e.value for e in at.error)
     at.run()
-    assert not at.error and not _progress(at)
+    assert not at.error and not progress_bars(at)
